@@ -1,0 +1,81 @@
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import type { Events } from "./events.js";
+import { createGraphQL } from "./http/graphql.js";
+import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
+import { createRestRoutes } from "./http/rest.js";
+import { createHttpServer } from "./http/server.js";
+import { createMetrics } from "./metrics.js";
+import { createServices, type Services } from "./services/index.js";
+import type { RegistryStore } from "./stores/registry.js";
+
+export type AppDeps = {
+  config: Pick<
+    Config,
+    | "serviceName"
+    | "port"
+    | "host"
+    | "maxRequestBodyBytes"
+    | "graphiql"
+    | "maxPageSize"
+    | "adminToken"
+  >;
+  store: RegistryStore;
+  events: Events;
+  log: Logger;
+};
+
+export type App = {
+  services: Services;
+  /** Listens on config.port (0: any free port) and resolves with the base URL. */
+  start(): Promise<{ url: string; port: number }>;
+  /** Stops accepting, closes WebSockets, and waits for open requests to finish. */
+  stop(): Promise<void>;
+};
+
+/** The whole gateway on one port, without owning its backends (main.ts does). */
+export function createApp({ config, store, events, log }: AppDeps): App {
+  const services = createServices({ store, events, maxPageSize: config.maxPageSize });
+  const graphql = createGraphQL({
+    services,
+    log,
+    adminToken: config.adminToken,
+    graphiql: config.graphiql,
+  });
+  const server = createHttpServer({
+    graphql,
+    rest: createRestRoutes({
+      services,
+      adminToken: config.adminToken,
+      maxPageSize: config.maxPageSize,
+    }),
+    services,
+    metrics: createMetrics(config.serviceName),
+    log,
+    serviceName: config.serviceName,
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
+  });
+  const webSockets = attachGraphQLWebSocket(server, graphql);
+
+  return {
+    services,
+    start: () =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.port, config.host, () => {
+          const { port } = server.address() as AddressInfo;
+          const host =
+            config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+          resolve({ url: `http://${host}:${port}`, port });
+        });
+      }),
+    async stop() {
+      await webSockets.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}

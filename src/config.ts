@@ -1,0 +1,138 @@
+import { z } from "zod";
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+/**
+ * Environment variables, with the seed service's names and defaults where it had them.
+ * Empty strings count as unset, so `REDIS_HOST=` in a compose file means "no Redis".
+ */
+const environmentSchema = z
+  .object({
+    /** Name reported in logs and metrics. Default `service-integration`. */
+    SERVICE_NAME: z.string().min(1).default("service-integration"),
+    /** Port for HTTP and WebSocket. Default 8090; 0 picks a free port. */
+    SERVICE_PORT: port.default(8090),
+    /** Interface to listen on. Default all interfaces. */
+    SERVICE_HOST: z.string().min(1).default("0.0.0.0"),
+    /** pino level; the seed's upper-case names (`INFO`) are accepted. */
+    LOG_LEVEL: z
+      .string()
+      .transform((value) => value.toLowerCase())
+      .pipe(z.enum(logLevels))
+      .default("info"),
+    /** Full Redis URL; takes precedence over REDIS_HOST/REDIS_PORT. */
+    REDIS_URL: z
+      .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" })
+      .optional(),
+    REDIS_HOST: z.string().min(1).optional(),
+    REDIS_PORT: port.default(6379),
+    REDIS_PASSWORD: z.string().optional(),
+    /** Prefix of every Redis key; versioned so a layout change never reads old data. */
+    REDIS_KEY_PREFIX: z.string().min(1).default("sig:v1:"),
+    /** `memory` or `redis`; default `redis` when a Redis host or URL is set, else `memory`. */
+    DISCOVERY_BACKEND: z.enum(["memory", "redis"]).optional(),
+    DATABASE_URL: z
+      .url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" })
+      .optional(),
+    POSTGRES_HOST: z.string().min(1).optional(),
+    POSTGRES_PORT: port.default(5432),
+    POSTGRES_USER: z.string().min(1).default("postgres"),
+    POSTGRES_PASSWORD: z.string().default("postgres"),
+    POSTGRES_DB: z.string().min(1).default("berrys_integration"),
+    /** Largest accepted request body, in bytes. Default 1 MiB. */
+    MAX_REQUEST_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+    /** Serve GraphiQL on GET /graphql (a 9 MB self-contained page). Default true. */
+    GRAPHIQL: booleanFlag.default(true),
+    /** Largest page a list query may ask for (`first`). Default 500. */
+    MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    /** Bearer token that may act on any service, whoever registered it. */
+    ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DISCOVERY_BACKEND === "redis" && !env.REDIS_URL && !env.REDIS_HOST) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DISCOVERY_BACKEND"],
+        message: "is redis but neither REDIS_URL nor REDIS_HOST is set",
+      });
+    }
+  });
+
+export type RedisConfig = { url: string; keyPrefix: string };
+
+export type Config = {
+  serviceName: string;
+  port: number;
+  host: string;
+  logLevel: (typeof logLevels)[number];
+  discoveryBackend: "memory" | "redis";
+  redis: RedisConfig | null;
+  postgres: { url: string } | null;
+  maxRequestBodyBytes: number;
+  graphiql: boolean;
+  maxPageSize: number;
+  adminToken: string | null;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment once; every invalid variable is reported in one ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const redis = redisUrl(e);
+  return {
+    serviceName: e.SERVICE_NAME,
+    port: e.SERVICE_PORT,
+    host: e.SERVICE_HOST,
+    logLevel: e.LOG_LEVEL,
+    discoveryBackend: e.DISCOVERY_BACKEND ?? (redis ? "redis" : "memory"),
+    redis: redis ? { url: redis, keyPrefix: e.REDIS_KEY_PREFIX } : null,
+    postgres: postgresUrl(e),
+    maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
+    graphiql: e.GRAPHIQL,
+    maxPageSize: e.MAX_PAGE_SIZE,
+    adminToken: e.ADMIN_TOKEN ?? null,
+  };
+}
+
+type ParsedEnvironment = z.output<typeof environmentSchema>;
+
+function redisUrl(e: ParsedEnvironment): string | null {
+  if (e.REDIS_URL) return e.REDIS_URL;
+  if (!e.REDIS_HOST) return null;
+  const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : "";
+  return `redis://${auth}${e.REDIS_HOST}:${e.REDIS_PORT}`;
+}
+
+function postgresUrl(e: ParsedEnvironment): { url: string } | null {
+  if (e.DATABASE_URL) return { url: e.DATABASE_URL };
+  if (!e.POSTGRES_HOST) return null;
+  const user = encodeURIComponent(e.POSTGRES_USER);
+  const password = encodeURIComponent(e.POSTGRES_PASSWORD);
+  return {
+    url: `postgres://${user}:${password}@${e.POSTGRES_HOST}:${e.POSTGRES_PORT}/${e.POSTGRES_DB}`,
+  };
+}

@@ -1,0 +1,71 @@
+import { type ExecutionResult, GraphQLError } from "graphql";
+import { type Plugin, maskError as yogaMaskError } from "graphql-yoga";
+import type { Logger } from "pino";
+import { isGatewayError } from "../errors.js";
+import type { GatewayContext } from "../schema/context.js";
+
+export const UNEXPECTED_ERROR_MESSAGE = "Unexpected error.";
+
+/**
+ * Expected errors (GatewayError) become GraphQL errors with `extensions.code` and their
+ * details; anything else is logged with the request id and masked, so no internals leak.
+ */
+export function useGatewayErrors(): Plugin<GatewayContext> {
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, args, setResult }) {
+          if (!("errors" in result) || !result.errors?.length) return;
+          const context = args.contextValue as GatewayContext;
+          setResult({
+            ...(result as ExecutionResult),
+            errors: result.errors.map((error) => present(error, context.requestId, context.log)),
+          });
+        },
+      };
+    },
+  };
+}
+
+/** graphql-js reports a variable that fails coercion (an unknown enum value, say) like this. */
+const INVALID_VARIABLE = /^Variable "\$(\w+)" got invalid value/;
+
+function present(error: GraphQLError, requestId: string, log: Logger): GraphQLError {
+  const original = error.originalError;
+  const invalidVariable = error.path === undefined ? INVALID_VARIABLE.exec(error.message) : null;
+  if (invalidVariable) {
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      extensions: { code: "BAD_USER_INPUT", field: `$${invalidVariable[1]}` },
+    });
+  }
+  if (original === undefined || original instanceof GraphQLError) return error;
+  const location = {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+  };
+  if (isGatewayError(original)) {
+    return new GraphQLError(original.message, {
+      ...location,
+      extensions: { code: original.code, ...original.details },
+    });
+  }
+  log.error({ err: original, requestId, path: error.path?.join(".") }, "unexpected error");
+  return new GraphQLError(UNEXPECTED_ERROR_MESSAGE, {
+    ...location,
+    extensions: { code: "INTERNAL_SERVER_ERROR", requestId },
+  });
+}
+
+/** Yoga's own masking, for errors raised outside execution (e.g. building the context). */
+export function maskError(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (isGatewayError(original)) {
+    return new GraphQLError(original.message, {
+      extensions: { code: original.code, ...original.details },
+    });
+  }
+  return yogaMaskError(error, message, isDev);
+}

@@ -1,0 +1,61 @@
+import type { Server } from "node:http";
+import type { ExecutionArgs, GraphQLError } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
+import { newRequestId } from "./request-id.js";
+
+type EnvelopedRoot = {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
+};
+
+/**
+ * graphql-ws on the GraphQL path of the same server. Each operation goes through
+ * yoga's envelop, so WebSocket clients get the same context, plugins and error masking
+ * as HTTP. A bearer token may come in connectionParams or the upgrade request's headers.
+ */
+export function attachGraphQLWebSocket(server: Server, graphql: Gateway) {
+  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  const disposable = useServer(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, payload) => {
+        const fromParams = ctx.connectionParams?.authorization;
+        const enveloped = graphql.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          requestId: newRequestId(ctx.extra.request.headers["x-request-id"] as string | undefined),
+          authorization:
+            typeof fromParams === "string" ? fromParams : ctx.extra.request.headers.authorization,
+        });
+        let document: ReturnType<typeof enveloped.parse>;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: enveloped.schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+    },
+    wss,
+  );
+  return {
+    async close() {
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

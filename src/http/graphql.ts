@@ -1,0 +1,56 @@
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import type { Logger } from "pino";
+import type { GatewayContext } from "../schema/context.js";
+import { schema } from "../schema/index.js";
+import { callerFromAuthorization } from "../services/caller.js";
+import type { Services } from "../services/index.js";
+import { maskError, useGatewayErrors } from "./graphql-errors.js";
+import { newRequestId } from "./request-id.js";
+
+export const GRAPHQL_PATH = "/graphql";
+
+/** What the HTTP server (or graphql-ws) hands yoga with each request. */
+export type ServerContext = { requestId?: string; authorization?: string | null };
+
+export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
+
+export type GraphQLOptions = {
+  services: Services;
+  log: Logger;
+  adminToken: string | null;
+  graphiql: boolean;
+};
+
+export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOptions): Gateway {
+  return createYoga<ServerContext, GatewayContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    // The HTTP server enforces the body limit before yoga; yoga's own limit re-wraps
+    // every body in a stream and halves small-request throughput (PERFORMANCE.md, 1).
+    maxRequestBodySize: false,
+    landingPage: false,
+    healthCheckEndpoint: "/graphql/health",
+    graphiql: graphiql
+      ? { title: "Service Integration Gateway", subscriptionsProtocol: "WS" }
+      : false,
+    renderGraphiQL,
+    maskedErrors: { maskError },
+    logging: log.child({ component: "graphql" }),
+    // Over HTTP yoga builds a fetch Request; over graphql-ws the socket's values arrive
+    // in the server context instead.
+    context: ({ request, requestId, authorization }) => {
+      const id = requestId ?? newRequestId(request?.headers.get("x-request-id"));
+      return {
+        services,
+        caller: callerFromAuthorization(
+          authorization ?? request?.headers.get("authorization"),
+          adminToken,
+        ),
+        requestId: id,
+        log: log.child({ requestId: id }),
+      };
+    },
+    plugins: [useGatewayErrors()],
+  });
+}

@@ -1,0 +1,273 @@
+import type { IncomingMessage } from "node:http";
+import { badInput, GatewayError, notFound } from "../errors.js";
+import { callerFromAuthorization } from "../services/caller.js";
+import type { Services } from "../services/index.js";
+import type { ServiceRecord } from "../services/model.js";
+import type { Page } from "../services/pagination.js";
+
+/**
+ * The seed service's REST API, kept for existing callers: thin adapters over the same
+ * facade as GraphQL, with its snake_case JSON and status codes.
+ */
+
+export type RestRequest = {
+  method: string;
+  url: URL;
+  headers: IncomingMessage["headers"];
+  /** Parsed JSON body; undefined when there was none. */
+  body: unknown;
+};
+export type RestResponse = { status: number; body?: unknown };
+
+type Route = {
+  method: string;
+  pattern: RegExp;
+  handle: (request: RestRequest, params: string[]) => Promise<RestResponse>;
+};
+
+export type RestOptions = { services: Services; adminToken: string | null; maxPageSize: number };
+
+export function createRestRoutes({ services, adminToken, maxPageSize }: RestOptions) {
+  const caller = (request: RestRequest) =>
+    callerFromAuthorization(firstHeader(request.headers.authorization), adminToken);
+
+  const routes: Route[] = [
+    {
+      method: "POST",
+      pattern: /^\/registry\/services\/?$/,
+      handle: async (request) => ({
+        status: 201,
+        body: toServiceInfo(
+          await services.registry.register(registrationFromBody(request.body), caller(request)),
+        ),
+      }),
+    },
+    {
+      method: "GET",
+      pattern: /^\/registry\/services\/([^/]+)$/,
+      handle: async (_request, [id]) => ({ status: 200, body: toServiceInfo(await mustGet(id)) }),
+    },
+    {
+      method: "DELETE",
+      pattern: /^\/registry\/services\/([^/]+)$/,
+      handle: async (request, [id]) => {
+        const removed = await services.registry.unregister(id as string, caller(request));
+        if (!removed) throw notFound(`Service ${id} not found`);
+        return { status: 204 };
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/registry\/services\/([^/]+)\/heartbeat$/,
+      handle: async (request, [id]) => {
+        const body = objectBody(request.body ?? {});
+        if (body.service_id != null && body.service_id !== id) {
+          throw badInput("service_id", "must match the id in the path");
+        }
+        const status = body.status == null ? null : String(body.status);
+        const record = await services.registry.heartbeat(id as string, status, caller(request));
+        return { status: 200, body: toServiceInfo(record) };
+      },
+    },
+    {
+      method: "PUT",
+      pattern: /^\/registry\/services\/([^/]+)\/status$/,
+      handle: async (request, [id]) => {
+        const status = request.url.searchParams.get("status");
+        if (!status) throw badInput("status", "query parameter is required");
+        const record = await services.registry.updateStatus(id as string, status, caller(request));
+        return { status: 200, body: toServiceInfo(record) };
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/discovery\/services\/?$/,
+      handle: async (request) => {
+        const query = request.url.searchParams;
+        return listResponse(
+          await services.discovery.list(
+            {
+              type: query.get("service_type"),
+              status: query.getAll("status"),
+              capability: query.get("capability"),
+              tags: query.getAll("tag"),
+              includeOffline: query.get("include_offline") === "true",
+            },
+            pageFrom(query.get("limit"), query.get("cursor"), maxPageSize),
+          ),
+        );
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/discovery\/services\/search$/,
+      handle: async (request) => {
+        const body = objectBody(request.body ?? {});
+        return listResponse(
+          await services.discovery.list(
+            {
+              type: optionalString(body.service_type, "service_type"),
+              status: optionalStrings(body.status, "status"),
+              capability: optionalString(body.capability, "capability"),
+              tags: optionalStrings(body.tags, "tags"),
+              includeOffline: body.include_offline === true,
+            },
+            pageFrom(
+              body.limit == null ? null : String(body.limit),
+              optionalString(body.cursor, "cursor"),
+              maxPageSize,
+            ),
+          ),
+        );
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/discovery\/services\/type\/([^/]+)$/,
+      handle: async (request, [type]) => {
+        const strategy = request.url.searchParams.get("strategy") ?? "ROUND_ROBIN";
+        const selected = await services.discovery.select(type as string, strategy.toUpperCase());
+        if (!selected) throw notFound(`No service of type ${type} found`);
+        return { status: 200, body: toServiceInfo(selected) };
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/discovery\/health\/([^/]+)$/,
+      handle: async (_request, [id]) => ({ status: 200, body: (await mustGet(id)).status }),
+    },
+  ];
+
+  async function mustGet(id: string | undefined): Promise<ServiceRecord> {
+    const found = await services.discovery.get(id as string);
+    if (!found) throw notFound(`Service ${id} not found`);
+    return found;
+  }
+
+  return {
+    /** The prefixes these routes own; the server sends nothing else here. */
+    prefixes: ["/registry/", "/discovery/"],
+    /** Null when no route matches the path; 405 when the path matches another method. */
+    async handle(request: RestRequest): Promise<RestResponse | null> {
+      let pathMatched = false;
+      for (const route of routes) {
+        const match = route.pattern.exec(request.url.pathname);
+        if (!match) continue;
+        pathMatched = true;
+        if (route.method !== request.method) continue;
+        const params = match.slice(1).map((param) => decodeURIComponent(param));
+        return route.handle(request, params);
+      }
+      return pathMatched ? { status: 405, body: { detail: "Method not allowed" } } : null;
+    },
+  };
+}
+
+export type RestRoutes = ReturnType<typeof createRestRoutes>;
+
+/** The seed's ServiceInfo, snake_case, plus the fields this gateway adds. */
+export function toServiceInfo(service: ServiceRecord) {
+  return {
+    service_id: service.id,
+    name: service.name,
+    type: service.type,
+    version: service.version,
+    base_url: service.baseUrl,
+    health_check_url: service.healthCheckUrl,
+    endpoints: service.endpoints.map((endpoint) => ({
+      path: endpoint.path,
+      method: endpoint.method,
+      description: endpoint.description,
+      required_permissions: endpoint.requiredPermissions,
+    })),
+    capabilities: service.capabilities,
+    tags: service.tags,
+    metadata: service.metadata,
+    status: service.status,
+    last_heartbeat: service.lastHeartbeat,
+    registered_at: service.registeredAt,
+    updated_at: service.updatedAt,
+    heartbeat_interval_seconds: service.heartbeatIntervalSeconds,
+    ttl_seconds: service.ttlSeconds,
+  };
+}
+
+function listResponse(page: Page<ServiceRecord>): RestResponse {
+  return {
+    status: 200,
+    body: {
+      success: true,
+      message: null,
+      items: page.nodes.map(toServiceInfo),
+      metadata: {
+        total_count: page.totalCount,
+        has_next_page: page.hasNextPage,
+        next_cursor: page.hasNextPage ? page.endCursor : null,
+      },
+    },
+  };
+}
+
+function pageFrom(limit: string | null, cursor: string | null, maxPageSize: number) {
+  const first = limit === null ? maxPageSize : Number(limit);
+  if (!Number.isInteger(first)) throw badInput("limit", "must be a whole number");
+  return { first, after: cursor };
+}
+
+/**
+ * Accepts the seed's field names and the aliases its shared client used
+ * (`service_type`, `url`, `health_url`), so existing callers need no change.
+ */
+function registrationFromBody(raw: unknown): Record<string, unknown> {
+  const body = objectBody(raw);
+  const endpoints = body.endpoints;
+  return {
+    id: body.service_id ?? body.id,
+    name: body.name,
+    type: body.type ?? body.service_type,
+    version: body.version ?? "0.0.0",
+    baseUrl: body.base_url ?? body.url,
+    healthCheckUrl: body.health_check_url ?? body.health_url,
+    endpoints: Array.isArray(endpoints)
+      ? endpoints.map((endpoint) => {
+          const e = objectBody(endpoint);
+          return {
+            path: e.path,
+            method: e.method,
+            description: e.description,
+            requiredPermissions: e.required_permissions,
+          };
+        })
+      : endpoints,
+    capabilities: body.capabilities,
+    tags: body.tags,
+    metadata: body.metadata,
+    heartbeatIntervalSeconds: body.heartbeat_interval_seconds,
+    ttlSeconds: body.ttl_seconds,
+  };
+}
+
+function objectBody(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new GatewayError("BAD_USER_INPUT", "The body must be a JSON object.", { field: "body" });
+  }
+  return value as Record<string, unknown>;
+}
+
+function optionalString(value: unknown, field: string): string | null {
+  if (value == null) return null;
+  if (typeof value !== "string") throw badInput(field, "must be a string");
+  return value;
+}
+
+function optionalStrings(value: unknown, field: string): string[] | null {
+  if (value == null) return null;
+  if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+    throw badInput(field, "must be a list of strings");
+  }
+  return value as string[];
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

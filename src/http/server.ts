@@ -1,0 +1,152 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { GatewayError, httpStatusOf, isGatewayError } from "../errors.js";
+import type { Metrics } from "../metrics.js";
+import type { Services } from "../services/index.js";
+import { PayloadTooLargeError, readBody } from "./body.js";
+import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
+import { newRequestId } from "./request-id.js";
+import type { RestRoutes } from "./rest.js";
+
+export type HttpServerOptions = {
+  graphql: Gateway;
+  rest: RestRoutes;
+  services: Services;
+  metrics: Metrics;
+  log: Logger;
+  serviceName: string;
+  maxRequestBodyBytes: number;
+};
+
+/**
+ * One node:http server for everything: probes and metrics answered here, GraphQL
+ * handed to yoga with the body already read (and bounded), the seed's REST routes.
+ */
+export function createHttpServer(options: HttpServerOptions): Server {
+  const { graphql, rest, services, metrics, log, maxRequestBodyBytes } = options;
+
+  const routeFamily = (path: string) =>
+    path === GRAPHQL_PATH
+      ? "graphql"
+      : path.startsWith("/health/")
+        ? "health"
+        : path === "/metrics"
+          ? "metrics"
+          : rest.prefixes.some((prefix) => path.startsWith(prefix))
+            ? "rest"
+            : "other";
+
+  async function route(req: IncomingMessage, res: ServerResponse, requestId: string, url: URL) {
+    const family = routeFamily(url.pathname);
+    switch (family) {
+      case "graphql":
+        if (req.method === "POST") {
+          // yoga reads a body it finds on the request instead of re-streaming it.
+          (req as IncomingMessage & { body?: Buffer }).body = await readBody(
+            req,
+            maxRequestBodyBytes,
+          );
+        }
+        await graphql(req, res, { requestId });
+        return;
+      case "health":
+        return health(url.pathname, res);
+      case "metrics":
+        res.writeHead(200, { "content-type": metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+        return;
+      case "rest": {
+        const raw =
+          req.method === "GET" || req.method === "HEAD"
+            ? null
+            : await readBody(req, maxRequestBodyBytes);
+        const answer = await rest.handle({
+          method: req.method ?? "GET",
+          url,
+          headers: req.headers,
+          body: raw && raw.length > 0 ? parseJson(raw) : undefined,
+        });
+        if (answer) return sendJson(res, answer.status, answer.body);
+        return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
+      }
+      default:
+        if (url.pathname === "/" && req.method === "GET") {
+          return sendJson(res, 200, {
+            service: options.serviceName,
+            status: "running",
+            graphql: GRAPHQL_PATH,
+          });
+        }
+        return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
+    }
+  }
+
+  async function health(path: string, res: ServerResponse) {
+    if (path === "/health/alive") return sendJson(res, 200, { status: "alive" });
+    if (path === "/health/ready") {
+      const { ready, dependencies } = await services.readiness.check();
+      const failing = dependencies.filter((dependency) => !dependency.ok);
+      return ready
+        ? sendJson(res, 200, { status: "ready", dependencies })
+        : sendJson(res, 503, {
+            status: "not ready",
+            failing: failing.map((dependency) => `${dependency.name}: ${dependency.error}`),
+            dependencies,
+          });
+    }
+    return sendJson(res, 404, { detail: `No route for ${path}` });
+  }
+
+  return createServer((req, res) => {
+    const started = performance.now();
+    const requestId = newRequestId(req.headers["x-request-id"] as string | undefined);
+    res.setHeader("x-request-id", requestId);
+    const url = new URL(req.url ?? "/", "http://gateway");
+    const family = routeFamily(url.pathname);
+    res.once("finish", () => {
+      metrics.httpRequests.inc({ route: family, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route: family }, (performance.now() - started) / 1000);
+    });
+    route(req, res, requestId, url).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (error instanceof PayloadTooLargeError) {
+        res.setHeader("connection", "close");
+        return sendJson(res, 413, { detail: error.message, code: error.code });
+      }
+      if (isGatewayError(error)) {
+        return sendJson(res, httpStatusOf[error.code], {
+          detail: error.message,
+          code: error.code,
+          ...error.details,
+        });
+      }
+      log.error({ err: error, requestId, path: url.pathname }, "unexpected error");
+      sendJson(res, 500, { detail: "Unexpected error.", code: "INTERNAL_SERVER_ERROR", requestId });
+    });
+  });
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString("utf8"));
+  } catch {
+    throw new GatewayError("BAD_USER_INPUT", "The body is not valid JSON.", { field: "body" });
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  if (body === undefined) {
+    res.writeHead(status);
+    res.end();
+    return;
+  }
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}

@@ -1,0 +1,58 @@
+import { createApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { createInProcessEvents } from "./events.js";
+import { createLogger } from "./logger.js";
+import { connectRedis, createRedisConnection } from "./redis.js";
+import { createMemoryRegistryStore } from "./stores/memory-registry.js";
+import { createRedisRegistryStore } from "./stores/redis-registry.js";
+
+/** Composition root: config → backends → app → listen; ordered shutdown on SIGTERM/SIGINT. */
+async function main() {
+  const config = loadConfigOrExit();
+  const log = createLogger(config);
+  const closers: (() => Promise<unknown>)[] = [];
+
+  let store = createMemoryRegistryStore();
+  if (config.discoveryBackend === "redis" && config.redis) {
+    const redis = createRedisConnection(config.redis.url, log, `${config.serviceName}:store`);
+    await connectRedis(redis);
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+    store = createRedisRegistryStore({ redis, keyPrefix: config.redis.keyPrefix });
+  }
+
+  const app = createApp({ config, store, events: createInProcessEvents(), log });
+  const { url } = await app.start();
+  log.info({ url: `${url}/graphql`, store: store.kind }, "service integration gateway listening");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    const forced = setTimeout(() => {
+      log.error("shutdown took over 10 s; exiting");
+      process.exit(1);
+    }, 10_000);
+    forced.unref();
+    await app.stop();
+    for (const close of closers.reverse()) await close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+function loadConfigOrExit() {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+await main();

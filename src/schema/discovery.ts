@@ -1,0 +1,136 @@
+import type { ServiceRecord } from "../services/model.js";
+import { selectionStrategies } from "../services/model.js";
+import { encodeCursor, type Page } from "../services/pagination.js";
+import type { ServiceWhere } from "../services/service-where.js";
+import { builder } from "./builder.js";
+import { ServiceRef, ServiceStatusEnum, serviceIdSchema } from "./registry.js";
+
+const SelectionStrategyEnum = builder.enumType("SelectionStrategy", {
+  values: selectionStrategies,
+});
+
+const ServiceConnection = builder.connectionObject(
+  {
+    type: ServiceRef,
+    name: "ServiceConnection",
+    fields: (t) => ({
+      totalCount: t.int({
+        description: "Matches across all pages.",
+        resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount,
+      }),
+    }),
+  },
+  { name: "ServiceEdge" },
+);
+
+/** The connection shape Pothos' relay plugin resolves, from one page of services. */
+function toConnection(page: Page<ServiceRecord>) {
+  return {
+    totalCount: page.totalCount,
+    edges: page.nodes.map((node) => ({ node, cursor: encodeCursor(node.id) })),
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: false,
+      startCursor: null,
+      endCursor: page.endCursor,
+    },
+  };
+}
+
+const ServiceFilter = builder.inputType("ServiceFilter", {
+  fields: (t) => ({
+    type: t.string(),
+    status: t.field({ type: [ServiceStatusEnum] }),
+    capability: t.string(),
+    tags: t.stringList({ description: "Services carrying every one of these tags." }),
+    includeOffline: t.boolean({ description: "OFFLINE services are hidden unless true." }),
+  }),
+});
+
+const StringMatch = builder.inputType("StringMatch", {
+  description: "Every given operator must hold; contains and startsWith ignore case.",
+  fields: (t) => ({
+    eq: t.string(),
+    in: t.stringList(),
+    contains: t.string(),
+    startsWith: t.string(),
+  }),
+});
+
+const ListMatch = builder.inputType("ListMatch", {
+  fields: (t) => ({
+    all: t.stringList(),
+    any: t.stringList(),
+    none: t.stringList(),
+  }),
+});
+
+const MetadataMatch = builder.inputType("MetadataMatch", {
+  fields: (t) => ({
+    path: t.string({ required: true, description: 'Dot-separated: "region", "limits.rpm".' }),
+    eq: t.field({ type: "JSON" }),
+    in: t.field({ type: ["JSON"] }),
+    exists: t.boolean(),
+  }),
+});
+
+const ServiceWhereRef = builder.inputRef<ServiceWhere>("ServiceWhere");
+ServiceWhereRef.implement({
+  description: "Complex search: every given field must hold.",
+  fields: (t) => ({
+    and: t.field({ type: [ServiceWhereRef] }),
+    or: t.field({ type: [ServiceWhereRef] }),
+    not: t.field({ type: ServiceWhereRef }),
+    type: t.field({ type: StringMatch }),
+    name: t.field({ type: StringMatch }),
+    status: t.field({ type: [ServiceStatusEnum] }),
+    capabilities: t.field({ type: ListMatch }),
+    tags: t.field({ type: ListMatch }),
+    version: t.string({ description: 'A semver range: "^1.2.0", ">=2 <3".' }),
+    metadata: t.field({ type: [MetadataMatch] }),
+    heartbeatWithinSeconds: t.int(),
+  }),
+});
+
+builder.queryType({
+  fields: (t) => ({
+    service: t.field({
+      type: ServiceRef,
+      nullable: true,
+      args: { id: t.arg.id({ required: true, validate: serviceIdSchema }) },
+      resolve: (_root, { id }, ctx) => ctx.services.discovery.get(String(id)),
+    }),
+    services: t.field({
+      type: ServiceConnection,
+      description: "Services by id, with index filters. OFFLINE ones only when asked for.",
+      args: {
+        filter: t.arg({ type: ServiceFilter }),
+        first: t.arg.int({ defaultValue: 100 }),
+        after: t.arg.string(),
+      },
+      resolve: async (_root, { filter, first, after }, ctx) =>
+        toConnection(await ctx.services.discovery.list(filter ?? {}, { first, after })),
+    }),
+    searchServices: t.field({
+      type: ServiceConnection,
+      args: {
+        where: t.arg({ type: ServiceWhereRef, required: true }),
+        first: t.arg.int({ defaultValue: 100 }),
+        after: t.arg.string(),
+      },
+      resolve: async (_root, { where, first, after }, ctx) =>
+        toConnection(await ctx.services.discovery.search(where, { first, after })),
+    }),
+    serviceByType: t.field({
+      type: ServiceRef,
+      nullable: true,
+      description: "One instance to call; null when none is ONLINE or DEGRADED.",
+      args: {
+        type: t.arg.string({ required: true }),
+        strategy: t.arg({ type: SelectionStrategyEnum, defaultValue: "ROUND_ROBIN" }),
+      },
+      resolve: (_root, { type, strategy }, ctx) =>
+        ctx.services.discovery.select(type, strategy ?? "ROUND_ROBIN"),
+    }),
+  }),
+});

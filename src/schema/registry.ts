@@ -1,0 +1,149 @@
+import { z } from "zod";
+import { type CircuitBreakerSnapshot, circuitStates } from "../services/breakers.js";
+import type { HealthCheck, ServiceEndpoint, ServiceRecord } from "../services/model.js";
+import { serviceStatuses } from "../services/model.js";
+import { builder } from "./builder.js";
+
+export const ServiceStatusEnum = builder.enumType("ServiceStatus", { values: serviceStatuses });
+export const CircuitStateEnum = builder.enumType("CircuitState", { values: circuitStates });
+
+/** IDs are bounded at the edge; an unknown id is still a NOT_FOUND from the services. */
+export const serviceIdSchema = z.string().trim().min(1, "must not be empty").max(128);
+
+const ServiceEndpointRef = builder.objectRef<ServiceEndpoint>("ServiceEndpoint").implement({
+  fields: (t) => ({
+    path: t.exposeString("path"),
+    method: t.exposeString("method"),
+    description: t.exposeString("description"),
+    requiredPermissions: t.exposeStringList("requiredPermissions"),
+  }),
+});
+
+export const HealthCheckRef = builder.objectRef<HealthCheck>("HealthCheck").implement({
+  description: "The result of one active probe of a service's healthCheckUrl.",
+  fields: (t) => ({
+    serviceId: t.exposeID("serviceId"),
+    status: t.expose("status", { type: ServiceStatusEnum }),
+    reachable: t.exposeBoolean("reachable"),
+    httpStatus: t.exposeInt("httpStatus", { nullable: true }),
+    latencyMs: t.exposeFloat("latencyMs", { nullable: true }),
+    checkedAt: t.expose("checkedAt", { type: "DateTime" }),
+    error: t.exposeString("error", { nullable: true }),
+    body: t.expose("body", { type: "JSON", nullable: true }),
+  }),
+});
+
+export const CircuitBreakerRef = builder
+  .objectRef<CircuitBreakerSnapshot>("CircuitBreaker")
+  .implement({
+    fields: (t) => ({
+      serviceId: t.exposeID("serviceId"),
+      state: t.expose("state", { type: CircuitStateEnum }),
+      failureCount: t.exposeInt("failureCount"),
+      consecutiveFailures: t.exposeInt("consecutiveFailures"),
+      lastFailureAt: t.expose("lastFailureAt", { type: "DateTime", nullable: true }),
+      lastStateChangeAt: t.expose("lastStateChangeAt", { type: "DateTime", nullable: true }),
+      failureThreshold: t.exposeInt("failureThreshold"),
+      resetTimeoutMs: t.exposeInt("resetTimeoutMs"),
+      halfOpenMaxCalls: t.exposeInt("halfOpenMaxCalls"),
+    }),
+  });
+
+export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement({
+  description: "A registered service instance.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    type: t.exposeString("type", { description: "UPPER_SNAKE, e.g. PLANNING_SYSTEM." }),
+    version: t.exposeString("version"),
+    baseUrl: t.exposeString("baseUrl"),
+    healthCheckUrl: t.exposeString("healthCheckUrl"),
+    endpoints: t.field({ type: [ServiceEndpointRef], resolve: (s) => s.endpoints }),
+    capabilities: t.exposeStringList("capabilities"),
+    tags: t.exposeStringList("tags"),
+    metadata: t.expose("metadata", { type: "JSON" }),
+    status: t.expose("status", { type: ServiceStatusEnum }),
+    lastHeartbeat: t.expose("lastHeartbeat", { type: "DateTime" }),
+    registeredAt: t.expose("registeredAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    heartbeatIntervalSeconds: t.exposeInt("heartbeatIntervalSeconds"),
+    ttlSeconds: t.exposeInt("ttlSeconds"),
+    health: t.field({
+      type: HealthCheckRef,
+      nullable: true,
+      description: "The last active probe; null before the first one.",
+      resolve: (s) => s.health,
+    }),
+    circuitBreaker: t.field({
+      type: CircuitBreakerRef,
+      resolve: (s, _args, ctx) => ctx.services.breakers.forService(s.id),
+    }),
+  }),
+});
+
+const ServiceEndpointInput = builder.inputType("ServiceEndpointInput", {
+  fields: (t) => ({
+    path: t.string({ required: true }),
+    method: t.string({ required: true }),
+    description: t.string(),
+    requiredPermissions: t.stringList(),
+  }),
+});
+
+const RegisterServiceInput = builder.inputType("RegisterServiceInput", {
+  fields: (t) => ({
+    id: t.id({ description: "Optional; a UUID is generated when absent." }),
+    name: t.string({ required: true }),
+    type: t.string({
+      required: true,
+      description: 'Normalised to UPPER_SNAKE: "planning_system" becomes PLANNING_SYSTEM.',
+    }),
+    version: t.string({ required: true }),
+    baseUrl: t.string({ required: true, description: "Absolute http(s) URL." }),
+    healthCheckUrl: t.string({
+      description: "Absolute URL or a path on baseUrl. Default: baseUrl + /health.",
+    }),
+    endpoints: t.field({ type: [ServiceEndpointInput] }),
+    capabilities: t.stringList(),
+    tags: t.stringList(),
+    metadata: t.field({ type: "JSON", description: "A JSON object of at most 16 KiB." }),
+    heartbeatIntervalSeconds: t.int({ description: "Default 30." }),
+    ttlSeconds: t.int({ description: "OFFLINE after this long without a heartbeat. Default 90." }),
+  }),
+});
+
+builder.mutationType({
+  fields: (t) => ({
+    registerService: t.field({
+      type: ServiceRef,
+      description: "Registers a service, or updates it when the id exists (upsert).",
+      args: { input: t.arg({ type: RegisterServiceInput, required: true }) },
+      resolve: (_root, { input }, ctx) => ctx.services.registry.register(input, ctx.caller),
+    }),
+    unregisterService: t.boolean({
+      description: "False when the id was not registered.",
+      args: { id: t.arg.id({ required: true, validate: serviceIdSchema }) },
+      resolve: (_root, { id }, ctx) => ctx.services.registry.unregister(String(id), ctx.caller),
+    }),
+    heartbeat: t.field({
+      type: ServiceRef,
+      description: "Refreshes lastHeartbeat; an OFFLINE service comes back ONLINE.",
+      args: {
+        id: t.arg.id({ required: true, validate: serviceIdSchema }),
+        status: t.arg({ type: ServiceStatusEnum }),
+      },
+      resolve: (_root, { id, status }, ctx) =>
+        ctx.services.registry.heartbeat(String(id), status ?? null, ctx.caller),
+    }),
+    updateServiceStatus: t.field({
+      type: ServiceRef,
+      description: "Sets a status by hand; MAINTENANCE is never overridden by probes or expiry.",
+      args: {
+        id: t.arg.id({ required: true, validate: serviceIdSchema }),
+        status: t.arg({ type: ServiceStatusEnum, required: true }),
+      },
+      resolve: (_root, { id, status }, ctx) =>
+        ctx.services.registry.updateStatus(String(id), status, ctx.caller),
+    }),
+  }),
+});

@@ -1,0 +1,137 @@
+import { badInput } from "../errors.js";
+import type { IndexQuery, RegistryStore } from "../stores/registry.js";
+import {
+  type SelectionStrategy,
+  type ServiceRecord,
+  type ServiceStatus,
+  selectionStrategies,
+} from "./model.js";
+import { type Page, type PageRequest, paginateById } from "./pagination.js";
+import { normalizeServiceType } from "./registration-input.js";
+import { compileWhere, indexHint, type ServiceWhere } from "./service-where.js";
+import { parseStatus } from "./status.js";
+
+export type ServiceFilter = {
+  type?: string | null;
+  status?: readonly string[] | null;
+  capability?: string | null;
+  /** Every one of these tags. */
+  tags?: readonly string[] | null;
+  /** OFFLINE services are hidden unless this is true or `status` names OFFLINE. */
+  includeOffline?: boolean | null;
+};
+
+export type DiscoveryDeps = {
+  store: RegistryStore;
+  maxPageSize: number;
+  now?: () => number;
+  /** Uniform in [0, 1); injectable so RANDOM and WEIGHTED can be tested exactly. */
+  random?: () => number;
+};
+
+const VISIBLE_BY_DEFAULT: ServiceStatus[] = ["ONLINE", "DEGRADED", "MAINTENANCE"];
+
+/** Reads of the registry: lookups, filtered lists, search and load-balanced selection. */
+export function createDiscovery({
+  store,
+  maxPageSize,
+  now = Date.now,
+  random = Math.random,
+}: DiscoveryDeps) {
+  return {
+    async get(id: string): Promise<ServiceRecord | null> {
+      return (await store.get(id))?.record ?? null;
+    },
+
+    async list(filter: ServiceFilter, page: PageRequest): Promise<Page<ServiceRecord>> {
+      const query: IndexQuery = {
+        statuses: filter.status?.length
+          ? filter.status.map((status) => parseStatus(status, "filter.status"))
+          : filter.includeOffline
+            ? undefined
+            : VISIBLE_BY_DEFAULT,
+      };
+      if (filter.type != null) query.type = normalizeServiceType(filter.type);
+      if (filter.capability != null) query.capability = filter.capability;
+      if (filter.tags?.length) query.tags = filter.tags;
+      return paginateById(await store.find(query), page, maxPageSize);
+    },
+
+    async search(where: ServiceWhere, page: PageRequest): Promise<Page<ServiceRecord>> {
+      const matches = compileWhere(where);
+      const candidates = await store.find(indexHint(where));
+      const at = now();
+      return paginateById(
+        candidates.filter((service) => matches(service, at)),
+        page,
+        maxPageSize,
+      );
+    },
+
+    /**
+     * One instance of a type to call, or null when none is selectable. OFFLINE and
+     * MAINTENANCE instances are never chosen; DEGRADED ones only when no ONLINE one is left.
+     */
+    async select(type: string, strategy: string = "ROUND_ROBIN"): Promise<ServiceRecord | null> {
+      if (!(selectionStrategies as readonly string[]).includes(strategy)) {
+        throw badInput("strategy", `must be one of ${selectionStrategies.join(", ")}`);
+      }
+      const normalizedType = normalizeServiceType(type);
+      const available = await store.find({
+        type: normalizedType,
+        statuses: ["ONLINE", "DEGRADED"],
+      });
+      const online = available.filter((service) => service.status === "ONLINE");
+      const pool = (online.length > 0 ? online : available).sort((a, b) => (a.id < b.id ? -1 : 1));
+      if (pool.length === 0) return null;
+      switch (strategy as SelectionStrategy) {
+        case "ROUND_ROBIN":
+          return roundRobin(pool, await store.nextCounter(`round-robin:${normalizedType}`));
+        case "RANDOM":
+          return pool[Math.floor(random() * pool.length)] ?? null;
+        case "LEAST_LATENCY":
+          return (
+            fastest(pool) ??
+            roundRobin(pool, await store.nextCounter(`round-robin:${normalizedType}`))
+          );
+        case "WEIGHTED":
+          return weighted(pool, random());
+      }
+    },
+  };
+}
+
+export type Discovery = ReturnType<typeof createDiscovery>;
+
+function roundRobin(pool: ServiceRecord[], counter: number): ServiceRecord | null {
+  return pool[(counter - 1) % pool.length] ?? null;
+}
+
+/** Lowest latency of the last probe; null when no instance has been probed yet. */
+function fastest(pool: ServiceRecord[]): ServiceRecord | null {
+  let best: ServiceRecord | null = null;
+  for (const service of pool) {
+    const latency = service.health?.latencyMs;
+    if (latency == null) continue;
+    if (best === null || latency < (best.health?.latencyMs ?? Number.POSITIVE_INFINITY)) {
+      best = service;
+    }
+  }
+  return best;
+}
+
+/** `metadata.weight` (default 1); weight 0 drains an instance. Null when every weight is 0. */
+function weighted(pool: ServiceRecord[], draw: number): ServiceRecord | null {
+  const weights = pool.map((service) => {
+    const weight = service.metadata.weight;
+    return typeof weight === "number" && Number.isFinite(weight) && weight >= 0 ? weight : 1;
+  });
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  if (total === 0) return null;
+  let point = draw * total;
+  for (const [i, service] of pool.entries()) {
+    point -= weights[i] as number;
+    if (point < 0) return service;
+  }
+  return pool.findLast((_, i) => (weights[i] as number) > 0) ?? null;
+}

@@ -1,0 +1,79 @@
+/** The registry's vocabulary, shared by stores, services and the schema. */
+
+export const serviceStatuses = ["ONLINE", "DEGRADED", "MAINTENANCE", "OFFLINE"] as const;
+export type ServiceStatus = (typeof serviceStatuses)[number];
+
+export const selectionStrategies = ["ROUND_ROBIN", "RANDOM", "LEAST_LATENCY", "WEIGHTED"] as const;
+export type SelectionStrategy = (typeof selectionStrategies)[number];
+
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export type ServiceEndpoint = {
+  path: string;
+  method: string;
+  description: string;
+  requiredPermissions: string[];
+};
+
+/** Result of one active probe of a service's health-check URL. */
+export type HealthCheck = {
+  serviceId: string;
+  status: ServiceStatus;
+  reachable: boolean;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  checkedAt: string;
+  error: string | null;
+  body: JsonValue | null;
+};
+
+/** What a registration says about a service; the caller controls all of it. */
+export type ServiceRegistration = {
+  id: string;
+  name: string;
+  type: string;
+  version: string;
+  baseUrl: string;
+  healthCheckUrl: string;
+  endpoints: ServiceEndpoint[];
+  capabilities: string[];
+  tags: string[];
+  metadata: JsonObject;
+  heartbeatIntervalSeconds: number;
+  ttlSeconds: number;
+};
+
+/** A registered service as the live store holds it. Timestamps are ISO-8601 UTC. */
+export type ServiceRecord = ServiceRegistration & {
+  /** sha-256 of the bearer token that first registered the id; null when registered anonymously. */
+  owner: string | null;
+  status: ServiceStatus;
+  lastHeartbeat: string;
+  registeredAt: string;
+  updatedAt: string;
+  health: HealthCheck | null;
+};
+
+export type StatusChange = {
+  service: ServiceRecord;
+  previousStatus: ServiceStatus | null;
+  status: ServiceStatus;
+  reason: string;
+  at: string;
+};
+
+export type RegistryChangeKind = "REGISTERED" | "UPDATED" | "UNREGISTERED";
+
+export type RegistryChangeEvent = {
+  change: RegistryChangeKind;
+  service: ServiceRecord;
+  revision: number;
+  at: string;
+};

@@ -1,0 +1,152 @@
+import { z } from "zod";
+import { GatewayError } from "../errors.js";
+import type { JsonObject, ServiceEndpoint } from "./model.js";
+
+/** Largest accepted `metadata`, serialised as JSON. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+/** "planning_system", "planning-system" and "planningSystem" all become PLANNING_SYSTEM. */
+export function normalizeServiceType(type: string): string {
+  return type
+    .trim()
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .toUpperCase();
+}
+
+const trimmed = (max: number) => z.string().trim().min(1, "must not be empty").max(max);
+
+const httpUrl = z
+  .string()
+  .trim()
+  .max(2048)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, "must be an absolute http(s) URL")
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.username === "" && url.password === "";
+    } catch {
+      return true;
+    }
+  }, "must not embed credentials");
+
+const label = trimmed(100).regex(/^[^\s,]+$/, "must not contain spaces or commas");
+
+const uniqueLabels = z
+  .array(label)
+  .max(100, "accepts at most 100 entries")
+  .transform((values) => [...new Set(values)]);
+
+const endpointSchema = z.object({
+  path: trimmed(512).startsWith("/", "must start with /"),
+  method: z
+    .string()
+    .trim()
+    .transform((method) => method.toUpperCase())
+    .pipe(z.enum(httpMethods, { error: `must be one of ${httpMethods.join(", ")}` })),
+  description: z.string().max(1000).default(""),
+  requiredPermissions: z.array(trimmed(200)).max(50).default([]),
+});
+
+const metadataSchema = z
+  .record(z.string(), z.json())
+  .refine(
+    (value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES,
+    `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+  );
+
+export const registrationSchema = z
+  .object({
+    id: trimmed(128)
+      .regex(/^[A-Za-z0-9._:-]+$/, "may contain only letters, digits, '.', '_', ':' and '-'")
+      .optional(),
+    name: trimmed(200),
+    type: z
+      .string()
+      .transform(normalizeServiceType)
+      .pipe(
+        z
+          .string()
+          .min(1, "must contain a letter or digit")
+          .max(100)
+          .regex(/^[A-Z0-9_]+$/),
+      ),
+    version: trimmed(64).regex(/^\S+$/, "must not contain spaces"),
+    baseUrl: httpUrl.transform((url) => url.replace(/\/+$/, "")),
+    /** Absolute URL, or a path resolved against baseUrl; default baseUrl + "/health". */
+    healthCheckUrl: z.string().trim().min(1).max(2048).optional(),
+    endpoints: z.array(endpointSchema).max(200, "accepts at most 200 endpoints").default([]),
+    capabilities: uniqueLabels.default([]),
+    tags: uniqueLabels.default([]),
+    metadata: metadataSchema.default({}),
+    heartbeatIntervalSeconds: z.number().int().min(1).max(3600).default(30),
+    ttlSeconds: z.number().int().min(1).max(86_400).default(90),
+  })
+  .superRefine((input, ctx) => {
+    if (input.ttlSeconds < input.heartbeatIntervalSeconds) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ttlSeconds"],
+        message: "must be at least heartbeatIntervalSeconds",
+      });
+    }
+    if (input.healthCheckUrl !== undefined && !resolveHealthUrl(input)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["healthCheckUrl"],
+        message: "must be an absolute http(s) URL or a path starting with /",
+      });
+    }
+  })
+  .transform((input) => ({ ...input, healthCheckUrl: resolveHealthUrl(input) as string }));
+
+function resolveHealthUrl(input: { baseUrl: string; healthCheckUrl?: string }): string | null {
+  const given = input.healthCheckUrl;
+  if (given === undefined) return `${input.baseUrl}/health`;
+  if (given.startsWith("/")) return `${input.baseUrl}${given}`;
+  return httpUrl.safeParse(given).success ? given : null;
+}
+
+export type RegistrationInput = z.input<typeof registrationSchema>;
+export type ValidRegistration = Omit<z.output<typeof registrationSchema>, "metadata"> & {
+  metadata: JsonObject;
+  endpoints: ServiceEndpoint[];
+};
+
+/**
+ * Parses with a zod schema; failures become BAD_USER_INPUT naming the first bad field
+ * under `fieldPrefix` (e.g. `input.baseUrl`), with every problem listed in `problems`.
+ */
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  fieldPrefix: string,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => ({
+    field: [fieldPrefix, ...issue.path.map(String)].filter(Boolean).join("."),
+    message: issue.message,
+  }));
+  const [first] = problems as [{ field: string; message: string }];
+  throw new GatewayError("BAD_USER_INPUT", `${first.field}: ${first.message}`, {
+    field: first.field,
+    problems,
+  });
+}
+
+/** GraphQL sends omitted nullable fields as null; for a registration null means "not given". */
+export function parseRegistration(value: Record<string, unknown>): ValidRegistration {
+  const given = Object.fromEntries(Object.entries(value).filter(([, field]) => field != null));
+  return parseInput(registrationSchema, given, "input") as ValidRegistration;
+}

@@ -1,0 +1,218 @@
+import semver from "semver";
+import { badInput } from "../errors.js";
+import type { IndexQuery } from "../stores/registry.js";
+import type { JsonValue, ServiceRecord } from "./model.js";
+import { normalizeServiceType } from "./registration-input.js";
+import { parseStatus } from "./status.js";
+
+/* Inputs as GraphQL delivers them: an omitted or null field means "no condition". */
+export type StringMatch = {
+  eq?: string | null;
+  in?: readonly string[] | null;
+  contains?: string | null;
+  startsWith?: string | null;
+};
+export type ListMatch = {
+  all?: readonly string[] | null;
+  any?: readonly string[] | null;
+  none?: readonly string[] | null;
+};
+export type MetadataMatch = {
+  path: string;
+  eq?: JsonValue;
+  in?: readonly JsonValue[] | null;
+  exists?: boolean | null;
+};
+export type ServiceWhere = {
+  and?: readonly ServiceWhere[] | null;
+  or?: readonly ServiceWhere[] | null;
+  not?: ServiceWhere | null;
+  type?: StringMatch | null;
+  name?: StringMatch | null;
+  status?: readonly string[] | null;
+  capabilities?: ListMatch | null;
+  tags?: ListMatch | null;
+  version?: string | null;
+  metadata?: readonly MetadataMatch[] | null;
+  heartbeatWithinSeconds?: number | null;
+};
+
+export type ServicePredicate = (service: ServiceRecord, nowMs: number) => boolean;
+
+/** Deeper nesting than this is rejected: it only makes sense as an attack. */
+const MAX_WHERE_DEPTH = 8;
+
+/**
+ * Compiles a where-tree into one predicate, validating every operand first, so bad
+ * input is reported before anything is read.
+ */
+export function compileWhere(where: ServiceWhere, field = "where", depth = 0): ServicePredicate {
+  if (depth > MAX_WHERE_DEPTH) badInputThrow(field, `nests deeper than ${MAX_WHERE_DEPTH} levels`);
+  const checks: ServicePredicate[] = [];
+
+  if (where.and) {
+    const parts = where.and.map((part, i) => compileWhere(part, `${field}.and.${i}`, depth + 1));
+    checks.push((s, now) => parts.every((part) => part(s, now)));
+  }
+  if (where.or) {
+    const parts = where.or.map((part, i) => compileWhere(part, `${field}.or.${i}`, depth + 1));
+    checks.push((s, now) => parts.some((part) => part(s, now)));
+  }
+  if (where.not) {
+    const inner = compileWhere(where.not, `${field}.not`, depth + 1);
+    checks.push((s, now) => !inner(s, now));
+  }
+  if (where.type) {
+    const match = compileStringMatch(where.type, normalizeServiceType, `${field}.type`);
+    checks.push((s) => match(s.type));
+  }
+  if (where.name) {
+    const match = compileStringMatch(where.name, (value) => value, `${field}.name`);
+    checks.push((s) => match(s.name));
+  }
+  if (where.status) {
+    const wanted = new Set(where.status.map((status) => parseStatus(status, `${field}.status`)));
+    checks.push((s) => wanted.has(s.status));
+  }
+  if (where.capabilities) {
+    const match = compileListMatch(where.capabilities);
+    checks.push((s) => match(s.capabilities));
+  }
+  if (where.tags) {
+    const match = compileListMatch(where.tags);
+    checks.push((s) => match(s.tags));
+  }
+  if (where.version != null) {
+    const range = where.version;
+    if (semver.validRange(range, { loose: true }) === null) {
+      badInputThrow(`${field}.version`, `"${range}" is not a semver range`);
+    }
+    checks.push((s) => satisfies(s.version, range));
+  }
+  if (where.metadata) {
+    const matches = where.metadata.map((m, i) => compileMetadataMatch(m, `${field}.metadata.${i}`));
+    checks.push((s) => matches.every((match) => match(s.metadata)));
+  }
+  if (where.heartbeatWithinSeconds != null) {
+    const seconds = where.heartbeatWithinSeconds;
+    if (seconds < 0) badInputThrow(`${field}.heartbeatWithinSeconds`, "must not be negative");
+    checks.push((s, now) => now - Date.parse(s.lastHeartbeat) <= seconds * 1000);
+  }
+
+  return (service, now) => checks.every((check) => check(service, now));
+}
+
+/** What the store's indexes can narrow before the predicate runs: top-level type and status. */
+export function indexHint(where: ServiceWhere): IndexQuery {
+  const hint: IndexQuery = {};
+  if (where.type?.eq != null) hint.type = normalizeServiceType(where.type.eq);
+  if (where.status)
+    hint.statuses = where.status.map((status) => parseStatus(status, "where.status"));
+  return hint;
+}
+
+function compileStringMatch(
+  match: StringMatch,
+  normalize: (value: string) => string,
+  field: string,
+): (value: string) => boolean {
+  const checks: ((value: string) => boolean)[] = [];
+  if (match.eq != null) {
+    const expected = normalize(match.eq);
+    checks.push((value) => value === expected);
+  }
+  if (match.in != null) {
+    const allowed = new Set(match.in.map(normalize));
+    checks.push((value) => allowed.has(value));
+  }
+  if (match.contains != null) {
+    const part = normalize(match.contains).toLowerCase();
+    checks.push((value) => value.toLowerCase().includes(part));
+  }
+  if (match.startsWith != null) {
+    const prefix = normalize(match.startsWith).toLowerCase();
+    checks.push((value) => value.toLowerCase().startsWith(prefix));
+  }
+  if (checks.length === 0)
+    badInputThrow(field, "needs at least one of eq, in, contains, startsWith");
+  return (value) => checks.every((check) => check(value));
+}
+
+function compileListMatch(match: ListMatch): (values: readonly string[]) => boolean {
+  const all = match.all ?? [];
+  const any = match.any ?? null;
+  const none = match.none ?? [];
+  return (values) =>
+    all.every((value) => values.includes(value)) &&
+    (any === null || any.some((value) => values.includes(value))) &&
+    none.every((value) => !values.includes(value));
+}
+
+function compileMetadataMatch(
+  match: MetadataMatch,
+  field: string,
+): (metadata: ServiceRecord["metadata"]) => boolean {
+  const segments = match.path.split(".");
+  if (segments.some((segment) => segment === "")) {
+    badInputThrow(`${field}.path`, "must be dot-separated names, like limits.rpm");
+  }
+  const checks: ((found: { present: boolean; value: JsonValue }) => boolean)[] = [];
+  if (match.exists != null) {
+    const exists = match.exists;
+    checks.push((found) => found.present === exists);
+  }
+  // `eq: null` is a real condition (the value is JSON null); only an absent eq is none.
+  if (match.eq !== undefined) {
+    const expected = match.eq;
+    checks.push((found) => found.present && jsonEqual(found.value, expected));
+  }
+  if (match.in != null) {
+    const allowed = match.in;
+    checks.push((found) => found.present && allowed.some((value) => jsonEqual(found.value, value)));
+  }
+  return (metadata) => {
+    const found = readPath(metadata, segments);
+    return checks.every((check) => check(found));
+  };
+}
+
+function readPath(root: JsonValue, segments: string[]): { present: boolean; value: JsonValue } {
+  let current: JsonValue = root;
+  for (const segment of segments) {
+    if (current === null || typeof current !== "object") return { present: false, value: null };
+    const next: JsonValue | undefined = Array.isArray(current)
+      ? current[Number(segment)]
+      : current[segment];
+    if (next === undefined) return { present: false, value: null };
+    current = next;
+  }
+  return { present: true, value: current };
+}
+
+function jsonEqual(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((item, i) => jsonEqual(item, b[i] as JsonValue));
+  }
+  const left = a as Record<string, JsonValue>;
+  const right = b as Record<string, JsonValue>;
+  const keys = Object.keys(left);
+  return (
+    keys.length === Object.keys(right).length &&
+    keys.every((key) => key in right && jsonEqual(left[key] as JsonValue, right[key] as JsonValue))
+  );
+}
+
+/** Versions such as "1.2" or "v2" are coerced, so services need not be strict about semver. */
+function satisfies(version: string, range: string): boolean {
+  const options = { loose: true, includePrerelease: true };
+  if (semver.valid(version, options)) return semver.satisfies(version, range, options);
+  const coerced = semver.coerce(version, { includePrerelease: true });
+  return coerced !== null && semver.satisfies(coerced, range, options);
+}
+
+function badInputThrow(field: string, message: string): never {
+  throw badInput(field, message);
+}

@@ -1,0 +1,150 @@
+import type { HealthCheck, ServiceRecord } from "../services/model.js";
+import {
+  type HeartbeatRequest,
+  type HeartbeatResult,
+  type IndexQuery,
+  type PutResult,
+  type RegistryStore,
+  type StoredService,
+  statusAfterHeartbeat,
+} from "./registry.js";
+
+/**
+ * Registry state in this process only: the default for a single gateway and for tests.
+ * JavaScript runs each call to completion, so every write is atomic without locks.
+ * Records are frozen on write, so a caller can never change stored state by accident.
+ */
+export function createMemoryRegistryStore(): RegistryStore {
+  const services = new Map<string, StoredService>();
+  const indexes = new Map<string, Set<string>>();
+  const counters = new Map<string, number>();
+  let revision = 0;
+
+  const indexKeys = (record: ServiceRecord): string[] => [
+    `type:${record.type}`,
+    `status:${record.status}`,
+    ...record.tags.map((tag) => `tag:${tag}`),
+    ...record.capabilities.map((capability) => `cap:${capability}`),
+  ];
+
+  const addToIndexes = (record: ServiceRecord) => {
+    for (const key of indexKeys(record)) {
+      const members = indexes.get(key) ?? new Set<string>();
+      members.add(record.id);
+      indexes.set(key, members);
+    }
+  };
+
+  const removeFromIndexes = (record: ServiceRecord) => {
+    for (const key of indexKeys(record)) {
+      const members = indexes.get(key);
+      members?.delete(record.id);
+      if (members?.size === 0) indexes.delete(key);
+    }
+  };
+
+  const write = (record: ServiceRecord, version: number): ServiceRecord => {
+    const previous = services.get(record.id);
+    if (previous) removeFromIndexes(previous.record);
+    const frozen = deepFreeze(record);
+    services.set(record.id, { record: frozen, version });
+    addToIndexes(frozen);
+    return frozen;
+  };
+
+  const idsMatching = (query: IndexQuery): Iterable<string> => {
+    const required: Set<string>[] = [];
+    if (query.type !== undefined) required.push(indexes.get(`type:${query.type}`) ?? new Set());
+    if (query.capability !== undefined) {
+      required.push(indexes.get(`cap:${query.capability}`) ?? new Set());
+    }
+    for (const tag of query.tags ?? []) required.push(indexes.get(`tag:${tag}`) ?? new Set());
+    if (query.statuses) {
+      const union = new Set<string>();
+      for (const status of query.statuses) {
+        for (const id of indexes.get(`status:${status}`) ?? []) union.add(id);
+      }
+      required.push(union);
+    }
+    if (required.length === 0) return services.keys();
+    required.sort((a, b) => a.size - b.size);
+    const [smallest, ...others] = required as [Set<string>, ...Set<string>[]];
+    return [...smallest].filter((id) => others.every((set) => set.has(id)));
+  };
+
+  return {
+    kind: "memory",
+
+    async get(id) {
+      return services.get(id) ?? null;
+    },
+
+    async find(query) {
+      const found: ServiceRecord[] = [];
+      for (const id of idsMatching(query)) {
+        const stored = services.get(id);
+        if (stored) found.push(stored.record);
+      }
+      return found;
+    },
+
+    async put(record, expectedVersion): Promise<PutResult> {
+      const current = services.get(record.id);
+      if ((current?.version ?? null) !== expectedVersion) return { ok: false, reason: "conflict" };
+      write(record, (current?.version ?? 0) + 1);
+      return { ok: true, revision: ++revision };
+    },
+
+    async remove(id) {
+      const current = services.get(id);
+      if (!current) return null;
+      removeFromIndexes(current.record);
+      services.delete(id);
+      return { removed: current.record, revision: ++revision };
+    },
+
+    async heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult> {
+      const current = services.get(request.id);
+      if (!current) return { outcome: "not_found" };
+      const { record } = current;
+      if (record.owner && record.owner !== request.callerOwner && !request.callerIsAdmin) {
+        return { outcome: "forbidden" };
+      }
+      const status = statusAfterHeartbeat(record.status, request.status);
+      const updated = write({ ...record, status, lastHeartbeat: request.at }, current.version + 1);
+      return {
+        outcome: "ok",
+        previousStatus: record.status,
+        record: updated,
+        revision: status === record.status ? null : ++revision,
+      };
+    },
+
+    async saveHealth(check: HealthCheck) {
+      const current = services.get(check.serviceId);
+      if (!current) return false;
+      write({ ...current.record, health: check }, current.version + 1);
+      return true;
+    },
+
+    async nextCounter(name) {
+      const next = (counters.get(name) ?? 0) + 1;
+      counters.set(name, next);
+      return next;
+    },
+
+    async revision() {
+      return revision;
+    },
+
+    async ping() {},
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

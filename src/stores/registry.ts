@@ -1,0 +1,69 @@
+import type { HealthCheck, ServiceRecord, ServiceStatus } from "../services/model.js";
+
+/** Index lookups a store answers directly; every given criterion must hold. */
+export type IndexQuery = {
+  type?: string;
+  /** Any of these statuses. */
+  statuses?: readonly ServiceStatus[];
+  capability?: string;
+  /** All of these tags. */
+  tags?: readonly string[];
+};
+
+/** A record as stored, with the version that optimistic writes compare against. */
+export type StoredService = { record: ServiceRecord; version: number };
+
+export type PutResult = { ok: true; revision: number } | { ok: false; reason: "conflict" };
+
+export type HeartbeatRequest = {
+  id: string;
+  at: string;
+  /** Status the service reports; null keeps the current one, except that OFFLINE becomes ONLINE. */
+  status: ServiceStatus | null;
+  /** Owner key of the caller; a service with an owner accepts heartbeats only from it. */
+  callerOwner: string | null;
+  callerIsAdmin: boolean;
+};
+
+export type HeartbeatResult =
+  | { outcome: "ok"; previousStatus: ServiceStatus; record: ServiceRecord; revision: number | null }
+  | { outcome: "not_found" }
+  | { outcome: "forbidden" };
+
+/**
+ * Live registry state (strategy): memory for one process, Redis for replicas.
+ * Every write is atomic: no reader sees a half-written service or a stale index entry.
+ * Stores never publish events; the services layer does, from what these calls return.
+ */
+export interface RegistryStore {
+  readonly kind: string;
+  get(id: string): Promise<StoredService | null>;
+  /** Records matching every criterion, in no particular order. */
+  find(query: IndexQuery): Promise<ServiceRecord[]>;
+  /**
+   * Writes the whole record if the stored version still equals `expectedVersion`
+   * (null: the id must not exist). A change of revision is counted on success.
+   */
+  put(record: ServiceRecord, expectedVersion: number | null): Promise<PutResult>;
+  /** Deletes the service and its index entries; null when it was not registered. */
+  remove(id: string): Promise<{ removed: ServiceRecord; revision: number } | null>;
+  /** Refreshes lastHeartbeat in one atomic step (the hot path: one round trip). */
+  heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult>;
+  /** Keeps the latest probe result; false when the service is gone. */
+  saveHealth(check: HealthCheck): Promise<boolean>;
+  /** Increments and returns a named counter (round-robin cursors). */
+  nextCounter(name: string): Promise<number>;
+  /** Registry revision: increments on every registration, update, status change and removal. */
+  revision(): Promise<number>;
+  /** Throws when the backend is unreachable. */
+  ping(): Promise<void>;
+}
+
+/** Statuses to which a heartbeat with no status moves a service, by current status. */
+export function statusAfterHeartbeat(
+  current: ServiceStatus,
+  reported: ServiceStatus | null,
+): ServiceStatus {
+  if (reported) return reported;
+  return current === "OFFLINE" ? "ONLINE" : current;
+}

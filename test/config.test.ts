@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("configuration", () => {
+  it("runs on embedded defaults when nothing is set", () => {
+    expect(loadConfig({})).toMatchObject({
+      serviceName: "service-integration",
+      port: 8090,
+      logLevel: "info",
+      discoveryBackend: "memory",
+      redis: null,
+      postgres: null,
+    });
+  });
+
+  it("takes the seed's variables, upper-case log levels included", () => {
+    const config = loadConfig({
+      SERVICE_NAME: "sig",
+      SERVICE_PORT: "9000",
+      LOG_LEVEL: "DEBUG",
+      REDIS_HOST: "redis",
+      REDIS_PORT: "6380",
+      POSTGRES_HOST: "db",
+      POSTGRES_PASSWORD: "p@ss",
+    });
+    expect(config).toMatchObject({
+      serviceName: "sig",
+      port: 9000,
+      logLevel: "debug",
+      discoveryBackend: "redis",
+      redis: { url: "redis://redis:6380", keyPrefix: "sig:v1:" },
+      postgres: { url: "postgres://postgres:p%40ss@db:5432/berrys_integration" },
+    });
+  });
+
+  it("prefers REDIS_URL, and honours an explicit memory backend", () => {
+    const config = loadConfig({
+      REDIS_URL: "redis://cache:6379/2",
+      REDIS_HOST: "ignored",
+      DISCOVERY_BACKEND: "memory",
+    });
+    expect(config.redis?.url).toBe("redis://cache:6379/2");
+    expect(config.discoveryBackend).toBe("memory");
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadConfig({ REDIS_HOST: "", SERVICE_PORT: "" })).toMatchObject({
+      redis: null,
+      port: 8090,
+    });
+  });
+
+  it("reports every invalid variable at once", () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        SERVICE_PORT: "eighty",
+        LOG_LEVEL: "loud",
+        REDIS_URL: "http://not-redis",
+        DISCOVERY_BACKEND: "consul",
+        ADMIN_TOKEN: "short",
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join("\n");
+    for (const variable of [
+      "SERVICE_PORT",
+      "LOG_LEVEL",
+      "REDIS_URL",
+      "DISCOVERY_BACKEND",
+      "ADMIN_TOKEN",
+    ]) {
+      expect(problems).toContain(variable);
+    }
+  });
+
+  it("refuses a Redis backend with no Redis to use", () => {
+    expect(() => loadConfig({ DISCOVERY_BACKEND: "redis" })).toThrow(/DISCOVERY_BACKEND/);
+  });
+});

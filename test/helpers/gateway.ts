@@ -1,0 +1,67 @@
+import { pino } from "pino";
+import { createApp } from "../../src/app.js";
+import { createInProcessEvents, type Events } from "../../src/events.js";
+import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
+import type { RegistryStore } from "../../src/stores/registry.js";
+
+export type GraphQLResponse<T = Record<string, unknown>> = {
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+};
+
+export type TestGateway = Awaited<ReturnType<typeof startGateway>>;
+
+/** The real gateway on a free port, with whatever store the test gives it. */
+export async function startGateway(
+  options: {
+    store?: RegistryStore;
+    events?: Events;
+    adminToken?: string;
+    maxRequestBodyBytes?: number;
+  } = {},
+) {
+  const store = options.store ?? createMemoryRegistryStore();
+  const app = createApp({
+    config: {
+      serviceName: "gateway-under-test",
+      port: 0,
+      host: "127.0.0.1",
+      maxRequestBodyBytes: options.maxRequestBodyBytes ?? 1024 * 1024,
+      graphiql: true,
+      maxPageSize: 500,
+      adminToken: options.adminToken ?? null,
+    },
+    store,
+    events: options.events ?? createInProcessEvents(),
+    log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+  });
+  const { url } = await app.start();
+
+  async function graphql<T = Record<string, unknown>>(
+    query: string,
+    variables: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): Promise<GraphQLResponse<T>> {
+    const response = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await response.json()) as GraphQLResponse<T>;
+  }
+
+  return { url, app, store, graphql, stop: () => app.stop() };
+}
+
+/** The data of a response that must have succeeded; the errors otherwise, to fail loudly. */
+export function dataOf<T>(response: GraphQLResponse<T>): T {
+  if (response.errors?.length || !response.data) {
+    throw new Error(`GraphQL errors: ${JSON.stringify(response.errors)}`);
+  }
+  return response.data;
+}
+
+/** The first error's code, for asserting on expected failures. */
+export function errorCodeOf(response: GraphQLResponse<unknown>): unknown {
+  return response.errors?.[0]?.extensions?.code;
+}

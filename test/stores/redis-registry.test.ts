@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
+import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpers/redis.js";
+import { registryStoreContract, serviceRecord } from "./registry-contract.js";
+
+const available = await redisIsAvailable();
+
+describe.runIf(available)("Redis registry store", () => {
+  registryStoreContract("redis", async () => {
+    const redis = newRedis();
+    const keyPrefix = isolatedPrefix();
+    return {
+      store: createRedisRegistryStore({ redis, keyPrefix }),
+      dispose: async () => {
+        await deleteKeys(redis, keyPrefix);
+        redis.disconnect();
+      },
+    };
+  });
+
+  it("reads a filtered list in one round trip, whatever the number of services", async () => {
+    const redis = newRedis();
+    const keyPrefix = isolatedPrefix();
+    const store = createRedisRegistryStore({ redis, keyPrefix });
+    try {
+      for (let i = 0; i < 200; i++) {
+        await store.put(serviceRecord({ type: i % 10 === 0 ? "WANTED" : "OTHER" }), null);
+      }
+      const commands: string[] = [];
+      const monitor = await redis.monitor();
+      monitor.on("monitor", (_time: string, args: string[]) => {
+        if (args[2] === "0" && String(args[3]).startsWith(keyPrefix))
+          commands.push(String(args[0]));
+      });
+      const found = await store.find({ type: "WANTED", statuses: ["ONLINE"] });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      monitor.disconnect();
+      expect(found).toHaveLength(20);
+      expect(commands).toEqual(["evalsha"]);
+    } finally {
+      await deleteKeys(redis, keyPrefix);
+      redis.disconnect();
+    }
+  });
+
+  it("reloads its scripts after Redis forgets them (restart or SCRIPT FLUSH)", async () => {
+    const redis = newRedis();
+    const keyPrefix = isolatedPrefix();
+    const store = createRedisRegistryStore({ redis, keyPrefix });
+    try {
+      await store.put(serviceRecord(), null);
+      await redis.script("FLUSH");
+      expect(await store.find({})).toHaveLength(1);
+    } finally {
+      await deleteKeys(redis, keyPrefix);
+      redis.disconnect();
+    }
+  });
+
+  it("answers SERVICE_UNAVAILABLE, not a crash, when Redis is unreachable", async () => {
+    const { Redis } = await import("ioredis");
+    const dead = new Redis("redis://127.0.0.1:1", {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    dead.on("error", () => {});
+    const store = createRedisRegistryStore({ redis: dead, keyPrefix: isolatedPrefix() });
+    await expect(store.find({})).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+    await expect(store.ping()).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+    dead.disconnect();
+  });
+});
