@@ -1,7 +1,8 @@
 import type { Server } from "node:http";
-import type { ExecutionArgs, GraphQLError } from "graphql";
+import type { ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
+import { prepareOperation } from "./envelop-operation.js";
 import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
 import { newRequestId } from "./request-id.js";
 
@@ -23,30 +24,21 @@ export function attachGraphQLWebSocket(server: Server, graphql: Gateway) {
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, _id, payload) => {
         const fromParams = ctx.connectionParams?.authorization;
-        const enveloped = graphql.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          requestId: newRequestId(ctx.extra.request.headers["x-request-id"] as string | undefined),
-          authorization:
-            typeof fromParams === "string" ? fromParams : ctx.extra.request.headers.authorization,
-        });
-        let document: ReturnType<typeof enveloped.parse>;
-        try {
-          document = enveloped.parse(payload.query);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
+        const prepared = await prepareOperation(
+          graphql,
+          {
+            requestId: newRequestId(
+              ctx.extra.request.headers["x-request-id"] as string | undefined,
+            ),
+            authorization:
+              typeof fromParams === "string" ? fromParams : ctx.extra.request.headers.authorization,
+          },
+          payload,
+        );
+        if ("errors" in prepared) return [...prepared.errors];
         return {
-          schema: enveloped.schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          ...prepared.args,
+          rootValue: { execute: prepared.execute, subscribe: prepared.subscribe },
         };
       },
     },

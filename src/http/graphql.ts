@@ -48,7 +48,7 @@ export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOp
           adminToken,
         ),
         requestId: id,
-        log: log.child({ requestId: id }),
+        log,
       };
     },
     plugins: [useGatewayErrors()],

@@ -4,7 +4,8 @@ import { GatewayError, httpStatusOf, isGatewayError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import type { Services } from "../services/index.js";
 import { PayloadTooLargeError, readBody } from "./body.js";
-import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
+import { type Gateway, GRAPHQL_PATH, type ServerContext } from "./graphql.js";
+import { serveJsonFast } from "./graphql-fast-path.js";
 import { newRequestId } from "./request-id.js";
 import type { RestRoutes } from "./rest.js";
 
@@ -41,11 +42,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     switch (family) {
       case "graphql":
         if (req.method === "POST") {
+          const body = await readBody(req, maxRequestBodyBytes);
+          if (await serveJsonFast(graphql, req, res, body, serverContext(req, requestId))) return;
           // yoga reads a body it finds on the request instead of re-streaming it.
-          (req as IncomingMessage & { body?: Buffer }).body = await readBody(
-            req,
-            maxRequestBodyBytes,
-          );
+          (req as IncomingMessage & { body?: Buffer }).body = body;
         }
         await graphql(req, res, { requestId });
         return;
@@ -127,6 +127,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
       sendJson(res, 500, { detail: "Unexpected error.", code: "INTERNAL_SERVER_ERROR", requestId });
     });
   });
+}
+
+function serverContext(req: IncomingMessage, requestId: string): ServerContext {
+  return { requestId, authorization: req.headers.authorization ?? null };
 }
 
 function parseJson(raw: Buffer): unknown {

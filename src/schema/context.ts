@@ -7,5 +7,6 @@ export type GatewayContext = {
   services: Services;
   caller: Caller;
   requestId: string;
+  /** Errors logged from here carry requestId themselves; a child per request costs too much. */
   log: Logger;
 };

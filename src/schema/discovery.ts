@@ -3,7 +3,7 @@ import { selectionStrategies } from "../services/model.js";
 import { encodeCursor, type Page } from "../services/pagination.js";
 import type { ServiceWhere } from "../services/service-where.js";
 import { builder } from "./builder.js";
-import { ServiceRef, ServiceStatusEnum, serviceIdSchema } from "./registry.js";
+import { ServiceRef, ServiceStatusEnum } from "./registry.js";
 
 const SelectionStrategyEnum = builder.enumType("SelectionStrategy", {
   values: selectionStrategies,
@@ -97,7 +97,7 @@ builder.queryType({
     service: t.field({
       type: ServiceRef,
       nullable: true,
-      args: { id: t.arg.id({ required: true, validate: serviceIdSchema }) },
+      args: { id: t.arg.id({ required: true }) },
       resolve: (_root, { id }, ctx) => ctx.services.discovery.get(String(id)),
     }),
     services: t.field({

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { type CircuitBreakerSnapshot, circuitStates } from "../services/breakers.js";
 import type { HealthCheck, ServiceEndpoint, ServiceRecord } from "../services/model.js";
 import { serviceStatuses } from "../services/model.js";
@@ -6,9 +5,6 @@ import { builder } from "./builder.js";
 
 export const ServiceStatusEnum = builder.enumType("ServiceStatus", { values: serviceStatuses });
 export const CircuitStateEnum = builder.enumType("CircuitState", { values: circuitStates });
-
-/** IDs are bounded at the edge; an unknown id is still a NOT_FOUND from the services. */
-export const serviceIdSchema = z.string().trim().min(1, "must not be empty").max(128);
 
 const ServiceEndpointRef = builder.objectRef<ServiceEndpoint>("ServiceEndpoint").implement({
   fields: (t) => ({
@@ -122,14 +118,14 @@ builder.mutationType({
     }),
     unregisterService: t.boolean({
       description: "False when the id was not registered.",
-      args: { id: t.arg.id({ required: true, validate: serviceIdSchema }) },
+      args: { id: t.arg.id({ required: true }) },
       resolve: (_root, { id }, ctx) => ctx.services.registry.unregister(String(id), ctx.caller),
     }),
     heartbeat: t.field({
       type: ServiceRef,
       description: "Refreshes lastHeartbeat; an OFFLINE service comes back ONLINE.",
       args: {
-        id: t.arg.id({ required: true, validate: serviceIdSchema }),
+        id: t.arg.id({ required: true }),
         status: t.arg({ type: ServiceStatusEnum }),
       },
       resolve: (_root, { id, status }, ctx) =>
@@ -139,7 +135,7 @@ builder.mutationType({
       type: ServiceRef,
       description: "Sets a status by hand; MAINTENANCE is never overridden by probes or expiry.",
       args: {
-        id: t.arg.id({ required: true, validate: serviceIdSchema }),
+        id: t.arg.id({ required: true }),
         status: t.arg({ type: ServiceStatusEnum, required: true }),
       },
       resolve: (_root, { id, status }, ctx) =>

@@ -7,7 +7,7 @@ import {
   selectionStrategies,
 } from "./model.js";
 import { type Page, type PageRequest, paginateById } from "./pagination.js";
-import { normalizeServiceType } from "./registration-input.js";
+import { normalizeServiceType, parseServiceId } from "./registration-input.js";
 import { compileWhere, indexHint, type ServiceWhere } from "./service-where.js";
 import { parseStatus } from "./status.js";
 
@@ -40,7 +40,7 @@ export function createDiscovery({
 }: DiscoveryDeps) {
   return {
     async get(id: string): Promise<ServiceRecord | null> {
-      return (await store.get(id))?.record ?? null;
+      return (await store.get(parseServiceId(id)))?.record ?? null;
     },
 
     async list(filter: ServiceFilter, page: PageRequest): Promise<Page<ServiceRecord>> {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GatewayError } from "../errors.js";
+import { badInput, GatewayError } from "../errors.js";
 import type { JsonObject, ServiceEndpoint } from "./model.js";
 
 /** Largest accepted `metadata`, serialised as JSON. */
@@ -19,26 +19,29 @@ export function normalizeServiceType(type: string): string {
 
 const trimmed = (max: number) => z.string().trim().min(1, "must not be empty").max(max);
 
+/** Why a string is not a usable service URL, or null when it is one. */
+function urlProblem(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute http(s) URL";
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+    return "must be an absolute http(s) URL";
+  }
+  if (url.username !== "" || url.password !== "") return "must not embed credentials";
+  return null;
+}
+
 const httpUrl = z
   .string()
   .trim()
   .max(2048)
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
-    } catch {
-      return false;
-    }
-  }, "must be an absolute http(s) URL")
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.username === "" && url.password === "";
-    } catch {
-      return true;
-    }
-  }, "must not embed credentials");
+  .superRefine((value, ctx) => {
+    const problem = urlProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 const label = trimmed(100).regex(/^[^\s,]+$/, "must not contain spaces or commas");
 
@@ -58,8 +61,13 @@ const endpointSchema = z.object({
   requiredPermissions: z.array(trimmed(200)).max(50).default([]),
 });
 
+// Metadata arrives parsed from JSON (GraphQL's JSON scalar or a REST body), so its values
+// are JSON already; checking the shape and size is enough, and far cheaper than z.json().
 const metadataSchema = z
-  .record(z.string(), z.json())
+  .custom<JsonObject>(
+    (value) => value !== null && typeof value === "object" && !Array.isArray(value),
+    "must be a JSON object",
+  )
   .refine(
     (value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES,
     `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
@@ -92,29 +100,33 @@ export const registrationSchema = z
     heartbeatIntervalSeconds: z.number().int().min(1).max(3600).default(30),
     ttlSeconds: z.number().int().min(1).max(86_400).default(90),
   })
-  .superRefine((input, ctx) => {
+  .transform((input, ctx) => {
     if (input.ttlSeconds < input.heartbeatIntervalSeconds) {
       ctx.addIssue({
         code: "custom",
         path: ["ttlSeconds"],
         message: "must be at least heartbeatIntervalSeconds",
+        input: input.ttlSeconds,
       });
     }
-    if (input.healthCheckUrl !== undefined && !resolveHealthUrl(input)) {
+    const healthCheckUrl = resolveHealthUrl(input);
+    if (healthCheckUrl === null) {
       ctx.addIssue({
         code: "custom",
         path: ["healthCheckUrl"],
         message: "must be an absolute http(s) URL or a path starting with /",
+        input: input.healthCheckUrl,
       });
+      return z.NEVER;
     }
-  })
-  .transform((input) => ({ ...input, healthCheckUrl: resolveHealthUrl(input) as string }));
+    return { ...input, healthCheckUrl };
+  });
 
 function resolveHealthUrl(input: { baseUrl: string; healthCheckUrl?: string }): string | null {
   const given = input.healthCheckUrl;
   if (given === undefined) return `${input.baseUrl}/health`;
   if (given.startsWith("/")) return `${input.baseUrl}${given}`;
-  return httpUrl.safeParse(given).success ? given : null;
+  return urlProblem(given) === null ? given : null;
 }
 
 export type RegistrationInput = z.input<typeof registrationSchema>;
@@ -149,4 +161,10 @@ export function parseInput<S extends z.ZodType>(
 export function parseRegistration(value: Record<string, unknown>): ValidRegistration {
   const given = Object.fromEntries(Object.entries(value).filter(([, field]) => field != null));
   return parseInput(registrationSchema, given, "input") as ValidRegistration;
+}
+
+/** Ids arrive from paths and arguments; anything empty or over-long cannot name a service. */
+export function parseServiceId(id: string, field = "id"): string {
+  if (id.length === 0 || id.length > 128) throw badInput(field, "must be 1 to 128 characters");
+  return id;
 }

@@ -4,7 +4,7 @@ import type { Events } from "../events.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
 import type { RegistryChangeKind, ServiceRecord, ServiceStatus } from "./model.js";
-import { parseRegistration } from "./registration-input.js";
+import { parseRegistration, parseServiceId } from "./registration-input.js";
 import { parseStatus } from "./status.js";
 
 export type RegistryDeps = {
@@ -96,6 +96,7 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
 
     /** Idempotent: false when the id was not registered. */
     async unregister(id: string, caller: Caller): Promise<boolean> {
+      parseServiceId(id);
       const current = await store.get(id);
       if (!current) return false;
       assertMayChange(current.record.owner, caller, id);
@@ -107,6 +108,7 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
 
     /** Refreshes lastHeartbeat; an OFFLINE service comes back ONLINE unless it reports a status. */
     async heartbeat(id: string, status: string | null, caller: Caller): Promise<ServiceRecord> {
+      parseServiceId(id);
       const reported = status === null ? null : parseStatus(status, "status");
       const result = await store.heartbeat({
         id,
@@ -131,7 +133,7 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
     /** Sets a status by hand, e.g. MAINTENANCE, which probes and expiry never override. */
     async updateStatus(id: string, status: string, caller: Caller): Promise<ServiceRecord> {
       const next = parseStatus(status, "status");
-      const current = await getOrThrow(id);
+      const current = await getOrThrow(parseServiceId(id));
       assertMayChange(current.record.owner, caller, id);
       if (current.record.status === next) return current.record;
       const { previous, record, revision } = await update(id, (latest) => {

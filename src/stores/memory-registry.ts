@@ -27,20 +27,24 @@ export function createMemoryRegistryStore(): RegistryStore {
     ...record.capabilities.map((capability) => `cap:${capability}`),
   ];
 
+  const addToIndex = (key: string, id: string) => {
+    const members = indexes.get(key) ?? new Set<string>();
+    members.add(id);
+    indexes.set(key, members);
+  };
+
+  const removeFromIndex = (key: string, id: string) => {
+    const members = indexes.get(key);
+    members?.delete(id);
+    if (members?.size === 0) indexes.delete(key);
+  };
+
   const addToIndexes = (record: ServiceRecord) => {
-    for (const key of indexKeys(record)) {
-      const members = indexes.get(key) ?? new Set<string>();
-      members.add(record.id);
-      indexes.set(key, members);
-    }
+    for (const key of indexKeys(record)) addToIndex(key, record.id);
   };
 
   const removeFromIndexes = (record: ServiceRecord) => {
-    for (const key of indexKeys(record)) {
-      const members = indexes.get(key);
-      members?.delete(record.id);
-      if (members?.size === 0) indexes.delete(key);
-    }
+    for (const key of indexKeys(record)) removeFromIndex(key, record.id);
   };
 
   const write = (record: ServiceRecord, version: number): ServiceRecord => {
@@ -111,7 +115,14 @@ export function createMemoryRegistryStore(): RegistryStore {
         return { outcome: "forbidden" };
       }
       const status = statusAfterHeartbeat(record.status, request.status);
-      const updated = write({ ...record, status, lastHeartbeat: request.at }, current.version + 1);
+      // The hot path: only the status index can change, and every nested value is
+      // already frozen, so the new record needs a shallow freeze only.
+      const updated = Object.freeze({ ...record, status, lastHeartbeat: request.at });
+      services.set(record.id, { record: updated, version: current.version + 1 });
+      if (status !== record.status) {
+        removeFromIndex(`status:${record.status}`, record.id);
+        addToIndex(`status:${status}`, record.id);
+      }
       return {
         outcome: "ok",
         previousStatus: record.status,

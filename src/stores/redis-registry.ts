@@ -99,7 +99,9 @@ return { 'ok', previous, f[3], status, ARGV[3], f[2] or '', f[4] or '', revision
 `;
 
 // ARGV: prefix, number of index keys n, n index keys, then statuses (any of).
-// Returns a flat list of 5 fields per service: doc, status, lastHeartbeat, owner, health.
+// Returns one JSON array of [doc, status, lastHeartbeat, owner, health] per service, built
+// here so the client parses one string instead of five replies per service. Only doc and
+// health are JSON; the other fields are written by this gateway and need no escaping.
 const findLua = `
 local prefix, n = ARGV[1], tonumber(ARGV[2])
 local ids
@@ -121,11 +123,11 @@ local out = {}
 for _, id in ipairs(ids) do
   local f = redis.call('HMGET', prefix .. 'service:' .. id, 'doc', 'status', 'lastHeartbeat', 'owner', 'health')
   if f[1] and (wanted == nil or wanted[f[2]]) then
-    out[#out + 1] = f[1]; out[#out + 1] = f[2]; out[#out + 1] = f[3]
-    out[#out + 1] = f[4] or ''; out[#out + 1] = f[5] or ''
+    out[#out + 1] = '[' .. f[1] .. ',"' .. f[2] .. '","' .. f[3] .. '",' ..
+      (f[4] and ('"' .. f[4] .. '"') or 'null') .. ',' .. (f[5] or 'null') .. ']'
   end
 end
-return out
+return '[' .. table.concat(out, ',') .. ']'
 `;
 
 // ARGV: prefix, id, health JSON. Returns 1 when saved, 0 when the service is gone.
@@ -178,25 +180,26 @@ export function createRedisRegistryStore({
     find: (query) =>
       guarded(async () => {
         const keys = indexKeysFor(query);
-        const flat = (await scripts.find([
+        const reply = (await scripts.find([
           keyPrefix,
           keys.length,
           ...keys,
           ...(query.statuses ?? []),
-        ])) as string[];
-        const records: ServiceRecord[] = [];
-        for (let i = 0; i < flat.length; i += 5) {
-          records.push(
-            toRecord(
-              flat[i] as string,
-              flat[i + 1] as string,
-              flat[i + 2] as string,
-              flat[i + 3] as string,
-              flat[i + 4] as string,
-            ),
-          );
-        }
-        return records;
+        ])) as string;
+        const rows = JSON.parse(reply) as [
+          ServiceRecord,
+          ServiceStatus,
+          string,
+          string | null,
+          HealthCheck | null,
+        ][];
+        return rows.map(([record, status, lastHeartbeat, owner, health]) => {
+          record.status = status;
+          record.lastHeartbeat = lastHeartbeat;
+          record.owner = owner;
+          record.health = health;
+          return record;
+        });
       }),
 
     put: (record, expectedVersion) =>
@@ -286,13 +289,14 @@ function toRecord(
   owner: string,
   health: string,
 ): ServiceRecord {
-  return {
-    ...(JSON.parse(doc) as RegistrationDoc),
-    status: status as ServiceStatus,
-    lastHeartbeat,
-    owner: owner === "" ? null : owner,
-    health: health === "" ? null : (JSON.parse(health) as HealthCheck),
-  };
+  // Assigning onto the freshly parsed object, not spreading it into a new one: the
+  // spread costs twice the parse itself, on the hottest read path (20+ records a query).
+  const record = JSON.parse(doc) as ServiceRecord;
+  record.status = status as ServiceStatus;
+  record.lastHeartbeat = lastHeartbeat;
+  record.owner = owner === "" ? null : owner;
+  record.health = health === "" ? null : (JSON.parse(health) as HealthCheck);
+  return record;
 }
 
 /** Connection failures become SERVICE_UNAVAILABLE instead of a masked internal error. */

@@ -168,6 +168,9 @@ describe("registry over GraphQL", () => {
 
     const unknown = await gateway.graphql(`mutation { heartbeat(id: "nope") { id } }`);
     expect(errorCodeOf(unknown)).toBe("NOT_FOUND");
+    const empty = await gateway.graphql(`mutation { heartbeat(id: "") { id } }`);
+    expect(errorCodeOf(empty)).toBe("BAD_USER_INPUT");
+    expect(empty.errors?.[0]?.extensions?.field).toBe("id");
 
     const badStatus = await gateway.graphql(
       `mutation($id: ID!, $status: ServiceStatus) { heartbeat(id: $id, status: $status) { id } }`,
