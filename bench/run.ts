@@ -73,23 +73,36 @@ async function load(port: number, scenario: string, durationSeconds: number): Pr
   return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as LoadResult;
 }
 
-/** Warm-up, then RUNS measured runs; the run with the median requests/s is kept. */
-async function measure(port: number, scenario: string): Promise<LoadResult> {
-  await load(port, scenario, WARM_UP_SECONDS);
-  const runs: LoadResult[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await load(port, scenario, DURATION));
-  runs.sort((a, b) => a.rps - b.rps);
-  return runs[Math.floor(runs.length / 2)] as LoadResult;
+type Target = { name: string; port: number; scenario: string };
+
+/** The median of the runs by requests/s. */
+function median(runs: LoadResult[]): LoadResult {
+  const sorted = runs.slice().sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)] as LoadResult;
 }
 
-type Row = { name: string; result: LoadResult; note?: string };
-const rows: Row[] = [];
+/**
+ * Every target is warmed up, then measured RUNS times in rounds that visit every target
+ * once, so drift in the machine's speed during the run touches baselines and gateway alike.
+ */
+async function measureInRounds(targets: Target[]): Promise<Map<string, LoadResult>> {
+  for (const target of targets) await load(target.port, target.scenario, WARM_UP_SECONDS);
+  const runs = new Map<string, LoadResult[]>(targets.map((target) => [target.name, []]));
+  for (let round = 1; round <= RUNS; round++) {
+    process.stdout.write(`round ${round}/${RUNS}…\n`);
+    for (const target of targets) {
+      runs.get(target.name)?.push(await load(target.port, target.scenario, DURATION));
+    }
+  }
+  return new Map([...runs].map(([name, results]) => [name, median(results)]));
+}
 
-function report(name: string, result: LoadResult, note?: string) {
-  rows.push({ name, result, note });
+function report(name: string, result: LoadResult, note = "") {
   const failures = result.errors + result.non2xx + result.graphqlErrors;
   console.log(
-    `${name.padEnd(34)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${String(result.p50).padStart(3)} ms  p99 ${String(result.p99).padStart(4)} ms${failures ? `  (${failures} failed requests!)` : ""}${note ? `  ${note}` : ""}`,
+    `${name.padEnd(36)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${String(result.p50).padStart(3)} ms  p99 ${String(result.p99).padStart(4)} ms` +
+      (failures ? `  (${failures} failed requests!)` : "") +
+      (note ? `  ${note}` : ""),
   );
 }
 
@@ -114,45 +127,58 @@ const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
 
 async function main() {
   console.log(
-    `bench: ${CONNECTIONS} connections, ${DURATION} s × ${RUNS} runs (median), ${WARM_UP_SECONDS} s warm-up; ` +
-      (pinning ? "server on core 0, load on core 1" : "taskset missing: no core pinning"),
+    `bench: ${CONNECTIONS} connections, ${DURATION} s × ${RUNS} rounds (median), ${WARM_UP_SECONDS} s warm-up; ` +
+      (pinning ? "servers on core 0, load on core 1" : "taskset missing: no core pinning"),
   );
-
+  const servers: RunningServer[] = [];
+  const targets: Target[] = [];
   const hello = await startServer("./servers/baseline-hello.ts");
-  const bYoga = await measure(hello.port, "hello");
-  await stopServer(hello);
-  report("B_yoga  { hello }", bYoga);
-
   const list = await startServer("./servers/baseline-list.ts");
-  const bList = await measure(list.port, "list");
-  await stopServer(list);
-  report("B_list  20 items × 8 fields", bList);
+  servers.push(hello, list);
+  targets.push({ name: "B_yoga", port: hello.port, scenario: "hello" });
+  targets.push({ name: "B_list", port: list.port, scenario: "list" });
 
+  const stores: string[] = [];
   for (const store of STORES) {
     if (store === "redis" && !(await redisAvailable())) {
-      console.log("gateway (redis): skipped, no Redis at REDIS_URL or 127.0.0.1:6379");
+      console.log("gateway on redis: skipped, no Redis at REDIS_URL or 127.0.0.1:6379");
       continue;
     }
     const gateway = await startServer("./servers/gateway.ts", [store]);
-    const discovery = await measure(gateway.port, "discovery");
+    servers.push(gateway);
+    stores.push(store);
+    for (const scenario of ["discovery", "heartbeat", "register"]) {
+      targets.push({ name: `${store} ${scenario}`, port: gateway.port, scenario });
+    }
+  }
+
+  const results = await measureInRounds(targets);
+  await Promise.all(servers.map(stopServer));
+
+  const bYoga = results.get("B_yoga") as LoadResult;
+  const bList = results.get("B_list") as LoadResult;
+  console.log("");
+  report("B_yoga   { hello }", bYoga);
+  report("B_list   20 items × 8 fields", bList);
+  for (const store of stores) {
+    const discovery = results.get(`${store} discovery`) as LoadResult;
+    const heartbeat = results.get(`${store} heartbeat`) as LoadResult;
+    const register = results.get(`${store} register`) as LoadResult;
     report(
-      `gateway/${store} services(type) 20/1000`,
+      `${store.padEnd(6)}   services(type) 20 of 1,000`,
       discovery,
-      `${ratio(discovery.rps, bList.rps)} B_list rps (target ≥ 0.60), p99 ${ratio(discovery.p99, bList.p99)} (≤ 2)`,
+      `${ratio(discovery.rps, bList.rps)} B_list (target ≥ 0.60), p99 ${ratio(discovery.p99, bList.p99)} (≤ 2)`,
     );
-    const heartbeat = await measure(gateway.port, "heartbeat");
     report(
-      `gateway/${store} heartbeat`,
+      `${store.padEnd(6)}   heartbeat`,
       heartbeat,
-      `${ratio(heartbeat.rps, bYoga.rps)} B_yoga rps (target ≥ 0.70), p99 ${ratio(heartbeat.p99, bYoga.p99)} (≤ 2)`,
+      `${ratio(heartbeat.rps, bYoga.rps)} B_yoga (target ≥ 0.70), p99 ${ratio(heartbeat.p99, bYoga.p99)} (≤ 2)`,
     );
-    const register = await measure(gateway.port, "register");
     report(
-      `gateway/${store} registerService`,
+      `${store.padEnd(6)}   registerService`,
       register,
       `${ratio(register.rps, bYoga.rps)} B_yoga (target ≥ 0.50), ${ratio(register.rps, ORIGINAL_REGISTER_RPS)} the original's stand-in (≥ 2)`,
     );
-    await stopServer(gateway);
   }
 }
 

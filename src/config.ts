@@ -55,7 +55,8 @@ const environmentSchema = z
     /** Serve GraphiQL on GET /graphql (a 9 MB self-contained page). Default true. */
     GRAPHIQL: booleanFlag.default(true),
     /** Largest page a list query may ask for (`first`). Default 500. */
-    MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    // At least the default page of 100 that list queries use when `first` is omitted.
+    MAX_PAGE_SIZE: z.coerce.number().int().min(100).max(10_000).default(500),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   })
@@ -93,7 +94,7 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment once; every invalid variable is reported in one ConfigError. */
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
   const parsed = environmentSchema.safeParse(present);
   if (!parsed.success) {

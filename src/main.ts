@@ -45,7 +45,7 @@ async function main() {
 
 function loadConfigOrExit() {
   try {
-    return loadConfig(process.env);
+    return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

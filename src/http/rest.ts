@@ -125,8 +125,8 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
       method: "GET",
       pattern: /^\/discovery\/services\/type\/([^/]+)$/,
       handle: async (request, [type]) => {
-        const strategy = request.url.searchParams.get("strategy") ?? "ROUND_ROBIN";
-        const selected = await services.discovery.select(type as string, strategy.toUpperCase());
+        const strategy = request.url.searchParams.get("strategy")?.toUpperCase();
+        const selected = await services.discovery.select(type as string, strategy);
         if (!selected) throw notFound(`No service of type ${type} found`);
         return { status: 200, body: toServiceInfo(selected) };
       },
@@ -155,7 +155,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
         if (!match) continue;
         pathMatched = true;
         if (route.method !== request.method) continue;
-        const params = match.slice(1).map((param) => decodeURIComponent(param));
+        const params = match.slice(1).map(decodePathSegment);
         return route.handle(request, params);
       }
       return pathMatched ? { status: 405, body: { detail: "Method not allowed" } } : null;
@@ -266,6 +266,14 @@ function optionalStrings(value: unknown, field: string): string[] | null {
     throw badInput(field, "must be a list of strings");
   }
   return value as string[];
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badInput("path", `"${segment}" is not a valid percent-encoded path segment`);
+  }
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

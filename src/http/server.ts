@@ -37,8 +37,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
             ? "rest"
             : "other";
 
-  async function route(req: IncomingMessage, res: ServerResponse, requestId: string, url: URL) {
-    const family = routeFamily(url.pathname);
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    url: URL,
+    family: ReturnType<typeof routeFamily>,
+  ) {
     switch (family) {
       case "graphql":
         if (req.method === "POST") {
@@ -101,13 +106,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const started = performance.now();
     const requestId = newRequestId(req.headers["x-request-id"] as string | undefined);
     res.setHeader("x-request-id", requestId);
-    const url = new URL(req.url ?? "/", "http://gateway");
+    const url = parseRequestUrl(req.url);
+    if (!url) return sendJson(res, 400, { detail: "Malformed request target." });
     const family = routeFamily(url.pathname);
     res.once("finish", () => {
       metrics.httpRequests.inc({ route: family, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route: family }, (performance.now() - started) / 1000);
     });
-    route(req, res, requestId, url).catch((error: unknown) => {
+    route(req, res, requestId, url, family).catch((error: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;
@@ -127,6 +133,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
       sendJson(res, 500, { detail: "Unexpected error.", code: "INTERNAL_SERVER_ERROR", requestId });
     });
   });
+}
+
+/** Null for a request target no URL parser accepts (e.g. `//[`), which must not throw here. */
+function parseRequestUrl(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? "/", "http://gateway");
+  } catch {
+    return null;
+  }
 }
 
 function serverContext(req: IncomingMessage, requestId: string): ServerContext {

@@ -1,5 +1,4 @@
-import type { ServiceRecord } from "../services/model.js";
-import { selectionStrategies } from "../services/model.js";
+import { DEFAULT_STRATEGY, type ServiceRecord, selectionStrategies } from "../services/model.js";
 import { encodeCursor, type Page } from "../services/pagination.js";
 import type { ServiceWhere } from "../services/service-where.js";
 import { builder } from "./builder.js";
@@ -9,33 +8,30 @@ const SelectionStrategyEnum = builder.enumType("SelectionStrategy", {
   values: selectionStrategies,
 });
 
-const ServiceConnection = builder.connectionObject(
-  {
-    type: ServiceRef,
-    name: "ServiceConnection",
-    fields: (t) => ({
-      totalCount: t.int({
-        description: "Matches across all pages.",
-        resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount,
+const ServiceEdge = builder.objectRef<ServiceRecord>("ServiceEdge").implement({
+  fields: (t) => ({
+    cursor: t.string({ resolve: (service) => encodeCursor(service.id) }),
+    node: t.field({ type: ServiceRef, resolve: (service) => service }),
+  }),
+});
+
+/** One page of services; `edges` and `pageInfo` are there for Relay clients. */
+const ServiceConnection = builder.objectRef<Page<ServiceRecord>>("ServiceConnection").implement({
+  fields: (t) => ({
+    nodes: t.field({ type: [ServiceRef], resolve: (page) => page.nodes }),
+    edges: t.field({ type: [ServiceEdge], resolve: (page) => page.nodes }),
+    totalCount: t.exposeInt("totalCount", { description: "Matches across all pages." }),
+    pageInfo: t.field({
+      type: builder.pageInfoRef(),
+      resolve: (page) => ({
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: false,
+        startCursor: page.nodes[0] ? encodeCursor(page.nodes[0].id) : null,
+        endCursor: page.endCursor,
       }),
     }),
-  },
-  { name: "ServiceEdge" },
-);
-
-/** The connection shape Pothos' relay plugin resolves, from one page of services. */
-function toConnection(page: Page<ServiceRecord>) {
-  return {
-    totalCount: page.totalCount,
-    edges: page.nodes.map((node) => ({ node, cursor: encodeCursor(node.id) })),
-    pageInfo: {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: false,
-      startCursor: null,
-      endCursor: page.endCursor,
-    },
-  };
-}
+  }),
+});
 
 const ServiceFilter = builder.inputType("ServiceFilter", {
   fields: (t) => ({
@@ -108,8 +104,8 @@ builder.queryType({
         first: t.arg.int({ defaultValue: 100 }),
         after: t.arg.string(),
       },
-      resolve: async (_root, { filter, first, after }, ctx) =>
-        toConnection(await ctx.services.discovery.list(filter ?? {}, { first, after })),
+      resolve: (_root, { filter, first, after }, ctx) =>
+        ctx.services.discovery.list(filter ?? {}, { first, after }),
     }),
     searchServices: t.field({
       type: ServiceConnection,
@@ -118,8 +114,8 @@ builder.queryType({
         first: t.arg.int({ defaultValue: 100 }),
         after: t.arg.string(),
       },
-      resolve: async (_root, { where, first, after }, ctx) =>
-        toConnection(await ctx.services.discovery.search(where, { first, after })),
+      resolve: (_root, { where, first, after }, ctx) =>
+        ctx.services.discovery.search(where, { first, after }),
     }),
     serviceByType: t.field({
       type: ServiceRef,
@@ -127,10 +123,9 @@ builder.queryType({
       description: "One instance to call; null when none is ONLINE or DEGRADED.",
       args: {
         type: t.arg.string({ required: true }),
-        strategy: t.arg({ type: SelectionStrategyEnum, defaultValue: "ROUND_ROBIN" }),
+        strategy: t.arg({ type: SelectionStrategyEnum, defaultValue: DEFAULT_STRATEGY }),
       },
-      resolve: (_root, { type, strategy }, ctx) =>
-        ctx.services.discovery.select(type, strategy ?? "ROUND_ROBIN"),
+      resolve: (_root, { type, strategy }, ctx) => ctx.services.discovery.select(type, strategy),
     }),
   }),
 });

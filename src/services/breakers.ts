@@ -23,8 +23,9 @@ export const defaultBreakerSettings: BreakerSettings = {
 };
 
 /**
- * Breaker state per service instance. The gateway makes no calls to services yet, so
- * every breaker is CLOSED with no failures; the circuit-broken client records real ones.
+ * Breaker state per service instance. Nothing in the gateway calls registered services
+ * yet, so no breaker has seen a failure: each reads CLOSED with its settings. Calls
+ * through the gateway (a later capability) will record failures and trip them.
  */
 export function createBreakers(settings: BreakerSettings = defaultBreakerSettings) {
   return {

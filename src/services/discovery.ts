@@ -1,14 +1,15 @@
 import { badInput } from "../errors.js";
 import type { IndexQuery, RegistryStore } from "../stores/registry.js";
 import {
+  DEFAULT_STRATEGY,
   type SelectionStrategy,
   type ServiceRecord,
   type ServiceStatus,
   selectionStrategies,
 } from "./model.js";
-import { type Page, type PageRequest, paginateById } from "./pagination.js";
+import { byId, type Page, type PageRequest, paginateById } from "./pagination.js";
 import { normalizeServiceType, parseServiceId } from "./registration-input.js";
-import { compileWhere, indexHint, type ServiceWhere } from "./service-where.js";
+import { compileWhere, indexHint, limitList, type ServiceWhere } from "./service-where.js";
 import { parseStatus } from "./status.js";
 
 export type ServiceFilter = {
@@ -53,7 +54,10 @@ export function createDiscovery({
       };
       if (filter.type != null) query.type = normalizeServiceType(filter.type);
       if (filter.capability != null) query.capability = filter.capability;
-      if (filter.tags?.length) query.tags = filter.tags;
+      if (filter.tags?.length) {
+        limitList(filter.tags, "filter.tags");
+        query.tags = [...new Set(filter.tags)];
+      }
       return paginateById(await store.find(query), page, maxPageSize);
     },
 
@@ -72,7 +76,8 @@ export function createDiscovery({
      * One instance of a type to call, or null when none is selectable. OFFLINE and
      * MAINTENANCE instances are never chosen; DEGRADED ones only when no ONLINE one is left.
      */
-    async select(type: string, strategy: string = "ROUND_ROBIN"): Promise<ServiceRecord | null> {
+    async select(type: string, requested?: string | null): Promise<ServiceRecord | null> {
+      const strategy = requested ?? DEFAULT_STRATEGY;
       if (!(selectionStrategies as readonly string[]).includes(strategy)) {
         throw badInput("strategy", `must be one of ${selectionStrategies.join(", ")}`);
       }
@@ -82,7 +87,7 @@ export function createDiscovery({
         statuses: ["ONLINE", "DEGRADED"],
       });
       const online = available.filter((service) => service.status === "ONLINE");
-      const pool = (online.length > 0 ? online : available).sort((a, b) => (a.id < b.id ? -1 : 1));
+      const pool = (online.length > 0 ? online : available).sort(byId);
       if (pool.length === 0) return null;
       switch (strategy as SelectionStrategy) {
         case "ROUND_ROBIN":

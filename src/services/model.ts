@@ -5,6 +5,7 @@ export type ServiceStatus = (typeof serviceStatuses)[number];
 
 export const selectionStrategies = ["ROUND_ROBIN", "RANDOM", "LEAST_LATENCY", "WEIGHTED"] as const;
 export type SelectionStrategy = (typeof selectionStrategies)[number];
+export const DEFAULT_STRATEGY: SelectionStrategy = "ROUND_ROBIN";
 
 export type JsonValue =
   | string

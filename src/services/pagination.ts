@@ -24,6 +24,11 @@ function decodeCursor(cursor: string): string {
   return decoded.slice(CURSOR_PREFIX.length);
 }
 
+/** Orders by id in code-unit order, the order cursors compare in. */
+export function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 /** Keyset pagination over items ordered by id. */
 export function paginateById<T extends { id: string }>(
   items: T[],
@@ -35,7 +40,7 @@ export function paginateById<T extends { id: string }>(
     throw badInput("first", `must be between 0 and ${maxPageSize}`);
   }
   const afterId = after ? decodeCursor(after) : null;
-  const sorted = items.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = items.slice().sort(byId);
   const start = afterId === null ? 0 : sorted.findIndex((item) => item.id > afterId);
   const remaining = start === -1 ? [] : sorted.slice(start);
   const nodes = remaining.slice(0, size);

@@ -57,9 +57,7 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
       if (result.ok)
         return { previous: current?.record ?? null, record, revision: result.revision };
     }
-    throw new GatewayError("CONFLICT", `Service ${id} is changing too fast to update; retry.`, {
-      serviceId: id,
-    });
+    throw tooFast(id);
   }
 
   async function getOrThrow(id: string): Promise<StoredService> {
@@ -97,13 +95,20 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
     /** Idempotent: false when the id was not registered. */
     async unregister(id: string, caller: Caller): Promise<boolean> {
       parseServiceId(id);
-      const current = await store.get(id);
-      if (!current) return false;
-      assertMayChange(current.record.owner, caller, id);
-      const result = await store.remove(id);
-      if (!result) return false;
-      publishChange("UNREGISTERED", result.removed, result.revision);
-      return true;
+      // Removes only the version whose owner was checked: if the id was re-registered by
+      // someone else in between, the check runs again on what is stored now.
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+        const current = await store.get(id);
+        if (!current) return false;
+        assertMayChange(current.record.owner, caller, id);
+        const result = await store.remove(id, current.version);
+        if (result.ok) {
+          publishChange("UNREGISTERED", result.removed, result.revision);
+          return true;
+        }
+        if (result.reason === "not_found") return false;
+      }
+      throw tooFast(id);
     },
 
     /** Refreshes lastHeartbeat; an OFFLINE service comes back ONLINE unless it reports a status. */
@@ -138,6 +143,7 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
       if (current.record.status === next) return current.record;
       const { previous, record, revision } = await update(id, (latest) => {
         if (!latest) throw notFound(`Service ${id} is not registered.`);
+        assertMayChange(latest.record.owner, caller, id);
         return { ...latest.record, status: next, updatedAt: timestamp() };
       });
       publishChange("UPDATED", record, revision);
@@ -148,3 +154,9 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
 }
 
 export type Registry = ReturnType<typeof createRegistry>;
+
+function tooFast(id: string): GatewayError {
+  return new GatewayError("CONFLICT", `Service ${id} is changing too fast to update; retry.`, {
+    serviceId: id,
+  });
+}

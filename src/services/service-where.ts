@@ -39,27 +39,55 @@ export type ServiceWhere = {
 
 export type ServicePredicate = (service: ServiceRecord, nowMs: number) => boolean;
 
-/** Deeper nesting than this is rejected: it only makes sense as an attack. */
+/*
+ * A search is evaluated against every candidate service, so its size is bounded: deeper,
+ * wider or longer than this only makes sense as an attack.
+ */
 const MAX_WHERE_DEPTH = 8;
+const MAX_WHERE_NODES = 100;
+const MAX_LIST_ITEMS = 100;
 
 /**
  * Compiles a where-tree into one predicate, validating every operand first, so bad
  * input is reported before anything is read.
  */
-export function compileWhere(where: ServiceWhere, field = "where", depth = 0): ServicePredicate {
+export function compileWhere(where: ServiceWhere): ServicePredicate {
+  return compileNode(where, "where", 0, { nodes: 0 });
+}
+
+function compileNode(
+  where: ServiceWhere,
+  field: string,
+  depth: number,
+  budget: { nodes: number },
+): ServicePredicate {
   if (depth > MAX_WHERE_DEPTH) badInputThrow(field, `nests deeper than ${MAX_WHERE_DEPTH} levels`);
+  budget.nodes += 1;
+  if (budget.nodes > MAX_WHERE_NODES) {
+    badInputThrow(field, `makes the search larger than ${MAX_WHERE_NODES} conditions`);
+  }
+  for (const [name, value] of Object.entries(where)) {
+    if (Array.isArray(value)) limitList(value, `${field}.${name}`);
+    for (const [operator, operand] of Object.entries(isOperatorObject(value) ? value : {})) {
+      if (Array.isArray(operand)) limitList(operand, `${field}.${name}.${operator}`);
+    }
+  }
   const checks: ServicePredicate[] = [];
 
   if (where.and) {
-    const parts = where.and.map((part, i) => compileWhere(part, `${field}.and.${i}`, depth + 1));
+    const parts = where.and.map((part, i) =>
+      compileNode(part, `${field}.and.${i}`, depth + 1, budget),
+    );
     checks.push((s, now) => parts.every((part) => part(s, now)));
   }
   if (where.or) {
-    const parts = where.or.map((part, i) => compileWhere(part, `${field}.or.${i}`, depth + 1));
+    const parts = where.or.map((part, i) =>
+      compileNode(part, `${field}.or.${i}`, depth + 1, budget),
+    );
     checks.push((s, now) => parts.some((part) => part(s, now)));
   }
   if (where.not) {
-    const inner = compileWhere(where.not, `${field}.not`, depth + 1);
+    const inner = compileNode(where.not, `${field}.not`, depth + 1, budget);
     checks.push((s, now) => !inner(s, now));
   }
   if (where.type) {
@@ -168,6 +196,7 @@ function compileMetadataMatch(
   }
   if (match.in != null) {
     const allowed = match.in;
+    limitList(allowed, `${field}.in`);
     checks.push((found) => found.present && allowed.some((value) => jsonEqual(found.value, value)));
   }
   return (metadata) => {
@@ -180,11 +209,12 @@ function readPath(root: JsonValue, segments: string[]): { present: boolean; valu
   let current: JsonValue = root;
   for (const segment of segments) {
     if (current === null || typeof current !== "object") return { present: false, value: null };
-    const next: JsonValue | undefined = Array.isArray(current)
-      ? current[Number(segment)]
-      : current[segment];
-    if (next === undefined) return { present: false, value: null };
-    current = next;
+    // Own properties only: "constructor" or "__proto__" must not be found on every service.
+    const found = Array.isArray(current)
+      ? /^\d+$/.test(segment) && Number(segment) < current.length
+      : Object.hasOwn(current, segment);
+    if (!found) return { present: false, value: null };
+    current = (current as Record<string, JsonValue>)[segment] as JsonValue;
   }
   return { present: true, value: current };
 }
@@ -211,6 +241,14 @@ function satisfies(version: string, range: string): boolean {
   if (semver.valid(version, options)) return semver.satisfies(version, range, options);
   const coerced = semver.coerce(version, { includePrerelease: true });
   return coerced !== null && semver.satisfies(coerced, range, options);
+}
+
+function isOperatorObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+export function limitList(list: readonly unknown[], field: string): void {
+  if (list.length > MAX_LIST_ITEMS) badInputThrow(field, `accepts at most ${MAX_LIST_ITEMS} items`);
 }
 
 function badInputThrow(field: string, message: string): never {

@@ -3,8 +3,10 @@ import {
   type HeartbeatRequest,
   type HeartbeatResult,
   type IndexQuery,
+  indexNamesOf,
   type PutResult,
   type RegistryStore,
+  type RemoveResult,
   type StoredService,
   statusAfterHeartbeat,
 } from "./registry.js";
@@ -21,10 +23,8 @@ export function createMemoryRegistryStore(): RegistryStore {
   let revision = 0;
 
   const indexKeys = (record: ServiceRecord): string[] => [
-    `type:${record.type}`,
+    ...indexNamesOf(record),
     `status:${record.status}`,
-    ...record.tags.map((tag) => `tag:${tag}`),
-    ...record.capabilities.map((capability) => `cap:${capability}`),
   ];
 
   const addToIndex = (key: string, id: string) => {
@@ -56,21 +56,22 @@ export function createMemoryRegistryStore(): RegistryStore {
     return frozen;
   };
 
-  const idsMatching = (query: IndexQuery): Iterable<string> => {
+  /**
+   * Ids worth reading for a query: the intersection of the type, capability and tag
+   * indexes, smallest first. Statuses are checked on the records afterwards, so a query
+   * never walks every ONLINE service just to narrow twenty.
+   */
+  const candidateIds = (query: IndexQuery): Iterable<string> => {
     const required: Set<string>[] = [];
     if (query.type !== undefined) required.push(indexes.get(`type:${query.type}`) ?? new Set());
     if (query.capability !== undefined) {
       required.push(indexes.get(`cap:${query.capability}`) ?? new Set());
     }
     for (const tag of query.tags ?? []) required.push(indexes.get(`tag:${tag}`) ?? new Set());
-    if (query.statuses) {
-      const union = new Set<string>();
-      for (const status of query.statuses) {
-        for (const id of indexes.get(`status:${status}`) ?? []) union.add(id);
-      }
-      required.push(union);
+    if (required.length === 0) {
+      if (!query.statuses) return services.keys();
+      return query.statuses.flatMap((status) => [...(indexes.get(`status:${status}`) ?? [])]);
     }
-    if (required.length === 0) return services.keys();
     required.sort((a, b) => a.size - b.size);
     const [smallest, ...others] = required as [Set<string>, ...Set<string>[]];
     return [...smallest].filter((id) => others.every((set) => set.has(id)));
@@ -84,10 +85,11 @@ export function createMemoryRegistryStore(): RegistryStore {
     },
 
     async find(query) {
+      const statuses = query.statuses ? new Set(query.statuses) : null;
       const found: ServiceRecord[] = [];
-      for (const id of idsMatching(query)) {
-        const stored = services.get(id);
-        if (stored) found.push(stored.record);
+      for (const id of candidateIds(query)) {
+        const record = services.get(id)?.record;
+        if (record && (!statuses || statuses.has(record.status))) found.push(record);
       }
       return found;
     },
@@ -99,12 +101,15 @@ export function createMemoryRegistryStore(): RegistryStore {
       return { ok: true, revision: ++revision };
     },
 
-    async remove(id) {
+    async remove(id, expectedVersion): Promise<RemoveResult> {
       const current = services.get(id);
-      if (!current) return null;
+      if (!current) return { ok: false, reason: "not_found" };
+      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+        return { ok: false, reason: "conflict" };
+      }
       removeFromIndexes(current.record);
       services.delete(id);
-      return { removed: current.record, revision: ++revision };
+      return { ok: true, removed: current.record, revision: ++revision };
     },
 
     async heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult> {

@@ -2,72 +2,71 @@ import type { Redis } from "ioredis";
 import { GatewayError } from "../errors.js";
 import type { HealthCheck, ServiceRecord, ServiceStatus } from "../services/model.js";
 import { defineScript } from "./redis-script.js";
-import type {
-  HeartbeatRequest,
-  HeartbeatResult,
-  IndexQuery,
-  PutResult,
-  RegistryStore,
-  StoredService,
+import {
+  type HeartbeatRequest,
+  type HeartbeatResult,
+  type IndexQuery,
+  indexNamesOf,
+  type PutResult,
+  type RegistryStore,
+  type RemoveResult,
+  type StoredService,
 } from "./registry.js";
 
 /*
  * Layout under the key prefix (default `sig:v1:`):
- *   service:<id>        hash: doc (JSON registration), status, lastHeartbeat, owner, health, version
+ *   service:<id>        hash: doc (JSON registration), status, lastHeartbeat, owner, health,
+ *                       version, and indexes (JSON list of the index keys below, but status)
  *   idx:all             set of every id
  *   idx:type:<TYPE>, idx:status:<STATUS>, idx:tag:<tag>, idx:cap:<capability>   sets of ids
  *   revision            registry revision counter
  *   counter:<name>      round-robin cursors
- * Every write is one Lua script, so the hash and its index entries change together.
+ * Every write is one Lua script, so the hash and its index entries change together. The
+ * scripts never decode a registration (metadata nests as deep as a caller likes, beyond
+ * what Lua's cjson takes): they read the flat `indexes` list written beside it.
  * Keys are built inside the scripts, which suits a single Redis or a primary with
  * replicas; Redis Cluster would need hash tags on every key.
  */
 
 const luaIndexHelpers = `
-local function indexKeys(prefix, doc, status)
-  local keys = { prefix .. 'idx:type:' .. doc.type, prefix .. 'idx:status:' .. status }
-  for _, tag in ipairs(doc.tags) do keys[#keys + 1] = prefix .. 'idx:tag:' .. tag end
-  for _, cap in ipairs(doc.capabilities) do keys[#keys + 1] = prefix .. 'idx:cap:' .. cap end
-  return keys
-end
-local function unindex(prefix, id, docJson, status)
-  for _, key in ipairs(indexKeys(prefix, cjson.decode(docJson), status)) do
-    redis.call('SREM', key, id)
+local function reindex(command, prefix, id, indexesJson, status)
+  for _, name in ipairs(cjson.decode(indexesJson)) do
+    redis.call(command, prefix .. 'idx:' .. name, id)
   end
-end
-local function index(prefix, id, docJson, status)
-  for _, key in ipairs(indexKeys(prefix, cjson.decode(docJson), status)) do
-    redis.call('SADD', key, id)
-  end
+  redis.call(command, prefix .. 'idx:status:' .. status, id)
 end
 local function setOrDelete(key, field, value)
   if value == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
 end
 `;
 
-// ARGV: prefix, id, expectedVersion ('' = must not exist), doc, status, lastHeartbeat, owner, health
+// ARGV: prefix, id, expectedVersion ('' = must not exist), doc, status, lastHeartbeat, owner,
+// health, indexes. Returns the new revision, or -1 when the version did not match.
 const putLua = `${luaIndexHelpers}
 local prefix, id = ARGV[1], ARGV[2]
 local key = prefix .. 'service:' .. id
-local current = redis.call('HMGET', key, 'version', 'doc', 'status')
+local current = redis.call('HMGET', key, 'version', 'indexes', 'status')
 if (current[1] or '') ~= ARGV[3] then return -1 end
-if current[2] then unindex(prefix, id, current[2], current[3]) end
+if current[2] then reindex('SREM', prefix, id, current[2], current[3]) end
 redis.call('HSET', key, 'doc', ARGV[4], 'status', ARGV[5], 'lastHeartbeat', ARGV[6],
-  'version', (tonumber(current[1]) or 0) + 1)
+  'indexes', ARGV[9], 'version', (tonumber(current[1]) or 0) + 1)
 setOrDelete(key, 'owner', ARGV[7])
 setOrDelete(key, 'health', ARGV[8])
-index(prefix, id, ARGV[4], ARGV[5])
+reindex('SADD', prefix, id, ARGV[9], ARGV[5])
 redis.call('SADD', prefix .. 'idx:all', id)
 return redis.call('INCR', prefix .. 'revision')
 `;
 
-// ARGV: prefix, id. Returns false, or { revision, doc, status, lastHeartbeat, owner, health }.
+// ARGV: prefix, id, expectedVersion ('' = any). Returns false when absent, -1 when the
+// version did not match, else { revision, doc, status, lastHeartbeat, owner, health }.
 const removeLua = `${luaIndexHelpers}
 local prefix, id = ARGV[1], ARGV[2]
 local key = prefix .. 'service:' .. id
-local f = redis.call('HMGET', key, 'doc', 'status', 'lastHeartbeat', 'owner', 'health')
+local f = redis.call('HMGET', key, 'doc', 'status', 'lastHeartbeat', 'owner', 'health',
+  'indexes', 'version')
 if not f[1] then return false end
-unindex(prefix, id, f[1], f[2])
+if ARGV[3] ~= '' and f[7] ~= ARGV[3] then return -1 end
+reindex('SREM', prefix, id, f[6], f[2])
 redis.call('DEL', key)
 redis.call('SREM', prefix .. 'idx:all', id)
 local revision = redis.call('INCR', prefix .. 'revision')
@@ -101,7 +100,8 @@ return { 'ok', previous, f[3], status, ARGV[3], f[2] or '', f[4] or '', revision
 // ARGV: prefix, number of index keys n, n index keys, then statuses (any of).
 // Returns one JSON array of [doc, status, lastHeartbeat, owner, health] per service, built
 // here so the client parses one string instead of five replies per service. Only doc and
-// health are JSON; the other fields are written by this gateway and need no escaping.
+// health are JSON; status is an enum, lastHeartbeat an ISO timestamp and owner a sha-256
+// hex digest, all written by this gateway, so none of them needs escaping.
 const findLua = `
 local prefix, n = ARGV[1], tonumber(ARGV[2])
 local ids
@@ -122,7 +122,7 @@ end
 local out = {}
 for _, id in ipairs(ids) do
   local f = redis.call('HMGET', prefix .. 'service:' .. id, 'doc', 'status', 'lastHeartbeat', 'owner', 'health')
-  if f[1] and (wanted == nil or wanted[f[2]]) then
+  if f[1] and f[2] and f[3] and (wanted == nil or wanted[f[2]]) then
     out[#out + 1] = '[' .. f[1] .. ',"' .. f[2] .. '","' .. f[3] .. '",' ..
       (f[4] and ('"' .. f[4] .. '"') or 'null') .. ',' .. (f[5] or 'null') .. ']'
   end
@@ -179,6 +179,8 @@ export function createRedisRegistryStore({
 
     find: (query) =>
       guarded(async () => {
+        // "Any of no statuses" matches nothing, as in the memory store.
+        if (query.statuses?.length === 0) return [];
         const keys = indexKeysFor(query);
         const reply = (await scripts.find([
           keyPrefix,
@@ -214,18 +216,22 @@ export function createRedisRegistryStore({
           lastHeartbeat,
           owner ?? "",
           health ? JSON.stringify(health) : "",
+          JSON.stringify(indexNamesOf(record)),
         ])) as number;
         return revision < 0 ? { ok: false, reason: "conflict" } : { ok: true, revision };
       }),
 
-    remove: (id) =>
-      guarded(async () => {
-        const reply = (await scripts.remove([keyPrefix, id])) as
-          | [number, string, string, string, string, string]
-          | null;
-        if (!reply) return null;
+    remove: (id, expectedVersion) =>
+      guarded(async (): Promise<RemoveResult> => {
+        const reply = (await scripts.remove([
+          keyPrefix,
+          id,
+          expectedVersion === undefined ? "" : String(expectedVersion),
+        ])) as [number, string, string, string, string, string] | -1 | null;
+        if (reply === null) return { ok: false, reason: "not_found" };
+        if (reply === -1) return { ok: false, reason: "conflict" };
         const [revision, doc, status, lastHeartbeat, owner, health] = reply;
-        return { removed: toRecord(doc, status, lastHeartbeat, owner, health), revision };
+        return { ok: true, removed: toRecord(doc, status, lastHeartbeat, owner, health), revision };
       }),
 
     heartbeat: (request: HeartbeatRequest) =>
@@ -299,11 +305,16 @@ function toRecord(
   return record;
 }
 
-/** Connection failures become SERVICE_UNAVAILABLE instead of a masked internal error. */
+/**
+ * Connection failures become SERVICE_UNAVAILABLE, so callers get a clear, retryable error.
+ * A reply error (a script or command Redis refused) is a bug: it is rethrown as it is,
+ * to be logged and masked like any other.
+ */
 async function guarded<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
+    if (error instanceof Error && error.name === "ReplyError") throw error;
     throw new GatewayError(
       "SERVICE_UNAVAILABLE",
       "The registry store (Redis) is unavailable; try again shortly.",

@@ -15,6 +15,10 @@ export type StoredService = { record: ServiceRecord; version: number };
 
 export type PutResult = { ok: true; revision: number } | { ok: false; reason: "conflict" };
 
+export type RemoveResult =
+  | { ok: true; removed: ServiceRecord; revision: number }
+  | { ok: false; reason: "not_found" | "conflict" };
+
 export type HeartbeatRequest = {
   id: string;
   at: string;
@@ -45,8 +49,11 @@ export interface RegistryStore {
    * (null: the id must not exist). A change of revision is counted on success.
    */
   put(record: ServiceRecord, expectedVersion: number | null): Promise<PutResult>;
-  /** Deletes the service and its index entries; null when it was not registered. */
-  remove(id: string): Promise<{ removed: ServiceRecord; revision: number } | null>;
+  /**
+   * Deletes the service and its index entries, if its version still equals
+   * `expectedVersion` when one is given.
+   */
+  remove(id: string, expectedVersion?: number): Promise<RemoveResult>;
   /** Refreshes lastHeartbeat in one atomic step (the hot path: one round trip). */
   heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult>;
   /** Keeps the latest probe result; false when the service is gone. */
@@ -57,6 +64,18 @@ export interface RegistryStore {
   revision(): Promise<number>;
   /** Throws when the backend is unreachable. */
   ping(): Promise<void>;
+}
+
+/**
+ * The index entries of a service besides its status, as `<kind>:<value>`; both stores key
+ * their indexes by these names.
+ */
+export function indexNamesOf(record: ServiceRecord): string[] {
+  return [
+    `type:${record.type}`,
+    ...record.tags.map((tag) => `tag:${tag}`),
+    ...record.capabilities.map((capability) => `cap:${capability}`),
+  ];
 }
 
 /** Statuses to which a heartbeat with no status moves a service, by current status. */

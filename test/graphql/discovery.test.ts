@@ -91,11 +91,12 @@ describe("discovery over GraphQL", () => {
       expect(page3.pageInfo.hasNextPage).toBe(false);
     });
 
-    it("rejects a page size over the cap, a negative one, and a forged cursor", async () => {
+    it("rejects a page size over the cap, a negative one, a forged cursor, too many tags", async () => {
       for (const [variables, field] of [
         [{ first: 501 }, "first"],
         [{ first: -1 }, "first"],
         [{ after: "not-a-cursor" }, "after"],
+        [{ filter: { tags: Array.from({ length: 101 }, (_, i) => `t${i}`) } }, "filter.tags"],
       ] as const) {
         const response = await gateway.graphql(SERVICES, variables);
         expect(errorCodeOf(response)).toBe("BAD_USER_INPUT");
@@ -182,6 +183,12 @@ describe("discovery over GraphQL", () => {
         ["orchestrator"],
       ],
       ["heartbeatWithinSeconds", { heartbeatWithinSeconds: 60 }, ["planner-eu"]],
+      [
+        "a path that only an object's prototype has",
+        { metadata: [{ path: "constructor", exists: true }] },
+        [],
+      ],
+      ["an array index in a path", { metadata: [{ path: "limits.rpm.0", exists: true }] }, []],
       [
         "or",
         { or: [{ tags: { all: ["us"] } }, { type: { eq: "AGENT_ORCHESTRATOR" } }] },

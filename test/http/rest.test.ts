@@ -146,4 +146,11 @@ describe("the seed's REST API", () => {
     expect((await call("PATCH", "/registry/services/x")).status).toBe(405);
     expect((await call("GET", "/registry/nothing/here/at/all")).status).toBe(404);
   });
+
+  it("answers 422 for a path segment that is not valid percent-encoding", async () => {
+    expect(await call("GET", "/registry/services/%zz")).toMatchObject({
+      status: 422,
+      body: { code: "BAD_USER_INPUT", field: "path" },
+    });
+  });
 });

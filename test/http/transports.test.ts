@@ -105,6 +105,20 @@ describe("one port: GraphQL over HTTP, SSE and WebSocket, probes and metrics", (
     expect(await streamed.json()).toMatchObject({ code: "BAD_USER_INPUT" });
   });
 
+  it("answers 400 to a request target no URL parser accepts, and keeps serving", async () => {
+    const { request } = await import("node:http");
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${gateway.url}/`, { path: "//[" }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status).toBe(400);
+    expect((await fetch(`${gateway.url}/health/alive`)).status).toBe(200);
+  });
+
   it("echoes a caller's x-request-id, and makes one up otherwise", async () => {
     const given = await fetch(`${gateway.url}/health/alive`, {
       headers: { "x-request-id": "trace-123" },

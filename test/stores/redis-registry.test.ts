@@ -57,6 +57,19 @@ describe.runIf(available)("Redis registry store", () => {
     }
   });
 
+  it("lets an error Redis replies with through, to be logged as the bug it is", async () => {
+    const redis = newRedis();
+    const keyPrefix = isolatedPrefix();
+    const store = createRedisRegistryStore({ redis, keyPrefix });
+    try {
+      await redis.set(`${keyPrefix}counter:broken`, "not a number");
+      await expect(store.nextCounter("broken")).rejects.toMatchObject({ name: "ReplyError" });
+    } finally {
+      await deleteKeys(redis, keyPrefix);
+      redis.disconnect();
+    }
+  });
+
   it("answers SERVICE_UNAVAILABLE, not a crash, when Redis is unreachable", async () => {
     const { Redis } = await import("ioredis");
     const dead = new Redis("redis://127.0.0.1:1", {

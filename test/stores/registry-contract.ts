@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ServiceRecord } from "../../src/services/model.js";
+import type { JsonValue, ServiceRecord } from "../../src/services/model.js";
 import type { RegistryStore } from "../../src/stores/registry.js";
 
 export type StoreHarness = { store: RegistryStore; dispose(): Promise<void> };
@@ -105,12 +105,37 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
     it("removes a service with every index entry, and says when there was nothing", async () => {
       const record = await insert(serviceRecord({ owner: "owner-key" }));
       const removed = await store.remove(record.id);
-      expect(removed?.removed).toEqual(record);
+      expect(removed).toMatchObject({ ok: true, removed: record });
       expect(await store.get(record.id)).toBeNull();
       expect(await store.find({})).toEqual([]);
       expect(await store.find({ type: record.type })).toEqual([]);
       expect(await store.find({ statuses: ["ONLINE"] })).toEqual([]);
-      expect(await store.remove(record.id)).toBeNull();
+      expect(await store.remove(record.id)).toEqual({ ok: false, reason: "not_found" });
+    });
+
+    it("removes only the expected version when one is given", async () => {
+      const record = await insert(serviceRecord());
+      await store.put({ ...record, name: "changed meanwhile" }, 1);
+      expect(await store.remove(record.id, 1)).toEqual({ ok: false, reason: "conflict" });
+      expect((await store.get(record.id))?.record.name).toBe("changed meanwhile");
+      expect(await store.remove(record.id, 2)).toMatchObject({ ok: true });
+    });
+
+    it("keeps metadata of any depth intact through every write", async () => {
+      let deep: JsonValue = "bottom";
+      for (let i = 0; i < 1500; i++) deep = [deep];
+      const record = await insert(serviceRecord({ metadata: { deep }, tags: ["x"] }));
+      await store.put({ ...record, tags: ["y"] }, 1);
+      expect((await store.get(record.id))?.record.metadata).toEqual({ deep });
+      expect(ids(await store.find({ tags: ["y"] }))).toEqual([record.id]);
+      expect(await store.find({ tags: ["x"] })).toEqual([]);
+      expect(await store.remove(record.id)).toMatchObject({ ok: true });
+      expect(await store.find({})).toEqual([]);
+    });
+
+    it("matches no service for an empty list of statuses", async () => {
+      await insert(serviceRecord());
+      expect(await store.find({ statuses: [] })).toEqual([]);
     });
 
     it("counts a revision for every change, and only for changes", async () => {
