@@ -14,6 +14,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# Migrations are applied at start-up; they sit beside dist/ where the code looks for them.
+COPY drizzle ./drizzle
+# Embedded PGlite keeps its files here when no PostgreSQL is configured: mount a volume.
+ENV DATA_DIR=/app/data
+RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME ["/app/data"]
 USER node
 EXPOSE 8090
 # The slim image has no curl; Node 20's fetch does the probe.

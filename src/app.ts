@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
+import type { Database } from "./db/client.js";
 import type { Events } from "./events.js";
 import { createGraphQL } from "./http/graphql.js";
 import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
@@ -22,21 +23,35 @@ export type AppDeps = {
     | "adminToken"
   >;
   store: RegistryStore;
+  /** Migrated already: the composition root migrates before it builds the app. */
+  database: Database;
   events: Events;
   log: Logger;
 };
 
 export type App = {
   services: Services;
-  /** Listens on config.port (0: any free port) and resolves with the base URL. */
+  /**
+   * Restores an empty live store from the database, then listens on config.port
+   * (0: any free port) and resolves with the base URL.
+   */
   start(): Promise<{ url: string; port: number }>;
-  /** Stops accepting, closes WebSockets, and waits for open requests to finish. */
+  /**
+   * Stops accepting, closes WebSockets, waits for open requests, and writes what is
+   * pending to the database; closing the backends is the caller's.
+   */
   stop(): Promise<void>;
 };
 
 /** The whole gateway on one port, without owning its backends (main.ts does). */
-export function createApp({ config, store, events, log }: AppDeps): App {
-  const services = createServices({ store, events, maxPageSize: config.maxPageSize });
+export function createApp({ config, store, database, events, log }: AppDeps): App {
+  const services = createServices({
+    store,
+    database,
+    events,
+    log,
+    maxPageSize: config.maxPageSize,
+  });
   const graphql = createGraphQL({
     services,
     log,
@@ -60,8 +75,9 @@ export function createApp({ config, store, events, log }: AppDeps): App {
 
   return {
     services,
-    start: () =>
-      new Promise((resolve, reject) => {
+    async start() {
+      await services.start();
+      return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(config.port, config.host, () => {
           const { port } = server.address() as AddressInfo;
@@ -69,13 +85,15 @@ export function createApp({ config, store, events, log }: AppDeps): App {
             config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
           resolve({ url: `http://${host}:${port}`, port });
         });
-      }),
+      });
+    },
     async stop() {
       await webSockets.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await services.stop();
     },
   };
 }

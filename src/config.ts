@@ -45,6 +45,8 @@ const environmentSchema = z
     POSTGRES_USER: z.string().min(1).default("postgres"),
     POSTGRES_PASSWORD: z.string().default("postgres"),
     POSTGRES_DB: z.string().min(1).default("berrys_integration"),
+    /** Where embedded PGlite keeps its files when no PostgreSQL is configured. */
+    DATA_DIR: z.string().min(1).default("./.data"),
     /** Largest accepted request body, in bytes. Default 1 MiB. */
     MAX_REQUEST_BODY_BYTES: z.coerce
       .number()
@@ -79,7 +81,8 @@ export type Config = {
   logLevel: (typeof logLevels)[number];
   discoveryBackend: "memory" | "redis";
   redis: RedisConfig | null;
-  postgres: { url: string } | null;
+  /** PostgreSQL when configured, else embedded PGlite in `dataDir`. */
+  database: { url: string } | { dataDir: string };
   maxRequestBodyBytes: number;
   graphiql: boolean;
   maxPageSize: number;
@@ -111,7 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     discoveryBackend: e.DISCOVERY_BACKEND ?? (redis ? "redis" : "memory"),
     redis: redis ? { url: redis, keyPrefix: e.REDIS_KEY_PREFIX } : null,
-    postgres: postgresUrl(e),
+    database: postgresUrl(e) ?? { dataDir: e.DATA_DIR },
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
     graphiql: e.GRAPHIQL,
     maxPageSize: e.MAX_PAGE_SIZE,

@@ -1,16 +1,29 @@
 import { createApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { openDatabase } from "./db/client.js";
 import { createInProcessEvents } from "./events.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
 import { createMemoryRegistryStore } from "./stores/memory-registry.js";
 import { createRedisRegistryStore } from "./stores/redis-registry.js";
 
-/** Composition root: config → backends → app → listen; ordered shutdown on SIGTERM/SIGINT. */
+/**
+ * Composition root: config → database (migrated) → live store → app → listen; on
+ * SIGTERM/SIGINT the app stops first, then the backends close in reverse order.
+ */
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config);
   const closers: (() => Promise<unknown>)[] = [];
+
+  const started = performance.now();
+  const database = await openDatabase(config.database);
+  closers.push(() => database.close());
+  await database.migrate();
+  log.info(
+    { database: database.kind, ms: Math.round(performance.now() - started) },
+    "database ready",
+  );
 
   let store = createMemoryRegistryStore();
   if (config.discoveryBackend === "redis" && config.redis) {
@@ -20,9 +33,18 @@ async function main() {
     store = createRedisRegistryStore({ redis, keyPrefix: config.redis.keyPrefix });
   }
 
-  const app = createApp({ config, store, events: createInProcessEvents(), log });
+  const app = createApp({ config, store, database, events: createInProcessEvents(), log });
   const { url } = await app.start();
-  log.info({ url: `${url}/graphql`, store: store.kind }, "service integration gateway listening");
+  log.info(
+    {
+      url: `${url}/graphql`,
+      store: store.kind,
+      database: database.kind,
+      startupMs: Math.round(performance.now() - started),
+      rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    },
+    "service integration gateway listening",
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -43,7 +65,7 @@ async function main() {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
-function loadConfigOrExit() {
+function loadConfigOrExit(): Config {
   try {
     return loadConfig();
   } catch (error) {

@@ -9,7 +9,7 @@ describe("configuration", () => {
       logLevel: "info",
       discoveryBackend: "memory",
       redis: null,
-      postgres: null,
+      database: { dataDir: "./.data" },
     });
   });
 
@@ -29,7 +29,7 @@ describe("configuration", () => {
       logLevel: "debug",
       discoveryBackend: "redis",
       redis: { url: "redis://redis:6380", keyPrefix: "sig:v1:" },
-      postgres: { url: "postgres://postgres:p%40ss@db:5432/berrys_integration" },
+      database: { url: "postgres://postgres:p%40ss@db:5432/berrys_integration" },
     });
   });
 

@@ -5,6 +5,7 @@
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import { openDatabase } from "../../src/db/client.js";
 import { createInProcessEvents } from "../../src/events.js";
 import { createRedisConnection } from "../../src/redis.js";
 import { anonymousCaller } from "../../src/services/caller.js";
@@ -32,7 +33,10 @@ const redis =
 if (redis) await redis.connect();
 const store = redis ? createRedisRegistryStore({ redis, keyPrefix }) : createMemoryRegistryStore();
 
-const app = createApp({ config, store, events: createInProcessEvents(), log });
+// The durable record as `npm start` keeps it by default: embedded PGlite, in memory here.
+const database = await openDatabase({ dataDir: "memory://" });
+await database.migrate();
+const app = createApp({ config, store, database, events: createInProcessEvents(), log });
 for (let type = 0; type < SEEDED_TYPES; type++) {
   for (let instance = 0; instance < INSTANCES_PER_TYPE; instance++) {
     await app.services.registry.register(

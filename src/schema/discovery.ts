@@ -2,7 +2,7 @@ import { DEFAULT_STRATEGY, type ServiceRecord, selectionStrategies } from "../se
 import { encodeCursor, type Page } from "../services/pagination.js";
 import type { ServiceWhere } from "../services/service-where.js";
 import { builder } from "./builder.js";
-import { ServiceRef, ServiceStatusEnum } from "./registry.js";
+import { ServiceRef, ServiceStatusEnum, ServiceStatusEventRef } from "./registry.js";
 
 const SelectionStrategyEnum = builder.enumType("SelectionStrategy", {
   values: selectionStrategies,
@@ -116,6 +116,17 @@ builder.queryType({
       },
       resolve: (_root, { where, first, after }, ctx) =>
         ctx.services.discovery.search(where, { first, after }),
+    }),
+    serviceHistory: t.field({
+      type: [ServiceStatusEventRef],
+      description: "Status transitions of a service, newest first; kept after it is unregistered.",
+      args: {
+        id: t.arg.id({ required: true }),
+        since: t.arg({ type: "DateTime" }),
+        first: t.arg.int({ defaultValue: 50 }),
+      },
+      resolve: (_root, { id, since, first }, ctx) =>
+        ctx.services.registry.history(String(id), { since, first }),
     }),
     serviceByType: t.field({
       type: ServiceRef,

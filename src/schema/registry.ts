@@ -1,5 +1,10 @@
 import { type CircuitBreakerSnapshot, circuitStates } from "../services/breakers.js";
-import type { HealthCheck, ServiceEndpoint, ServiceRecord } from "../services/model.js";
+import type {
+  HealthCheck,
+  ServiceEndpoint,
+  ServiceRecord,
+  StatusChange,
+} from "../services/model.js";
 import { serviceStatuses } from "../services/model.js";
 import { builder } from "./builder.js";
 
@@ -45,6 +50,8 @@ export const CircuitBreakerRef = builder
     }),
   });
 
+export const ServiceStatusEventRef = builder.objectRef<StatusChange>("ServiceStatusEvent");
+
 export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement({
   description: "A registered service instance.",
   fields: (t) => ({
@@ -74,6 +81,23 @@ export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement(
       type: CircuitBreakerRef,
       resolve: (s, _args, ctx) => ctx.services.breakers.forService(s.id),
     }),
+    statusHistory: t.field({
+      type: [ServiceStatusEventRef],
+      description: "Status transitions, newest first.",
+      args: { first: t.arg.int({ defaultValue: 50 }) },
+      resolve: (s, { first }, ctx) => ctx.services.registry.history(s.id, { first }),
+    }),
+  }),
+});
+
+ServiceStatusEventRef.implement({
+  description: "One status transition; `service` is the service as it was at that moment.",
+  fields: (t) => ({
+    service: t.field({ type: ServiceRef, resolve: (event) => event.service }),
+    previousStatus: t.expose("previousStatus", { type: ServiceStatusEnum, nullable: true }),
+    status: t.expose("status", { type: ServiceStatusEnum }),
+    reason: t.exposeString("reason"),
+    at: t.expose("at", { type: "DateTime" }),
   }),
 });
 

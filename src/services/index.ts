@@ -1,16 +1,20 @@
+import type { Logger } from "pino";
+import type { Database } from "../db/client.js";
+import { createRegistryRepository } from "../db/registry.js";
 import type { Events } from "../events.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { createBreakers } from "./breakers.js";
 import { createDiscovery } from "./discovery.js";
-import { createReadiness, type DependencyCheck } from "./readiness.js";
+import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
+import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
 
 export type ServicesDeps = {
   store: RegistryStore;
+  database: Database;
   events: Events;
+  log: Logger;
   maxPageSize: number;
-  /** Extra dependencies readiness reports on, besides the registry store. */
-  dependencies?: DependencyCheck[];
   now?: () => Date;
   random?: () => number;
 };
@@ -18,8 +22,19 @@ export type ServicesDeps = {
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
 export function createServices(deps: ServicesDeps) {
   const now = deps.now ?? (() => new Date());
+  const repository = createRegistryRepository(deps.database.db);
+  const heartbeats = createHeartbeatRecorder({ repository, log: deps.log });
+  const registry = createRegistry({
+    store: deps.store,
+    repository,
+    heartbeats,
+    events: deps.events,
+    maxPageSize: deps.maxPageSize,
+    now,
+  });
+  const liveStore = keepLiveStoreRestored(registry, deps.log);
   return {
-    registry: createRegistry({ store: deps.store, events: deps.events, now }),
+    registry,
     discovery: createDiscovery({
       store: deps.store,
       maxPageSize: deps.maxPageSize,
@@ -29,9 +44,72 @@ export function createServices(deps: ServicesDeps) {
     breakers: createBreakers(),
     readiness: createReadiness([
       { name: `registry store (${deps.store.kind})`, check: () => deps.store.ping() },
-      ...(deps.dependencies ?? []),
+      {
+        name: "live registry",
+        check: async () => {
+          if (!liveStore.restored()) throw new Error("not yet restored from the database");
+        },
+      },
+      {
+        name: `database (${deps.database.kind})`,
+        check: async () => {
+          await deps.database.ping();
+          if (!(await deps.database.isMigrated())) throw new Error("migrations not applied");
+        },
+      },
     ]),
+
+    /** Restores an empty live store from the database, then starts background work. */
+    async start(): Promise<void> {
+      await liveStore.start();
+      heartbeats.start();
+    },
+
+    /** Writes what is pending; the caller closes the backends afterwards. */
+    async stop(): Promise<void> {
+      liveStore.stop();
+      await heartbeats.stop();
+    },
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/** How often the live store is checked for lost state (e.g. a Redis restart). */
+const RESTORE_CHECK_INTERVAL_MS = 5000;
+
+/**
+ * Restores the live store from the database at start, and again whenever it comes back
+ * empty (Redis restarted or flushed). A store that is down at start does not stop the
+ * gateway: readiness says so until the first restore succeeds.
+ */
+function keepLiveStoreRestored(registry: ReturnType<typeof createRegistry>, log: Logger) {
+  let restoredOnce = false;
+  let timer: NodeJS.Timeout | null = null;
+  let warned = false;
+
+  async function check(): Promise<void> {
+    try {
+      const restored = await registry.restoreLiveStore();
+      if (restored > 0) log.info({ restored }, "live registry restored from the database");
+      restoredOnce = true;
+      warned = false;
+    } catch (error) {
+      if (!warned) log.warn({ err: error }, "live registry not restored yet; retrying");
+      warned = true;
+    }
+  }
+
+  return {
+    restored: () => restoredOnce,
+    async start(): Promise<void> {
+      await check();
+      timer ??= setInterval(() => void check(), RESTORE_CHECK_INTERVAL_MS);
+      timer.unref();
+    },
+    stop(): void {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}

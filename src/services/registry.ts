@@ -1,15 +1,21 @@
 import { randomUUID } from "node:crypto";
-import { GatewayError, notFound } from "../errors.js";
+import type { RegistryRepository } from "../db/registry.js";
+import { badInput, GatewayError, notFound } from "../errors.js";
 import type { Events } from "../events.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
-import type { RegistryChangeKind, ServiceRecord, ServiceStatus } from "./model.js";
+import type { HeartbeatRecorder } from "./heartbeat-recorder.js";
+import type { RegistryChangeKind, ServiceRecord, ServiceStatus, StatusChange } from "./model.js";
 import { parseRegistration, parseServiceId } from "./registration-input.js";
 import { parseStatus } from "./status.js";
 
 export type RegistryDeps = {
   store: RegistryStore;
+  /** The durable record (PostgreSQL or PGlite): written before the live store. */
+  repository: RegistryRepository;
+  heartbeats: HeartbeatRecorder;
   events: Events;
+  maxPageSize: number;
   now?: () => Date;
 };
 
@@ -17,45 +23,58 @@ export type RegistryDeps = {
 const MAX_WRITE_ATTEMPTS = 5;
 
 /**
- * Registration, heartbeats and manual status changes. Every change publishes one
- * registry event, and every status transition one status event.
+ * Registration, heartbeats and manual status changes. A change is written to the
+ * database first (the source of truth), then to the live store under its version
+ * check; every change publishes one registry event, every status transition one status
+ * event and one history row.
  */
-export function createRegistry({ store, events, now = () => new Date() }: RegistryDeps) {
+export function createRegistry({
+  store,
+  repository,
+  heartbeats,
+  events,
+  maxPageSize,
+  now = () => new Date(),
+}: RegistryDeps) {
   const timestamp = () => now().toISOString();
 
-  const publishChange = (change: RegistryChangeKind, service: ServiceRecord, revision: number) => {
-    events.publish("registry.changed", { change, service, revision, at: timestamp() });
-  };
-
-  const publishStatus = (
+  const transition = (
     service: ServiceRecord,
     previousStatus: ServiceStatus | null,
     reason: string,
+  ): StatusChange | null =>
+    previousStatus === service.status
+      ? null
+      : { service, previousStatus, status: service.status, reason, at: timestamp() };
+
+  const publish = (
+    kind: RegistryChangeKind,
+    service: ServiceRecord,
+    revision: number,
+    change: StatusChange | null,
   ) => {
-    if (previousStatus === service.status) return;
-    events.publish("service.statusChanged", {
-      service,
-      previousStatus,
-      status: service.status,
-      reason,
-      at: timestamp(),
-    });
+    events.publish("registry.changed", { change: kind, service, revision, at: timestamp() });
+    if (change) events.publish("service.statusChanged", change);
   };
 
   /**
-   * Read-modify-write with the store's version check, so a concurrent heartbeat or
-   * status change is never overwritten with stale data.
+   * Read-modify-write: the database gets the new record, then the live store takes it
+   * only if nobody changed the service meanwhile; otherwise both are written again from
+   * what is there now, so neither keeps a stale write.
    */
   async function update(
     id: string,
-    change: (current: StoredService | null) => ServiceRecord,
-  ): Promise<{ previous: ServiceRecord | null; record: ServiceRecord; revision: number }> {
+    next: (current: StoredService | null) => { record: ServiceRecord; reason: string },
+  ) {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await store.get(id);
-      const record = change(current);
+      const { record, reason } = next(current);
+      const change = transition(record, current?.record.status ?? null, reason);
+      await repository.save(record, change);
       const result = await store.put(record, current?.version ?? null);
-      if (result.ok)
-        return { previous: current?.record ?? null, record, revision: result.revision };
+      if (result.ok) {
+        return { previous: current?.record ?? null, record, revision: result.revision, change };
+      }
     }
     throw tooFast(id);
   }
@@ -72,27 +91,29 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
       const registration = parseRegistration(input);
       const id = registration.id ?? randomUUID();
       const at = timestamp();
-      const { previous, record, revision } = await update(id, (current) => {
+      const { previous, record, revision, change } = await update(id, (current) => {
         const existing = current?.record;
         if (existing) assertMayChange(existing.owner, caller, id);
         const sameProbeTarget = existing?.healthCheckUrl === registration.healthCheckUrl;
         return {
-          ...registration,
-          id,
-          owner: existing ? existing.owner : caller.ownerKey,
-          status: existing?.status === "MAINTENANCE" ? "MAINTENANCE" : "ONLINE",
-          lastHeartbeat: at,
-          registeredAt: existing?.registeredAt ?? at,
-          updatedAt: at,
-          health: sameProbeTarget ? (existing?.health ?? null) : null,
+          reason: existing ? "re-registered" : "registered",
+          record: {
+            ...registration,
+            id,
+            owner: existing ? existing.owner : caller.ownerKey,
+            status: existing?.status === "MAINTENANCE" ? "MAINTENANCE" : "ONLINE",
+            lastHeartbeat: at,
+            registeredAt: existing?.registeredAt ?? at,
+            updatedAt: at,
+            health: sameProbeTarget ? (existing?.health ?? null) : null,
+          },
         };
       });
-      publishChange(previous ? "UPDATED" : "REGISTERED", record, revision);
-      publishStatus(record, previous?.status ?? null, previous ? "re-registered" : "registered");
+      publish(previous ? "UPDATED" : "REGISTERED", record, revision, change);
       return record;
     },
 
-    /** Idempotent: false when the id was not registered. */
+    /** Idempotent: false when the id was not registered. History rows are kept. */
     async unregister(id: string, caller: Caller): Promise<boolean> {
       parseServiceId(id);
       // Removes only the version whose owner was checked: if the id was re-registered by
@@ -101,9 +122,18 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
         const current = await store.get(id);
         if (!current) return false;
         assertMayChange(current.record.owner, caller, id);
+        const gone: ServiceRecord = { ...current.record, status: "OFFLINE" };
+        const change: StatusChange = {
+          service: gone,
+          previousStatus: current.record.status,
+          status: "OFFLINE",
+          reason: "unregistered",
+          at: timestamp(),
+        };
+        await repository.remove(id, current.record.updatedAt, change);
         const result = await store.remove(id, current.version);
         if (result.ok) {
-          publishChange("UNREGISTERED", result.removed, result.revision);
+          publish("UNREGISTERED", result.removed, result.revision, change);
           return true;
         }
         if (result.reason === "not_found") return false;
@@ -111,26 +141,29 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
       throw tooFast(id);
     },
 
-    /** Refreshes lastHeartbeat; an OFFLINE service comes back ONLINE unless it reports a status. */
+    /**
+     * Refreshes lastHeartbeat; an OFFLINE service comes back ONLINE unless it reports a
+     * status. The hot path: one live-store round trip; the database follows behind.
+     */
     async heartbeat(id: string, status: string | null, caller: Caller): Promise<ServiceRecord> {
       parseServiceId(id);
       const reported = status === null ? null : parseStatus(status, "status");
+      const at = timestamp();
       const result = await store.heartbeat({
         id,
-        at: timestamp(),
+        at,
         status: reported,
         callerOwner: caller.ownerKey,
         callerIsAdmin: caller.isAdmin,
       });
       if (result.outcome === "not_found") throw notFound(`Service ${id} is not registered.`);
       if (result.outcome === "forbidden") throw notOwner(id);
+      heartbeats.recordBeat(id, at);
       if (result.revision !== null) {
-        publishChange("UPDATED", result.record, result.revision);
-        publishStatus(
-          result.record,
-          result.previousStatus,
-          reported ? "reported by heartbeat" : "heartbeat resumed",
-        );
+        const reason = reported ? "reported by heartbeat" : "heartbeat resumed";
+        const change = transition(result.record, result.previousStatus, reason);
+        if (change) heartbeats.recordTransition(change);
+        publish("UPDATED", result.record, result.revision, change);
       }
       return result.record;
     },
@@ -141,14 +174,45 @@ export function createRegistry({ store, events, now = () => new Date() }: Regist
       const current = await getOrThrow(parseServiceId(id));
       assertMayChange(current.record.owner, caller, id);
       if (current.record.status === next) return current.record;
-      const { previous, record, revision } = await update(id, (latest) => {
+      const { record, revision, change } = await update(id, (latest) => {
         if (!latest) throw notFound(`Service ${id} is not registered.`);
         assertMayChange(latest.record.owner, caller, id);
-        return { ...latest.record, status: next, updatedAt: timestamp() };
+        return {
+          reason: "set manually",
+          record: { ...latest.record, status: next, updatedAt: timestamp() },
+        };
       });
-      publishChange("UPDATED", record, revision);
-      publishStatus(record, previous?.status ?? null, "set manually");
+      publish("UPDATED", record, revision, change);
       return record;
+    },
+
+    /** Status transitions of a service, newest first; kept after it is unregistered. */
+    async history(
+      id: string,
+      { since, first }: { since?: Date | string | null; first?: number | null },
+    ): Promise<StatusChange[]> {
+      parseServiceId(id);
+      const size = first ?? 50;
+      if (!Number.isInteger(size) || size < 0 || size > maxPageSize) {
+        throw badInput("first", `must be between 0 and ${maxPageSize}`);
+      }
+      const from = since == null ? null : new Date(since).toISOString();
+      return repository.history(id, { since: from, first: size });
+    },
+
+    /**
+     * Fills an empty live store (a first start on Redis, or Redis flushed or restarted)
+     * from the database. A store that has lost its revision counter has lost its data.
+     * Returns how many services were restored.
+     */
+    async restoreLiveStore(): Promise<number> {
+      if ((await store.revision()) > 0) return 0;
+      let restored = 0;
+      for (const record of await repository.loadAll()) {
+        // A service registered meanwhile is newer than its row here: keep it.
+        if ((await store.put(record, null)).ok) restored += 1;
+      }
+      return restored;
     },
   };
 }

@@ -1,8 +1,10 @@
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
+import type { Database } from "../../src/db/client.js";
 import { createInProcessEvents, type Events } from "../../src/events.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import type { RegistryStore } from "../../src/stores/registry.js";
+import { migratedPglite } from "./database.js";
 
 export type GraphQLResponse<T = Record<string, unknown>> = {
   data?: T | null;
@@ -15,12 +17,14 @@ export type TestGateway = Awaited<ReturnType<typeof startGateway>>;
 export async function startGateway(
   options: {
     store?: RegistryStore;
+    database?: Database;
     events?: Events;
     adminToken?: string;
     maxRequestBodyBytes?: number;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
+  const database = options.database ?? (await migratedPglite());
   const app = createApp({
     config: {
       serviceName: "gateway-under-test",
@@ -32,6 +36,7 @@ export async function startGateway(
       adminToken: options.adminToken ?? null,
     },
     store,
+    database,
     events: options.events ?? createInProcessEvents(),
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
   });
@@ -50,7 +55,18 @@ export async function startGateway(
     return (await response.json()) as GraphQLResponse<T>;
   }
 
-  return { url, app, store, graphql, stop: () => app.stop() };
+  return {
+    url,
+    app,
+    store,
+    database,
+    graphql,
+    async stop() {
+      await app.stop();
+      // A database the test handed in is the test's to close.
+      if (!options.database) await database.close();
+    },
+  };
 }
 
 /** The data of a response that must have succeeded; the errors otherwise, to fail loudly. */

@@ -7,6 +7,7 @@ import { createGraphQL } from "../../src/http/graphql.js";
 import { serveJsonFast } from "../../src/http/graphql-fast-path.js";
 import { createServices } from "../../src/services/index.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
+import { migratedPglite } from "../helpers/database.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 
 /**
@@ -90,7 +91,9 @@ describe("JSON fast path selection", () => {
     const graphql = createGraphQL({
       services: createServices({
         store: createMemoryRegistryStore(),
+        database: await migratedPglite(),
         events: createInProcessEvents(),
+        log: pino({ level: "silent" }),
         maxPageSize: 100,
       }),
       log: pino({ level: "silent" }),

@@ -1,0 +1,115 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import { drizzle as drizzleNodePostgres } from "drizzle-orm/node-postgres";
+import { migrate as migrateNodePostgres } from "drizzle-orm/node-postgres/migrator";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import pg from "pg";
+import * as schema from "./schema.js";
+
+/** The same drizzle API over node-postgres or PGlite. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type Database = {
+  db: Db;
+  kind: "postgres" | "pglite";
+  /** Applies pending migrations; safe to run from several replicas at once. */
+  migrate(): Promise<void>;
+  /** True once every migration in drizzle/ has been applied. */
+  isMigrated(): Promise<boolean>;
+  /** Throws when the database does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+};
+
+export type DatabaseOptions =
+  /** node-postgres pool on a postgres:// URL. */
+  | { url: string }
+  /** Embedded PGlite persisted in a directory, or `memory://` for a throwaway one. */
+  | { dataDir: string }
+  /** An open PGlite, e.g. a clone of an already migrated one. */
+  | { pglite: PGlite };
+
+/** Resolves the same way from src/db and dist/db: drizzle/ sits beside both. */
+const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+
+/** Serialises migrations across replicas on one PostgreSQL (any constant; "sig" in hex). */
+const MIGRATION_LOCK_KEY = 0x736967;
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const expected = journalSize();
+  if ("url" in options) return openPostgres(options.url, expected);
+  if ("pglite" in options) return wrapPglite(options.pglite, expected);
+  if (!options.dataDir.startsWith("memory://")) mkdirSync(options.dataDir, { recursive: true });
+  return wrapPglite(await PGlite.create(options.dataDir), expected);
+}
+
+async function openPostgres(url: string, expectedMigrations: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+  // An idle client that loses its server would otherwise crash the process.
+  pool.on("error", () => {});
+  const db = drizzleNodePostgres(pool, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: "postgres",
+    async migrate() {
+      // One connection holds an advisory lock for the whole run, so a second replica
+      // waits, then finds every migration applied and does nothing.
+      const client = await pool.connect();
+      try {
+        await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+        await migrateNodePostgres(drizzleNodePostgres(client), { migrationsFolder });
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
+        client.release();
+      }
+    },
+    isMigrated: () => migrationsApplied(db, expectedMigrations),
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+function wrapPglite(client: PGlite, expectedMigrations: number): Database {
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: "pglite",
+    // PGlite belongs to one process, so there is no other replica to wait for.
+    migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
+    isMigrated: () => migrationsApplied(db, expectedMigrations),
+    async ping() {
+      await client.query("SELECT 1");
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+/** Compares drizzle's record of applied migrations with the journal shipped in drizzle/. */
+async function migrationsApplied(db: Db, expected: number): Promise<boolean> {
+  try {
+    const result = await db.execute(
+      sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`,
+    );
+    const rows = (result as unknown as { rows: { n: number }[] }).rows;
+    return (rows[0]?.n ?? 0) >= expected;
+  } catch {
+    return false;
+  }
+}
+
+function journalSize(): number {
+  const journal = JSON.parse(readFileSync(`${migrationsFolder}/meta/_journal.json`, "utf8")) as {
+    entries: unknown[];
+  };
+  return journal.entries.length;
+}

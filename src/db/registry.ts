@@ -1,0 +1,172 @@
+import { and, desc, eq, gte, sql } from "drizzle-orm";
+import type { ServiceRecord, ServiceStatus, StatusChange } from "../services/model.js";
+import type { Db } from "./client.js";
+import { serviceStatusEvents, services } from "./schema.js";
+
+export type HistoryQuery = { since?: string | null; first: number };
+
+/**
+ * The durable registry: registrations and their status history. Every write that
+ * changes a status records the transition in the same transaction.
+ */
+export function createRegistryRepository(db: Db) {
+  return {
+    /** Upserts the whole registration; `change` is recorded with it when the status moved. */
+    async save(record: ServiceRecord, change: StatusChange | null): Promise<void> {
+      const row = toRow(record);
+      await db.transaction(async (tx) => {
+        await tx
+          .insert(services)
+          .values(row)
+          .onConflictDoUpdate({ target: services.id, set: withoutId(row) });
+        if (change) await tx.insert(serviceStatusEvents).values(toEventRow(change));
+      });
+    },
+
+    /**
+     * Removes the registration if it is still the one last updated at `updatedAt` (a
+     * re-registration in between wins); its history stays, closed by `change`.
+     * False when no such row was there.
+     */
+    async remove(id: string, updatedAt: string, change: StatusChange): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const removed = await tx
+          .delete(services)
+          .where(and(eq(services.id, id), eq(services.updatedAt, updatedAt)))
+          .returning({ id: services.id });
+        if (removed.length === 0) return false;
+        await tx.insert(serviceStatusEvents).values(toEventRow(change));
+        return true;
+      });
+    },
+
+    /**
+     * Records a transition found on the hot path (a heartbeat reviving a service): the
+     * status and heartbeat time only, so a newer registration is never overwritten.
+     */
+    async recordTransition(change: StatusChange): Promise<void> {
+      await db.transaction(async (tx) => {
+        await tx
+          .update(services)
+          .set({ lastKnownStatus: change.status, lastHeartbeat: change.service.lastHeartbeat })
+          .where(eq(services.id, change.service.id));
+        await tx.insert(serviceStatusEvents).values(toEventRow(change));
+      });
+    },
+
+    /**
+     * Writes many heartbeat times in one statement (they are flushed in batches, not
+     * one write per heartbeat); a time never moves backwards.
+     */
+    async recordHeartbeats(beats: readonly { id: string; at: string }[]): Promise<void> {
+      if (beats.length === 0) return;
+      const values = sql.join(
+        beats.map((beat) => sql`(${beat.id}, ${beat.at}::timestamptz)`),
+        sql`, `,
+      );
+      await db.execute(sql`
+        UPDATE ${services} AS s SET last_heartbeat = v.at
+        FROM (VALUES ${values}) AS v(id, at)
+        WHERE s.id = v.id AND s.last_heartbeat < v.at`);
+    },
+
+    /** Every registered service, to rebuild an empty live store. */
+    async loadAll(): Promise<ServiceRecord[]> {
+      const rows = await db.select().from(services);
+      return rows.map(fromRow);
+    },
+
+    /** Transitions of one service, newest first. */
+    async history(serviceId: string, query: HistoryQuery): Promise<StatusChange[]> {
+      const rows = await db
+        .select()
+        .from(serviceStatusEvents)
+        .where(
+          and(
+            eq(serviceStatusEvents.serviceId, serviceId),
+            query.since ? gte(serviceStatusEvents.at, query.since) : undefined,
+          ),
+        )
+        .orderBy(desc(serviceStatusEvents.at), desc(serviceStatusEvents.id))
+        .limit(query.first);
+      return rows.map((row) => ({
+        service: row.service,
+        previousStatus: row.fromStatus as ServiceStatus | null,
+        status: row.toStatus as ServiceStatus,
+        reason: row.reason,
+        at: normalizeTimestamp(row.at),
+      }));
+    },
+  };
+}
+
+export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
+
+type ServiceRow = typeof services.$inferInsert;
+
+function toRow(record: ServiceRecord): ServiceRow {
+  return {
+    id: record.id,
+    name: record.name,
+    type: record.type,
+    version: record.version,
+    baseUrl: record.baseUrl,
+    healthCheckUrl: record.healthCheckUrl,
+    endpoints: record.endpoints,
+    capabilities: record.capabilities,
+    tags: record.tags,
+    metadata: record.metadata,
+    heartbeatIntervalSeconds: record.heartbeatIntervalSeconds,
+    ttlSeconds: record.ttlSeconds,
+    owner: record.owner,
+    lastKnownStatus: record.status,
+    lastHeartbeat: record.lastHeartbeat,
+    registeredAt: record.registeredAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+function withoutId(row: ServiceRow): Omit<ServiceRow, "id"> {
+  const { id: _id, ...rest } = row;
+  return rest;
+}
+
+function fromRow(row: typeof services.$inferSelect): ServiceRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    version: row.version,
+    baseUrl: row.baseUrl,
+    healthCheckUrl: row.healthCheckUrl,
+    endpoints: row.endpoints,
+    capabilities: row.capabilities,
+    tags: row.tags,
+    metadata: row.metadata,
+    heartbeatIntervalSeconds: row.heartbeatIntervalSeconds,
+    ttlSeconds: row.ttlSeconds,
+    owner: row.owner,
+    status: row.lastKnownStatus as ServiceStatus,
+    lastHeartbeat: normalizeTimestamp(row.lastHeartbeat),
+    registeredAt: normalizeTimestamp(row.registeredAt),
+    updatedAt: normalizeTimestamp(row.updatedAt),
+    // Probe results are live state; the next probe fills them in.
+    health: null,
+  };
+}
+
+function toEventRow(change: StatusChange): typeof serviceStatusEvents.$inferInsert {
+  return {
+    serviceId: change.service.id,
+    fromStatus: change.previousStatus,
+    toStatus: change.status,
+    reason: change.reason,
+    at: change.at,
+    service: change.service,
+  };
+}
+
+/** PostgreSQL answers "2026-01-01 10:00:00+00"; the API speaks ISO-8601 with a Z. */
+function normalizeTimestamp(value: string): string {
+  return new Date(value).toISOString();
+}

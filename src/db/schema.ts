@@ -1,0 +1,145 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+import type { JsonObject, JsonValue, ServiceEndpoint, ServiceRecord } from "../services/model.js";
+
+/*
+ * The durable record: PostgreSQL (or embedded PGlite) is the source of truth; the live
+ * store (memory, Redis) is rebuilt from here when it comes up empty. SQL stays within
+ * what PostgreSQL 15 and PGlite both accept.
+ */
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
+
+/** One row per registered service: every field of the registration, and its last known state. */
+export const services = pgTable(
+  "services",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    type: text("type").notNull(),
+    version: text("version").notNull(),
+    baseUrl: text("base_url").notNull(),
+    healthCheckUrl: text("health_check_url").notNull(),
+    endpoints: jsonb("endpoints").$type<ServiceEndpoint[]>().notNull(),
+    capabilities: jsonb("capabilities").$type<string[]>().notNull(),
+    tags: jsonb("tags").$type<string[]>().notNull(),
+    metadata: jsonb("metadata").$type<JsonObject>().notNull(),
+    heartbeatIntervalSeconds: integer("heartbeat_interval_seconds").notNull(),
+    ttlSeconds: integer("ttl_seconds").notNull(),
+    /** sha-256 of the registering bearer token; null when registered anonymously. */
+    owner: text("owner"),
+    lastKnownStatus: text("last_known_status").notNull(),
+    lastHeartbeat: timestamptz("last_heartbeat").notNull(),
+    registeredAt: timestamptz("registered_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (table) => [index("services_type_idx").on(table.type)],
+);
+
+/**
+ * Every status transition, kept after the service is unregistered. Each row keeps the
+ * service as it was at that moment, so history reads whole after the service is gone.
+ */
+export const serviceStatusEvents = pgTable(
+  "service_status_events",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    serviceId: text("service_id").notNull(),
+    fromStatus: text("from_status"),
+    toStatus: text("to_status").notNull(),
+    reason: text("reason").notNull(),
+    at: timestamptz("at").notNull(),
+    service: jsonb("service").$type<ServiceRecord>().notNull(),
+  },
+  (table) => [index("service_status_events_service_at_idx").on(table.serviceId, table.at.desc())],
+);
+
+/** Every circuit breaker transition. */
+export const circuitBreakerEvents = pgTable(
+  "circuit_breaker_events",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    serviceId: text("service_id").notNull(),
+    fromState: text("from_state").notNull(),
+    toState: text("to_state").notNull(),
+    failureCount: integer("failure_count").notNull(),
+    reason: text("reason"),
+    at: timestamptz("at").notNull(),
+  },
+  (table) => [index("circuit_breaker_events_service_at_idx").on(table.serviceId, table.at.desc())],
+);
+
+/** Workflow definitions are data, versioned per type; one version is active. */
+export const workflowDefinitions = pgTable(
+  "workflow_definitions",
+  {
+    type: text("type").notNull(),
+    version: integer("version").notNull(),
+    definition: jsonb("definition").$type<JsonObject>().notNull(),
+    active: boolean("active").notNull().default(true),
+    createdAt: timestamptz("created_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.type, table.version] })],
+);
+
+/** One run of a workflow, with the lease a replica holds while it drives it. */
+export const workflowExecutions = pgTable(
+  "workflow_executions",
+  {
+    id: text("id").primaryKey(),
+    workflowType: text("workflow_type").notNull(),
+    definitionVersion: integer("definition_version").notNull(),
+    status: text("status").notNull(),
+    data: jsonb("data").$type<JsonValue>().notNull(),
+    options: jsonb("options").$type<JsonObject>().notNull(),
+    result: jsonb("result").$type<JsonValue>(),
+    errors: jsonb("errors").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    idempotencyKey: text("idempotency_key"),
+    startedAt: timestamptz("started_at").notNull(),
+    finishedAt: timestamptz("finished_at"),
+    executionTimeMs: doublePrecision("execution_time_ms"),
+    deadlineAt: timestamptz("deadline_at"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: timestamptz("lease_expires_at"),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (table) => [
+    uniqueIndex("workflow_executions_idempotency_key_idx").on(table.idempotencyKey),
+    index("workflow_executions_status_lease_idx").on(table.status, table.leaseExpiresAt),
+    index("workflow_executions_type_started_idx").on(table.workflowType, table.startedAt.desc()),
+  ],
+);
+
+/** The state of each step of an execution, written before and after it runs. */
+export const workflowSteps = pgTable(
+  "workflow_steps",
+  {
+    executionId: text("execution_id")
+      .notNull()
+      .references(() => workflowExecutions.id, { onDelete: "cascade" }),
+    stepId: text("step_id").notNull(),
+    name: text("name").notNull(),
+    serviceType: text("service_type"),
+    serviceId: text("service_id"),
+    status: text("status").notNull(),
+    attempt: integer("attempt").notNull().default(0),
+    startedAt: timestamptz("started_at"),
+    finishedAt: timestamptz("finished_at"),
+    durationMs: doublePrecision("duration_ms"),
+    output: jsonb("output").$type<JsonValue>(),
+    error: text("error"),
+  },
+  (table) => [primaryKey({ columns: [table.executionId, table.stepId] })],
+);
