@@ -1,7 +1,9 @@
 /**
- * The gateway as `npm start` runs it, on the store named by argv[2] (memory | redis),
- * seeded with 1,000 services: 50 types of 20 instances each.
+ * The gateway on the store named by argv[2]: `memory` (with embedded PGlite, as
+ * `npm start` runs) or `redis` (with PostgreSQL, as replicas run), seeded with 1,000
+ * services: 50 types of 20 instances each.
  */
+import pg from "pg";
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
@@ -33,8 +35,14 @@ const redis =
 if (redis) await redis.connect();
 const store = redis ? createRedisRegistryStore({ redis, keyPrefix }) : createMemoryRegistryStore();
 
-// The durable record as `npm start` keeps it by default: embedded PGlite, in memory here.
-const database = await openDatabase({ dataDir: "memory://" });
+// The durable record: embedded PGlite (in memory here) beside the memory store, as
+// `npm start` runs; a scratch PostgreSQL database beside Redis, as replicas run.
+const scratchDatabase = redis ? `sig_bench_${process.pid}` : null;
+const postgresUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+if (scratchDatabase) await adminQuery(`CREATE DATABASE ${scratchDatabase}`);
+const database = await openDatabase(
+  scratchDatabase ? { url: withDatabase(postgresUrl, scratchDatabase) } : { dataDir: "memory://" },
+);
 await database.migrate();
 const app = createApp({ config, store, database, events: createInProcessEvents(), log });
 for (let type = 0; type < SEEDED_TYPES; type++) {
@@ -56,7 +64,23 @@ for (let type = 0; type < SEEDED_TYPES; type++) {
 }
 announce((await app.start()).port);
 
+async function adminQuery(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  await client.query(statement);
+  await client.end();
+}
+
+function withDatabase(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
 async function cleanUp() {
+  await app.stop();
+  await database.close();
+  if (scratchDatabase) await adminQuery(`DROP DATABASE IF EXISTS ${scratchDatabase} WITH (FORCE)`);
   if (redis) {
     let cursor = "0";
     do {

@@ -1,26 +1,40 @@
-import { and, desc, eq, gte, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, sql } from "drizzle-orm";
 import type { ServiceRecord, ServiceStatus, StatusChange } from "../services/model.js";
 import type { Db } from "./client.js";
 import { serviceStatusEvents, services } from "./schema.js";
 
 export type HistoryQuery = { since?: string | null; first: number };
 
+export type DurableWrite = { record: ServiceRecord; change: StatusChange | null };
+
 /**
  * The durable registry: registrations and their status history. Every write that
  * changes a status records the transition in the same transaction.
  */
 export function createRegistryRepository(db: Db) {
+  /**
+   * Upserts many registrations, and records their transitions, in one transaction
+   * (group commit). When an id appears twice the later record wins.
+   */
+  async function saveMany(entries: readonly DurableWrite[]): Promise<void> {
+    if (entries.length === 0) return;
+    const latest = new Map(entries.map(({ record }) => [record.id, toRow(record)]));
+    const events = entries.flatMap(({ change }) => (change ? [toEventRow(change)] : []));
+    await db.transaction(async (tx) => {
+      await tx
+        .insert(services)
+        .values([...latest.values()])
+        .onConflictDoUpdate({ target: services.id, set: fromExcluded });
+      if (events.length > 0) await tx.insert(serviceStatusEvents).values(events);
+    });
+  }
+
   return {
+    saveMany,
+
     /** Upserts the whole registration; `change` is recorded with it when the status moved. */
-    async save(record: ServiceRecord, change: StatusChange | null): Promise<void> {
-      const row = toRow(record);
-      await db.transaction(async (tx) => {
-        await tx
-          .insert(services)
-          .values(row)
-          .onConflictDoUpdate({ target: services.id, set: withoutId(row) });
-        if (change) await tx.insert(serviceStatusEvents).values(toEventRow(change));
-      });
+    save(record: ServiceRecord, change: StatusChange | null): Promise<void> {
+      return saveMany([{ record, change }]);
     },
 
     /**
@@ -126,10 +140,12 @@ function toRow(record: ServiceRecord): ServiceRow {
   };
 }
 
-function withoutId(row: ServiceRow): Omit<ServiceRow, "id"> {
-  const { id: _id, ...rest } = row;
-  return rest;
-}
+/** On conflict, every column but the key takes the value of the row being inserted. */
+const fromExcluded = Object.fromEntries(
+  Object.entries(getTableColumns(services))
+    .filter(([key]) => key !== "id")
+    .map(([key, column]) => [key, sql.raw(`excluded."${column.name}"`)]),
+);
 
 function fromRow(row: typeof services.$inferSelect): ServiceRecord {
   return {

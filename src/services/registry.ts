@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { RegistryRepository } from "../db/registry.js";
+import type { DurableWrite, RegistryRepository } from "../db/registry.js";
 import { badInput, GatewayError, notFound } from "../errors.js";
 import type { Events } from "../events.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
+import { createBatcher } from "./batcher.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
 import type { HeartbeatRecorder } from "./heartbeat-recorder.js";
 import type { RegistryChangeKind, ServiceRecord, ServiceStatus, StatusChange } from "./model.js";
@@ -37,6 +38,8 @@ export function createRegistry({
   now = () => new Date(),
 }: RegistryDeps) {
   const timestamp = () => now().toISOString();
+  // Concurrent registrations and status changes share one transaction (group commit).
+  const saveDurably = createBatcher<DurableWrite>((writes) => repository.saveMany(writes));
 
   const transition = (
     service: ServiceRecord,
@@ -70,7 +73,7 @@ export function createRegistry({
       const current = await store.get(id);
       const { record, reason } = next(current);
       const change = transition(record, current?.record.status ?? null, reason);
-      await repository.save(record, change);
+      await saveDurably({ record, change });
       const result = await store.put(record, current?.version ?? null);
       if (result.ok) {
         return { previous: current?.record ?? null, record, revision: result.revision, change };

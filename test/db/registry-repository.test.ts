@@ -60,6 +60,20 @@ for (const kind of ["pglite", "postgres"] as const) {
       expect(history[0]?.service.name).toBe("renamed");
     });
 
+    it("writes a batch in one go, the later record winning when an id repeats", async () => {
+      const a = serviceRecord();
+      const b = serviceRecord();
+      await repository.saveMany([
+        { record: a, change: change(a, null, "2026-03-01T10:00:00.000Z") },
+        { record: b, change: null },
+        { record: { ...a, name: "second write" }, change: null },
+      ]);
+      const byId = new Map((await repository.loadAll()).map((record) => [record.id, record]));
+      expect(byId.get(a.id)?.name).toBe("second write");
+      expect(byId.get(b.id)).toEqual(b);
+      expect(await repository.history(a.id, { first: 5 })).toHaveLength(1);
+    });
+
     it("keeps history after removal, and pages it newest first from a time", async () => {
       const record = serviceRecord();
       await repository.save(record, change(record, null, "2026-03-01T10:00:00.000Z"));
