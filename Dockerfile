@@ -16,8 +16,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Migrations are applied at start-up; they sit beside dist/ where the code looks for them.
 COPY drizzle ./drizzle
-# Embedded PGlite keeps its files here when no PostgreSQL is configured: mount a volume.
-ENV DATA_DIR=/app/data
+# Embedded PGlite keeps its files under here when no PostgreSQL is configured: mount a
+# volume. A directory inside it, not the mount point, so a new cluster can be renamed in.
+ENV DATA_DIR=/app/data/pglite
 RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]
 USER node

@@ -85,6 +85,7 @@ CREATE TABLE "workflow_steps" (
 ALTER TABLE "workflow_steps" ADD CONSTRAINT "workflow_steps_execution_id_workflow_executions_id_fk" FOREIGN KEY ("execution_id") REFERENCES "public"."workflow_executions"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "circuit_breaker_events_service_at_idx" ON "circuit_breaker_events" USING btree ("service_id","at" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "service_status_events_service_at_idx" ON "service_status_events" USING btree ("service_id","at" DESC NULLS LAST);--> statement-breakpoint
+CREATE UNIQUE INDEX "service_status_events_once_idx" ON "service_status_events" USING btree ("service_id","at","to_status");--> statement-breakpoint
 CREATE INDEX "services_type_idx" ON "services" USING btree ("type");--> statement-breakpoint
 CREATE UNIQUE INDEX "workflow_executions_idempotency_key_idx" ON "workflow_executions" USING btree ("idempotency_key");--> statement-breakpoint
 CREATE INDEX "workflow_executions_status_lease_idx" ON "workflow_executions" USING btree ("status","lease_expires_at");--> statement-breakpoint

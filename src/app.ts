@@ -27,6 +27,8 @@ export type AppDeps = {
   database: Database;
   events: Events;
   log: Logger;
+  /** How often the live store is checked for lost state. Default 5,000 ms. */
+  restoreCheckIntervalMs?: number;
 };
 
 export type App = {
@@ -44,13 +46,15 @@ export type App = {
 };
 
 /** The whole gateway on one port, without owning its backends (main.ts does). */
-export function createApp({ config, store, database, events, log }: AppDeps): App {
+export function createApp(deps: AppDeps): App {
+  const { config, store, database, events, log } = deps;
   const services = createServices({
     store,
     database,
     events,
     log,
     maxPageSize: config.maxPageSize,
+    restoreCheckIntervalMs: deps.restoreCheckIntervalMs,
   });
   const graphql = createGraphQL({
     services,

@@ -17,7 +17,7 @@ async function main() {
   const closers: (() => Promise<unknown>)[] = [];
 
   const started = performance.now();
-  const database = await openDatabase(config.database);
+  const database = await openDatabase(config.database, log);
   closers.push(() => database.close());
   await database.migrate();
   log.info(

@@ -76,6 +76,14 @@ describe("history", () => {
     expect(serviceHistory.every((event) => event.service.id === "h1")).toBe(true);
   });
 
+  it("refuses a NUL character, which the database could not store", async () => {
+    const response = await gateway.graphql(REGISTER, {
+      input: { ...planner("nul"), metadata: { note: "a\u0000b" } },
+    });
+    expect(errorCodeOf(response)).toBe("BAD_USER_INPUT");
+    expect(response.errors?.[0]?.extensions?.field).toBe("input.metadata");
+  });
+
   it("stores nothing in the database for rejected input", async () => {
     const repository = createRegistryRepository(gateway.database.db);
     const before = await repository.loadAll();
@@ -92,8 +100,9 @@ describe("restarts", () => {
   it("keeps registrations and heartbeat times in embedded PGlite across a restart", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "sig-data-"));
     try {
-      const first = await startGateway({ database: await openDatabase({ dataDir }) });
-      await first.database.migrate();
+      const opened = await openDatabase({ dataDir });
+      await opened.migrate();
+      const first = await startGateway({ database: opened });
       dataOf(await first.graphql(REGISTER, { input: planner("kept") }));
       const beat = dataOf(
         await first.graphql<{ heartbeat: { lastHeartbeat: string } }>(
@@ -212,6 +221,34 @@ describe("restarts", () => {
         await b.close();
       }
     });
+  });
+});
+
+describe("a database outage", () => {
+  it("answers SERVICE_UNAVAILABLE and changes nothing, while heartbeats go on", async () => {
+    const database = await openDatabase({ dataDir: "memory://" });
+    await database.migrate();
+    const gateway = await startGateway({ database });
+    try {
+      dataOf(await gateway.graphql(REGISTER, { input: planner("steady") }));
+      await database.close();
+
+      const register = await gateway.graphql(REGISTER, { input: planner("new") });
+      expect(errorCodeOf(register)).toBe("SERVICE_UNAVAILABLE");
+      const status = await gateway.graphql(
+        `mutation { updateServiceStatus(id: "steady", status: MAINTENANCE) { id } }`,
+      );
+      expect(errorCodeOf(status)).toBe("SERVICE_UNAVAILABLE");
+      expect(await gateway.store.get("new")).toBeNull();
+      expect((await gateway.store.get("steady"))?.record.status).toBe("ONLINE");
+
+      const beat = await gateway.graphql<{ heartbeat: { status: string } }>(
+        `mutation { heartbeat(id: "steady") { status } }`,
+      );
+      expect(dataOf(beat).heartbeat.status).toBe("ONLINE");
+    } finally {
+      await gateway.app.stop().catch(() => {});
+    }
   });
 });
 

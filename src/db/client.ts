@@ -1,6 +1,14 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
@@ -11,6 +19,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import type { Logger } from "pino";
 import * as schema from "./schema.js";
 
 /** The same drizzle API over node-postgres or PGlite. */
@@ -42,9 +51,9 @@ const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url)
 /** Serialises migrations across replicas on one PostgreSQL (any constant; "sig" in hex). */
 const MIGRATION_LOCK_KEY = 0x736967;
 
-export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+export async function openDatabase(options: DatabaseOptions, log?: Logger): Promise<Database> {
   const expected = journalSize();
-  if ("url" in options) return openPostgres(options.url, expected);
+  if ("url" in options) return openPostgres(options.url, expected, log);
   if ("pglite" in options) return wrapPglite(options.pglite, expected);
   return wrapPglite(await openPgliteDirectory(options.dataDir), expected);
 }
@@ -57,26 +66,52 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
  */
 async function openPgliteDirectory(dataDir: string): Promise<PGlite> {
   if (dataDir.startsWith("memory://")) return PGlite.create(dataDir);
-  if (!existsSync(join(dataDir, "PG_VERSION"))) {
-    mkdirSync(dataDir, { recursive: true });
-    await createPgliteCluster(dataDir);
-  }
+  if (!existsSync(join(dataDir, "PG_VERSION"))) await createPgliteCluster(dataDir);
   // PostgreSQL's default 128 MB of shared buffers is most of PGlite's footprint; the
   // embedded registry is small, and the OS still caches its files. 281 → 166 MB RSS.
   return PGlite.create(dataDir, { postgresqlconf: "shared_buffers = 16MB" });
 }
 
+/**
+ * Creates the cluster beside its final place and renames it in, so a creation cut
+ * short never leaves a half-made directory that would later be opened as a whole one.
+ */
 async function createPgliteCluster(dataDir: string): Promise<void> {
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new Error(
+      `DATA_DIR ${dataDir} holds files but no database; point it at an empty or new directory`,
+    );
+  }
+  const staging = `${dataDir.replace(/\/+$/, "")}.creating-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(dirname(staging), { recursive: true });
   const module = import.meta.resolve("@electric-sql/pglite");
   const script = `const { PGlite } = await import(${JSON.stringify(module)});
-    await (await PGlite.create(${JSON.stringify(dataDir)})).close();`;
-  await promisify(execFile)(process.execPath, ["--input-type=module", "--eval", script]);
+    await (await PGlite.create(${JSON.stringify(staging)})).close();`;
+  await promisify(execFile)(process.execPath, ["--input-type=module", "--eval", script], {
+    timeout: 120_000,
+  });
+  // An empty directory may stand where the cluster goes (checked above).
+  if (existsSync(dataDir)) rmdirSync(dataDir);
+  renameSync(staging, dataDir);
 }
 
-async function openPostgres(url: string, expectedMigrations: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
-  // An idle client that loses its server would otherwise crash the process.
-  pool.on("error", () => {});
+async function openPostgres(
+  url: string,
+  expectedMigrations: number,
+  log: Logger | undefined,
+): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 5000,
+    // A hung server must fail writes, not hold them (and every write queued behind) forever.
+    statement_timeout: 10_000,
+    query_timeout: 15_000,
+    keepAlive: true,
+  });
+  // An idle client that loses its server emits here; unhandled, it would end the process.
+  pool.on("error", (error) => log?.warn({ err: error }, "idle PostgreSQL connection lost"));
   const db = drizzleNodePostgres(pool, { schema }) as unknown as Db;
   return {
     db,

@@ -1,6 +1,7 @@
-import { and, desc, eq, getTableColumns, gte, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, lte, sql } from "drizzle-orm";
 import type { ServiceRecord, ServiceStatus, StatusChange } from "../services/model.js";
 import type { Db } from "./client.js";
+import { guardDatabase } from "./errors.js";
 import { serviceStatusEvents, services } from "./schema.js";
 
 export type HistoryQuery = { since?: string | null; first: number };
@@ -12,107 +13,122 @@ export type DurableWrite = { record: ServiceRecord; change: StatusChange | null 
  * changes a status records the transition in the same transaction.
  */
 export function createRegistryRepository(db: Db) {
-  /**
-   * Upserts many registrations, and records their transitions, in one transaction
-   * (group commit). When an id appears twice the later record wins.
-   */
-  async function saveMany(entries: readonly DurableWrite[]): Promise<void> {
-    if (entries.length === 0) return;
-    const latest = new Map(entries.map(({ record }) => [record.id, toRow(record)]));
-    const events = entries.flatMap(({ change }) => (change ? [toEventRow(change)] : []));
-    await db.transaction(async (tx) => {
-      await tx
-        .insert(services)
-        .values([...latest.values()])
-        .onConflictDoUpdate({ target: services.id, set: fromExcluded });
-      if (events.length > 0) await tx.insert(serviceStatusEvents).values(events);
-    });
-  }
-
   return {
-    saveMany,
-
-    /** Upserts the whole registration; `change` is recorded with it when the status moved. */
-    save(record: ServiceRecord, change: StatusChange | null): Promise<void> {
-      return saveMany([{ record, change }]);
-    },
+    /**
+     * Upserts many registrations, and records their transitions, in one transaction
+     * (group commit). When an id appears twice the later record wins. A transition
+     * already recorded (the same service, time and status, e.g. from a retried write)
+     * is not recorded twice.
+     */
+    saveMany: (entries: readonly DurableWrite[]) =>
+      guardDatabase(async () => {
+        if (entries.length === 0) return;
+        const latest = new Map(entries.map(({ record }) => [record.id, toRow(record)]));
+        const events = entries.flatMap(({ change }) => (change ? [toEventRow(change)] : []));
+        await db.transaction(async (tx) => {
+          await tx
+            .insert(services)
+            .values([...latest.values()])
+            .onConflictDoUpdate({ target: services.id, set: fromExcluded });
+          if (events.length > 0) {
+            await tx.insert(serviceStatusEvents).values(events).onConflictDoNothing();
+          }
+        });
+      }),
 
     /**
-     * Removes the registration if it is still the one last updated at `updatedAt` (a
-     * re-registration in between wins); its history stays, closed by `change`.
-     * False when no such row was there.
+     * Removes the registration if it is still the one last updated at `updatedAt`; its
+     * history stays, closed by `change`. "changed" when a newer write is there (the
+     * caller re-reads and decides again), "missing" when there is no row at all.
      */
-    async remove(id: string, updatedAt: string, change: StatusChange): Promise<boolean> {
-      return db.transaction(async (tx) => {
-        const removed = await tx
-          .delete(services)
-          .where(and(eq(services.id, id), eq(services.updatedAt, updatedAt)))
-          .returning({ id: services.id });
-        if (removed.length === 0) return false;
-        await tx.insert(serviceStatusEvents).values(toEventRow(change));
-        return true;
-      });
-    },
+    remove: (id: string, updatedAt: string, change: StatusChange) =>
+      guardDatabase(() =>
+        db.transaction(async (tx): Promise<"removed" | "changed" | "missing"> => {
+          const removed = await tx
+            .delete(services)
+            .where(and(eq(services.id, id), eq(services.updatedAt, updatedAt)))
+            .returning({ id: services.id });
+          if (removed.length === 0) {
+            const [still] = await tx
+              .select({ id: services.id })
+              .from(services)
+              .where(eq(services.id, id));
+            return still ? "changed" : "missing";
+          }
+          await tx.insert(serviceStatusEvents).values(toEventRow(change)).onConflictDoNothing();
+          return "removed";
+        }),
+      ),
 
     /**
-     * Records a transition found on the hot path (a heartbeat reviving a service): the
-     * status and heartbeat time only, so a newer registration is never overwritten.
+     * Records a transition found on the hot path (a heartbeat reviving a service). It
+     * sets the status only if nothing was registered or set by hand since it happened,
+     * and never moves the heartbeat time backwards.
      */
-    async recordTransition(change: StatusChange): Promise<void> {
-      await db.transaction(async (tx) => {
-        await tx
-          .update(services)
-          .set({ lastKnownStatus: change.status, lastHeartbeat: change.service.lastHeartbeat })
-          .where(eq(services.id, change.service.id));
-        await tx.insert(serviceStatusEvents).values(toEventRow(change));
-      });
-    },
+    recordTransition: (change: StatusChange) =>
+      guardDatabase(() =>
+        db.transaction(async (tx) => {
+          await tx
+            .update(services)
+            .set({
+              lastKnownStatus: change.status,
+              lastHeartbeat: sql`GREATEST(${services.lastHeartbeat}, ${change.service.lastHeartbeat}::timestamptz)`,
+            })
+            .where(and(eq(services.id, change.service.id), lte(services.updatedAt, change.at)));
+          await tx.insert(serviceStatusEvents).values(toEventRow(change)).onConflictDoNothing();
+        }),
+      ),
 
     /**
-     * Writes many heartbeat times in one statement (they are flushed in batches, not
-     * one write per heartbeat); a time never moves backwards.
+     * Writes heartbeat times in a few statements (they are flushed in batches, not one
+     * write per heartbeat), under PostgreSQL's limit on parameters; a time never moves
+     * backwards.
      */
-    async recordHeartbeats(beats: readonly { id: string; at: string }[]): Promise<void> {
-      if (beats.length === 0) return;
-      const values = sql.join(
-        beats.map((beat) => sql`(${beat.id}, ${beat.at}::timestamptz)`),
-        sql`, `,
-      );
-      await db.execute(sql`
-        UPDATE ${services} AS s SET last_heartbeat = v.at
-        FROM (VALUES ${values}) AS v(id, at)
-        WHERE s.id = v.id AND s.last_heartbeat < v.at`);
-    },
+    recordHeartbeats: (beats: readonly { id: string; at: string }[]) =>
+      guardDatabase(async () => {
+        for (let start = 0; start < beats.length; start += HEARTBEATS_PER_STATEMENT) {
+          const chunk = beats.slice(start, start + HEARTBEATS_PER_STATEMENT);
+          const values = sql.join(
+            chunk.map((beat) => sql`(${beat.id}, ${beat.at}::timestamptz)`),
+            sql`, `,
+          );
+          await db.execute(sql`
+            UPDATE ${services} AS s SET last_heartbeat = v.at
+            FROM (VALUES ${values}) AS v(id, at)
+            WHERE s.id = v.id AND s.last_heartbeat < v.at`);
+        }
+      }),
 
     /** Every registered service, to rebuild an empty live store. */
-    async loadAll(): Promise<ServiceRecord[]> {
-      const rows = await db.select().from(services);
-      return rows.map(fromRow);
-    },
+    loadAll: () => guardDatabase(async () => (await db.select().from(services)).map(fromRow)),
 
     /** Transitions of one service, newest first. */
-    async history(serviceId: string, query: HistoryQuery): Promise<StatusChange[]> {
-      const rows = await db
-        .select()
-        .from(serviceStatusEvents)
-        .where(
-          and(
-            eq(serviceStatusEvents.serviceId, serviceId),
-            query.since ? gte(serviceStatusEvents.at, query.since) : undefined,
-          ),
-        )
-        .orderBy(desc(serviceStatusEvents.at), desc(serviceStatusEvents.id))
-        .limit(query.first);
-      return rows.map((row) => ({
-        service: row.service,
-        previousStatus: row.fromStatus as ServiceStatus | null,
-        status: row.toStatus as ServiceStatus,
-        reason: row.reason,
-        at: normalizeTimestamp(row.at),
-      }));
-    },
+    history: (serviceId: string, query: HistoryQuery) =>
+      guardDatabase(async (): Promise<StatusChange[]> => {
+        const rows = await db
+          .select()
+          .from(serviceStatusEvents)
+          .where(
+            and(
+              eq(serviceStatusEvents.serviceId, serviceId),
+              query.since ? gte(serviceStatusEvents.at, query.since) : undefined,
+            ),
+          )
+          .orderBy(desc(serviceStatusEvents.at), desc(serviceStatusEvents.id))
+          .limit(query.first);
+        return rows.map((row) => ({
+          service: row.service,
+          previousStatus: row.fromStatus as ServiceStatus | null,
+          status: row.toStatus as ServiceStatus,
+          reason: row.reason,
+          at: normalizeTimestamp(row.at),
+        }));
+      }),
   };
 }
+
+/** Two parameters a heartbeat; PostgreSQL takes at most 65,535 a statement. */
+const HEARTBEATS_PER_STATEMENT = 1000;
 
 export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
 

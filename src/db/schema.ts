@@ -63,7 +63,12 @@ export const serviceStatusEvents = pgTable(
     at: timestamptz("at").notNull(),
     service: jsonb("service").$type<ServiceRecord>().notNull(),
   },
-  (table) => [index("service_status_events_service_at_idx").on(table.serviceId, table.at.desc())],
+  (table) => [
+    index("service_status_events_service_at_idx").on(table.serviceId, table.at.desc()),
+    // One transition of a service to a status at one instant: a retried write records
+    // it once (ON CONFLICT DO NOTHING).
+    uniqueIndex("service_status_events_once_idx").on(table.serviceId, table.at, table.toStatus),
+  ],
 );
 
 /** Every circuit breaker transition. */

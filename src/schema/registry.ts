@@ -83,7 +83,9 @@ export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement(
     }),
     statusHistory: t.field({
       type: [ServiceStatusEventRef],
-      description: "Status transitions, newest first.",
+      // Nullable: a database outage should cost this field, not the list it sits in.
+      nullable: true,
+      description: "Status transitions, newest first; null when the database is unavailable.",
       args: { first: t.arg.int({ defaultValue: 50 }) },
       resolve: (s, { first }, ctx) => ctx.services.registry.history(s.id, { first }),
     }),

@@ -17,7 +17,14 @@ export function createBatcher<T>(write: (items: T[]) => Promise<void>, maxBatch 
         await write(batch.map((waiting) => waiting.item));
         for (const waiting of batch) waiting.resolve();
       } catch (error) {
-        for (const waiting of batch) waiting.reject(error);
+        if (batch.length === 1) {
+          batch[0]?.reject(error);
+          continue;
+        }
+        // One bad item must not fail its neighbours: write each alone to find it.
+        for (const waiting of batch) {
+          await write([waiting.item]).then(waiting.resolve, waiting.reject);
+        }
       }
     }
     writing = false;

@@ -13,9 +13,10 @@ export type HeartbeatRecorderOptions = {
 
 /**
  * Heartbeats are the hot path, so they reach the database behind the live store: their
- * times in one batched statement every couple of seconds, and the transitions they cause
- * (an OFFLINE service coming back) as soon as possible. While the database is away both
- * wait here and are retried on the next flush, so none is lost to an outage.
+ * times in batched statements every couple of seconds, and the transitions they cause
+ * (an OFFLINE service coming back) at once. While the database is away both wait here
+ * and are retried with each flush; only a process that dies during the outage, or more
+ * than `maxPendingTransitions` transitions, lose any (the oldest), and that is logged.
  */
 export function createHeartbeatRecorder({
   repository,
@@ -45,7 +46,14 @@ export function createHeartbeatRecorder({
     } catch (error) {
       // Put back what was not written, behind nothing newer: later beats win by time.
       for (const [id, at] of batch) if (!beats.has(id)) beats.set(id, at);
-      transitions = [...changes, ...transitions].slice(-maxPendingTransitions);
+      const held = [...changes, ...transitions];
+      if (held.length > maxPendingTransitions) {
+        log.error(
+          { dropped: held.length - maxPendingTransitions },
+          "heartbeat transitions dropped",
+        );
+      }
+      transitions = held.slice(-maxPendingTransitions);
       if (!failing) log.error({ err: error }, "database unavailable; heartbeat writes held");
       failing = true;
     }
@@ -65,10 +73,18 @@ export function createHeartbeatRecorder({
       beats.set(id, at);
     },
 
-    /** Written at once when the database answers, else with the next flush. */
-    recordTransition(change: StatusChange): void {
-      transitions.push(change);
-      void flush();
+    /**
+     * Writes a transition a heartbeat caused, now; while the database is away it is held
+     * and written with a later flush, so the heartbeat itself still succeeds.
+     */
+    async writeTransition(change: StatusChange): Promise<void> {
+      try {
+        await repository.recordTransition(change);
+      } catch (error) {
+        transitions = [...transitions, change].slice(-maxPendingTransitions);
+        if (!failing) log.error({ err: error }, "database unavailable; heartbeat writes held");
+        failing = true;
+      }
     },
 
     flush,
@@ -78,12 +94,18 @@ export function createHeartbeatRecorder({
       timer.unref();
     },
 
-    /** Stops the timer and writes what is pending. */
+    /** Stops the timer and writes what is pending; says so when some cannot be. */
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
       timer = null;
       await flush();
       if (beats.size > 0 || transitions.length > 0) await flush();
+      if (beats.size > 0 || transitions.length > 0) {
+        log.error(
+          { heartbeats: beats.size, transitions: transitions.length },
+          "stopping with heartbeat writes the database did not take",
+        );
+      }
     },
   };
 }

@@ -17,6 +17,8 @@ export type ServicesDeps = {
   maxPageSize: number;
   now?: () => Date;
   random?: () => number;
+  /** How often the live store is checked for lost state. Default 5,000 ms. */
+  restoreCheckIntervalMs?: number;
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -32,7 +34,11 @@ export function createServices(deps: ServicesDeps) {
     maxPageSize: deps.maxPageSize,
     now,
   });
-  const liveStore = keepLiveStoreRestored(registry, deps.log);
+  const liveStore = keepLiveStoreRestored(
+    registry,
+    deps.log,
+    deps.restoreCheckIntervalMs ?? RESTORE_CHECK_INTERVAL_MS,
+  );
   return {
     registry,
     discovery: createDiscovery({
@@ -47,7 +53,9 @@ export function createServices(deps: ServicesDeps) {
       {
         name: "live registry",
         check: async () => {
-          if (!liveStore.restored()) throw new Error("not yet restored from the database");
+          if (!(await deps.store.isRestored())) {
+            throw new Error("not yet restored from the database");
+          }
         },
       },
       {
@@ -83,16 +91,18 @@ const RESTORE_CHECK_INTERVAL_MS = 5000;
  * empty (Redis restarted or flushed). A store that is down at start does not stop the
  * gateway: readiness says so until the first restore succeeds.
  */
-function keepLiveStoreRestored(registry: ReturnType<typeof createRegistry>, log: Logger) {
-  let restoredOnce = false;
+function keepLiveStoreRestored(
+  registry: ReturnType<typeof createRegistry>,
+  log: Logger,
+  intervalMs: number,
+) {
   let timer: NodeJS.Timeout | null = null;
   let warned = false;
 
   async function check(): Promise<void> {
     try {
       const restored = await registry.restoreLiveStore();
-      if (restored > 0) log.info({ restored }, "live registry restored from the database");
-      restoredOnce = true;
+      if (restored !== null) log.info({ restored }, "live registry restored from the database");
       warned = false;
     } catch (error) {
       if (!warned) log.warn({ err: error }, "live registry not restored yet; retrying");
@@ -101,10 +111,9 @@ function keepLiveStoreRestored(registry: ReturnType<typeof createRegistry>, log:
   }
 
   return {
-    restored: () => restoredOnce,
     async start(): Promise<void> {
       await check();
-      timer ??= setInterval(() => void check(), RESTORE_CHECK_INTERVAL_MS);
+      timer ??= setInterval(() => void check(), intervalMs);
       timer.unref();
     },
     stop(): void {

@@ -160,6 +160,12 @@ export function parseInput<S extends z.ZodType>(
 /** GraphQL sends omitted nullable fields as null; for a registration null means "not given". */
 export function parseRegistration(value: Record<string, unknown>): ValidRegistration {
   const given = Object.fromEntries(Object.entries(value).filter(([, field]) => field != null));
+  // PostgreSQL stores no NUL character in text or JSON; refuse it here, not as a failed write.
+  for (const [field, fieldValue] of Object.entries(given)) {
+    if (JSON.stringify(fieldValue).includes("\\u0000")) {
+      throw badInput(`input.${field}`, "must not contain NUL characters");
+    }
+  }
   return parseInput(registrationSchema, given, "input") as ValidRegistration;
 }
 

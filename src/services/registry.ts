@@ -12,7 +12,7 @@ import { parseStatus } from "./status.js";
 
 export type RegistryDeps = {
   store: RegistryStore;
-  /** The durable record (PostgreSQL or PGlite): written before the live store. */
+  /** The durable record (PostgreSQL or PGlite). */
   repository: RegistryRepository;
   heartbeats: HeartbeatRecorder;
   events: Events;
@@ -24,10 +24,11 @@ export type RegistryDeps = {
 const MAX_WRITE_ATTEMPTS = 5;
 
 /**
- * Registration, heartbeats and manual status changes. A change is written to the
- * database first (the source of truth), then to the live store under its version
- * check; every change publishes one registry event, every status transition one status
- * event and one history row.
+ * Registration, heartbeats and manual status changes. Registrations, status changes
+ * and unregistering are written to the database first (the source of truth), then to
+ * the live store under its version check. Heartbeats change the live store first (the
+ * hot path) and reach the database behind it. Every change publishes one registry
+ * event, every status transition one status event and one history row.
  */
 export function createRegistry({
   store,
@@ -45,10 +46,11 @@ export function createRegistry({
     service: ServiceRecord,
     previousStatus: ServiceStatus | null,
     reason: string,
+    at: string = timestamp(),
   ): StatusChange | null =>
     previousStatus === service.status
       ? null
-      : { service, previousStatus, status: service.status, reason, at: timestamp() };
+      : { service, previousStatus, status: service.status, reason, at };
 
   const publish = (
     kind: RegistryChangeKind,
@@ -63,16 +65,18 @@ export function createRegistry({
   /**
    * Read-modify-write: the database gets the new record, then the live store takes it
    * only if nobody changed the service meanwhile; otherwise both are written again from
-   * what is there now, so neither keeps a stale write.
+   * what is there now, so neither keeps a stale write. The transition keeps one time
+   * across attempts, so a retried write records it once.
    */
   async function update(
     id: string,
     next: (current: StoredService | null) => { record: ServiceRecord; reason: string },
   ) {
+    const at = timestamp();
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await store.get(id);
       const { record, reason } = next(current);
-      const change = transition(record, current?.record.status ?? null, reason);
+      const change = transition(record, current?.record.status ?? null, reason, at);
       await saveDurably({ record, change });
       const result = await store.put(record, current?.version ?? null);
       if (result.ok) {
@@ -133,7 +137,8 @@ export function createRegistry({
           reason: "unregistered",
           at: timestamp(),
         };
-        await repository.remove(id, current.record.updatedAt, change);
+        // A newer write in the database: re-read the live store and decide again.
+        if ((await repository.remove(id, current.record.updatedAt, change)) === "changed") continue;
         const result = await store.remove(id, current.version);
         if (result.ok) {
           publish("UNREGISTERED", result.removed, result.revision, change);
@@ -164,8 +169,8 @@ export function createRegistry({
       heartbeats.recordBeat(id, at);
       if (result.revision !== null) {
         const reason = reported ? "reported by heartbeat" : "heartbeat resumed";
-        const change = transition(result.record, result.previousStatus, reason);
-        if (change) heartbeats.recordTransition(change);
+        const change = transition(result.record, result.previousStatus, reason, at);
+        if (change) await heartbeats.writeTransition(change);
         publish("UPDATED", result.record, result.revision, change);
       }
       return result.record;
@@ -204,17 +209,19 @@ export function createRegistry({
     },
 
     /**
-     * Fills an empty live store (a first start on Redis, or Redis flushed or restarted)
-     * from the database. A store that has lost its revision counter has lost its data.
-     * Returns how many services were restored.
+     * Fills the live store from the database when it has not been since it last came
+     * up empty (a first start on Redis, Redis flushed or restarted). Services already
+     * there are newer than their rows and are kept; the store is marked restored only
+     * after every row is in, so a restore cut short runs again. Returns how many
+     * services were restored, or null when there was nothing to do.
      */
-    async restoreLiveStore(): Promise<number> {
-      if ((await store.revision()) > 0) return 0;
+    async restoreLiveStore(): Promise<number | null> {
+      if (await store.isRestored()) return null;
       let restored = 0;
       for (const record of await repository.loadAll()) {
-        // A service registered meanwhile is newer than its row here: keep it.
         if ((await store.put(record, null)).ok) restored += 1;
       }
+      await store.markRestored();
       return restored;
     },
   };

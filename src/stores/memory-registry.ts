@@ -21,6 +21,7 @@ export function createMemoryRegistryStore(): RegistryStore {
   const indexes = new Map<string, Set<string>>();
   const counters = new Map<string, number>();
   let revision = 0;
+  let restored = false;
 
   const indexKeys = (record: ServiceRecord): string[] => [
     ...indexNamesOf(record),
@@ -151,6 +152,14 @@ export function createMemoryRegistryStore(): RegistryStore {
 
     async revision() {
       return revision;
+    },
+
+    async isRestored() {
+      return restored;
+    },
+
+    async markRestored() {
+      restored = true;
     },
 
     async ping() {},

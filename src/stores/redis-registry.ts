@@ -20,6 +20,7 @@ import {
  *   idx:all             set of every id
  *   idx:type:<TYPE>, idx:status:<STATUS>, idx:tag:<tag>, idx:cap:<capability>   sets of ids
  *   revision            registry revision counter
+ *   restored            set once the store was filled from the durable record
  *   counter:<name>      round-robin cursors
  * Every write is one Lua script, so the hash and its index entries change together. The
  * scripts never decode a registration (metadata nests as deep as a caller likes, beyond
@@ -273,6 +274,12 @@ export function createRedisRegistryStore({
     nextCounter: (name) => guarded(() => redis.incr(`${keyPrefix}counter:${name}`)),
 
     revision: () => guarded(async () => Number((await redis.get(`${keyPrefix}revision`)) ?? 0)),
+
+    isRestored: () => guarded(async () => (await redis.exists(`${keyPrefix}restored`)) === 1),
+
+    markRestored: async () => {
+      await guarded(() => redis.set(`${keyPrefix}restored`, new Date().toISOString()));
+    },
 
     ping: async () => {
       await guarded(() => redis.ping());

@@ -62,6 +62,12 @@ export interface RegistryStore {
   nextCounter(name: string): Promise<number>;
   /** Registry revision: increments on every registration, update, status change and removal. */
   revision(): Promise<number>;
+  /**
+   * Whether this store was filled from the durable record since it last started empty.
+   * A Redis that restarts or is flushed loses the mark with its data.
+   */
+  isRestored(): Promise<boolean>;
+  markRestored(): Promise<void>;
   /** Throws when the backend is unreachable. */
   ping(): Promise<void>;
 }

@@ -23,6 +23,9 @@ for (const kind of ["pglite", "postgres"] as const) {
     let test: TestDatabase;
     let repository: RegistryRepository;
 
+    const save = (record: ServiceRecord, statusChange: StatusChange | null) =>
+      repository.saveMany([{ record, change: statusChange }]);
+
     beforeAll(async () => {
       test = await openTestDatabase(kind);
       repository = createRegistryRepository(test.database.db);
@@ -41,16 +44,16 @@ for (const kind of ["pglite", "postgres"] as const) {
         owner: "owner-key",
         metadata: { nested: { deep: [1, "two", null] } },
       });
-      await repository.save(record, change(record, null, record.registeredAt));
+      await save(record, change(record, null, record.registeredAt));
       expect(await repository.loadAll()).toEqual([record]);
     });
 
     it("upserts by id, and records a transition only when given one", async () => {
       const record = serviceRecord();
-      await repository.save(record, change(record, null, "2026-03-01T10:00:00.000Z"));
+      await save(record, change(record, null, "2026-03-01T10:00:00.000Z"));
       const renamed = { ...record, name: "renamed", status: "MAINTENANCE" as const };
-      await repository.save(renamed, change(renamed, "ONLINE", "2026-03-01T10:05:00.000Z"));
-      await repository.save({ ...renamed, version: "2.0.0" }, null);
+      await save(renamed, change(renamed, "ONLINE", "2026-03-01T10:05:00.000Z"));
+      await save({ ...renamed, version: "2.0.0" }, null);
       expect(await repository.loadAll()).toEqual([{ ...renamed, version: "2.0.0" }]);
       const history = await repository.history(record.id, { first: 10 });
       expect(history.map((event) => [event.previousStatus, event.status])).toEqual([
@@ -76,15 +79,18 @@ for (const kind of ["pglite", "postgres"] as const) {
 
     it("keeps history after removal, and pages it newest first from a time", async () => {
       const record = serviceRecord();
-      await repository.save(record, change(record, null, "2026-03-01T10:00:00.000Z"));
+      await save(record, change(record, null, "2026-03-01T10:00:00.000Z"));
       const offline = { ...record, status: "OFFLINE" as const };
-      await repository.save(offline, change(offline, "ONLINE", "2026-03-01T11:00:00.000Z"));
+      await save(offline, change(offline, "ONLINE", "2026-03-01T11:00:00.000Z"));
       const closing = {
         ...change(offline, "OFFLINE", "2026-03-01T12:00:00.000Z"),
         reason: "unregistered",
       };
-      expect(await repository.remove(record.id, "2025-01-01T00:00:00.000Z", closing)).toBe(false);
-      expect(await repository.remove(record.id, offline.updatedAt, closing)).toBe(true);
+      expect(await repository.remove(record.id, "2025-01-01T00:00:00.000Z", closing)).toBe(
+        "changed",
+      );
+      expect(await repository.remove(record.id, offline.updatedAt, closing)).toBe("removed");
+      expect(await repository.remove(record.id, offline.updatedAt, closing)).toBe("missing");
       expect(await repository.loadAll()).toEqual([]);
       const all = await repository.history(record.id, { first: 10 });
       expect(all.map((event) => event.at)).toEqual([
@@ -102,9 +108,9 @@ for (const kind of ["pglite", "postgres"] as const) {
 
     it("records a transition found by a heartbeat without overwriting the registration", async () => {
       const record = serviceRecord({ status: "OFFLINE" });
-      await repository.save(record, null);
+      await save(record, null);
       const newer = { ...record, version: "9.9.9" };
-      await repository.save(newer, null);
+      await save(newer, null);
       const revived = {
         ...record,
         status: "ONLINE" as const,
@@ -120,8 +126,8 @@ for (const kind of ["pglite", "postgres"] as const) {
     it("writes heartbeat times in one batch, never moving one backwards", async () => {
       const a = serviceRecord({ lastHeartbeat: "2026-03-01T10:00:00.000Z" });
       const b = serviceRecord({ lastHeartbeat: "2026-03-01T10:00:00.000Z" });
-      await repository.save(a, null);
-      await repository.save(b, null);
+      await save(a, null);
+      await save(b, null);
       await repository.recordHeartbeats([
         { id: a.id, at: "2026-03-01T10:01:00.000Z" },
         { id: b.id, at: "2026-03-01T09:00:00.000Z" },

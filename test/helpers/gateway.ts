@@ -39,6 +39,7 @@ export async function startGateway(
     database,
     events: options.events ?? createInProcessEvents(),
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    restoreCheckIntervalMs: 200,
   });
   const { url } = await app.start();
 

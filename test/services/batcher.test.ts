@@ -26,6 +26,26 @@ describe("group commit batcher", () => {
     await expect(add("b")).resolves.toBeUndefined();
   });
 
+  it("fails only the bad item of a batch, writing its neighbours", async () => {
+    let release: () => void = () => {};
+    const written: string[] = [];
+    const add = createBatcher<string>(async (items) => {
+      if (items.includes("first")) await new Promise<void>((resolve) => (release = resolve));
+      if (items.includes("bad")) throw new Error("refused");
+      written.push(...items);
+    });
+    const first = add("first");
+    const results = Promise.allSettled([add("a"), add("bad"), add("b")]);
+    release();
+    await first;
+    expect((await results).map((result) => result.status)).toEqual([
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+    ]);
+    expect(written).toEqual(["first", "a", "b"]);
+  });
+
   it("splits a long queue into batches of at most the given size", async () => {
     const sizes: number[] = [];
     let release: () => void = () => {};

@@ -1,0 +1,35 @@
+import { GatewayError } from "../errors.js";
+
+/** SQLSTATE classes that mean "the database is not there", not "the query is wrong". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0)/;
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * A database that does not answer (refused, dropped, timed out, shut down, closed)
+ * becomes SERVICE_UNAVAILABLE, which callers may retry. An error the database raised
+ * about a query is a bug: it is rethrown as it is, to be logged and masked.
+ */
+export async function guardDatabase<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    const root = rootCause(error);
+    const code =
+      typeof root === "object" && root !== null ? (root as { code?: unknown }).code : undefined;
+    const isQueryError =
+      typeof code === "string" && SQLSTATE.test(code) && !UNAVAILABLE_SQLSTATE.test(code);
+    if (isQueryError) throw error;
+    throw new GatewayError(
+      "SERVICE_UNAVAILABLE",
+      "The registry database is unavailable; try again shortly.",
+      { dependency: "database" },
+      { cause: error },
+    );
+  }
+}
+
+function rootCause(error: unknown): unknown {
+  let current = error;
+  while (current instanceof Error && current.cause !== undefined) current = current.cause;
+  return current;
+}
