@@ -1,7 +1,7 @@
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
-import { createInProcessEvents } from "./events.js";
+import { createInProcessEvents, createRedisEvents } from "./events.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
 import { createMemoryRegistryStore } from "./stores/memory-registry.js";
@@ -26,14 +26,21 @@ async function main() {
   );
 
   let store = createMemoryRegistryStore();
+  let events = createInProcessEvents();
   if (config.discoveryBackend === "redis" && config.redis) {
-    const redis = createRedisConnection(config.redis.url, log, `${config.serviceName}:store`);
-    await connectRedis(redis);
+    const { url, keyPrefix } = config.redis;
+    const redis = createRedisConnection(url, log, `${config.serviceName}:store`);
+    const subscriber = createRedisConnection(url, log, `${config.serviceName}:events`, {
+      queueWhileOffline: true,
+    });
+    await Promise.all([connectRedis(redis), connectRedis(subscriber)]);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
-    store = createRedisRegistryStore({ redis, keyPrefix: config.redis.keyPrefix });
+    store = createRedisRegistryStore({ redis, keyPrefix });
+    events = createRedisEvents({ publisher: redis, subscriber, channelPrefix: keyPrefix, log });
   }
+  closers.push(() => events.close());
 
-  const app = createApp({ config, store, database, events: createInProcessEvents(), log });
+  const app = createApp({ config, store, database, events, log });
   const { url } = await app.start();
   log.info(
     {

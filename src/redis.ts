@@ -6,10 +6,16 @@ import type { Logger } from "pino";
  * get SERVICE_UNAVAILABLE at once instead of hanging, and that keeps reconnecting.
  * Auto-pipelining batches concurrent commands into one round trip.
  */
-export function createRedisConnection(url: string, log: Logger, name: string): Redis {
+export function createRedisConnection(
+  url: string,
+  log: Logger,
+  name: string,
+  /** A subscriber queues its SUBSCRIBE until connected instead of failing it. */
+  options: { queueWhileOffline?: boolean } = {},
+): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
-    enableOfflineQueue: false,
+    enableOfflineQueue: options.queueWhileOffline ?? false,
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     connectionName: name,

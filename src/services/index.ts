@@ -8,6 +8,7 @@ import { createDiscovery } from "./discovery.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
+import { createWatch } from "./watch.js";
 
 export type ServicesDeps = {
   store: RegistryStore;
@@ -48,6 +49,7 @@ export function createServices(deps: ServicesDeps) {
       random: deps.random,
     }),
     breakers: createBreakers(),
+    watch: createWatch(deps.events),
     readiness: createReadiness([
       { name: `registry store (${deps.store.kind})`, check: () => deps.store.ping() },
       {

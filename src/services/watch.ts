@@ -1,0 +1,39 @@
+import { filter, pipe } from "graphql-yoga";
+import type { Events } from "../events.js";
+import type { RegistryChangeEvent, StatusChange } from "./model.js";
+import { normalizeServiceType } from "./registration-input.js";
+
+/** Live streams for subscriptions, narrowed to what the subscriber asked for. */
+export function createWatch(events: Events) {
+  return {
+    statusChanges({
+      serviceId,
+      type,
+    }: {
+      serviceId?: string | null;
+      type?: string | null;
+    }): AsyncIterable<StatusChange> {
+      const wantedType = type == null ? null : normalizeServiceType(type);
+      return pipe(
+        events.subscribe("service.statusChanged"),
+        filter(
+          (event: StatusChange) =>
+            (serviceId == null || event.service.id === serviceId) &&
+            (wantedType === null || event.service.type === wantedType),
+        ),
+      );
+    },
+
+    registryChanges({ type }: { type?: string | null }): AsyncIterable<RegistryChangeEvent> {
+      const wantedType = type == null ? null : normalizeServiceType(type);
+      return pipe(
+        events.subscribe("registry.changed"),
+        filter(
+          (event: RegistryChangeEvent) => wantedType === null || event.service.type === wantedType,
+        ),
+      );
+    },
+  };
+}
+
+export type Watch = ReturnType<typeof createWatch>;

@@ -1,0 +1,197 @@
+import { createClient } from "graphql-ws";
+import type { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { createRedisEvents } from "../../src/events.js";
+import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
+import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpers/redis.js";
+
+const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
+const STATUS_SUBSCRIPTION = /* GraphQL */ `
+  subscription($serviceId: ID, $type: String) {
+    serviceStatusChanged(serviceId: $serviceId, type: $type) {
+      previousStatus status reason at service { id type status }
+    }
+  }
+`;
+
+type StatusEvent = {
+  serviceStatusChanged: {
+    previousStatus: string | null;
+    status: string;
+    reason: string;
+    service: { id: string; type: string; status: string };
+  };
+};
+
+const register = (gateway: TestGateway, id: string, type = "planning_system") =>
+  gateway.graphql(REGISTER, {
+    input: { id, name: id, type, version: "1.0.0", baseUrl: `http://${id}.test` },
+  });
+
+/**
+ * graphql-ws has no acknowledgement that a subscription is in place, so the change is
+ * made again, alternating, until the first event arrives (bounded).
+ */
+async function firstEventOf<T>(
+  iterator: AsyncIterator<{ data?: T | null }>,
+  change: (round: number) => Promise<unknown>,
+): Promise<T> {
+  const next = iterator.next();
+  for (let round = 0; round < 40; round++) {
+    await change(round);
+    const arrived = await Promise.race([
+      next,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 100)),
+    ]);
+    if (arrived && !arrived.done && arrived.value.data) return arrived.value.data;
+  }
+  throw new Error("no event arrived");
+}
+
+function wsClient(gateway: TestGateway) {
+  return createClient({
+    url: `${gateway.url.replace("http", "ws")}/graphql`,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+  });
+}
+
+const toggle = (gateway: TestGateway, id: string) => (round: number) =>
+  gateway.graphql(
+    `mutation($id: ID!, $status: ServiceStatus!) { updateServiceStatus(id: $id, status: $status) { id } }`,
+    { id, status: round % 2 === 0 ? "MAINTENANCE" : "ONLINE" },
+  );
+
+describe("subscriptions on one gateway", () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway();
+    dataOf(await register(gateway, "watched"));
+    dataOf(await register(gateway, "other", "agent_orchestrator"));
+  });
+  afterAll(() => gateway.stop());
+
+  it("delivers status transitions over graphql-ws, only for the service asked for", async () => {
+    const client = wsClient(gateway);
+    const events = client.iterate<StatusEvent>({
+      query: STATUS_SUBSCRIPTION,
+      variables: { serviceId: "watched" },
+    });
+    try {
+      const { serviceStatusChanged: event } = await firstEventOf(
+        events,
+        toggle(gateway, "watched"),
+      );
+      // Which toggle arrives first depends on when the subscription took hold.
+      expect(event).toMatchObject({
+        reason: "set manually",
+        service: { id: "watched", type: "PLANNING_SYSTEM", status: event.status },
+      });
+      expect([event.previousStatus, event.status].sort()).toEqual(["MAINTENANCE", "ONLINE"]);
+
+      // Now that the subscription is surely live: another service's change is not
+      // delivered, so the next event is the watched one's.
+      const next = events.next();
+      await toggle(gateway, "other")(0);
+      await toggle(gateway, "watched")(event.status === "MAINTENANCE" ? 1 : 0);
+      expect((await next).value?.data?.serviceStatusChanged.service.id).toBe("watched");
+    } finally {
+      await events.return?.();
+      await client.dispose();
+    }
+  });
+
+  it("delivers registry changes over SSE, filtered by type in any spelling", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${gateway.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({
+        query: `subscription { registryChanged(type: "agent-orchestrator") { change revision service { id } } }`,
+      }),
+      signal: controller.signal,
+    });
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    try {
+      let text = "";
+      for (let round = 0; round < 40 && !text.includes('"registryChanged"'); round++) {
+        await register(gateway, `planner-${round}`);
+        await register(gateway, `agent-${round}`, "agent_orchestrator");
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), 100)),
+        ]);
+        if (chunk && !chunk.done) text += new TextDecoder().decode(chunk.value);
+      }
+      const data = text.split("\n").find((line) => line.startsWith("data: {"));
+      const event = JSON.parse(data?.slice(6) ?? "null");
+      expect(event.data.registryChanged.change).toBe("REGISTERED");
+      expect(event.data.registryChanged.service.id).toMatch(/^agent-/);
+      expect(event.data.registryChanged.revision).toBeGreaterThan(0);
+    } finally {
+      controller.abort();
+    }
+  });
+});
+
+const redisAvailable = await redisIsAvailable();
+
+describe.runIf(redisAvailable)("subscriptions across replicas on one Redis", () => {
+  const keyPrefix = isolatedPrefix();
+  const connections: Redis[] = [];
+  let a: TestGateway;
+  let b: TestGateway;
+
+  async function replica(): Promise<TestGateway> {
+    const redis = newRedis();
+    const subscriber = newRedis();
+    connections.push(redis, subscriber);
+    return startGateway({
+      store: createRedisRegistryStore({ redis, keyPrefix }),
+      events: createRedisEvents({
+        publisher: redis,
+        subscriber,
+        channelPrefix: keyPrefix,
+        log: pino({ level: "silent" }),
+      }),
+    });
+  }
+
+  beforeAll(async () => {
+    a = await replica();
+    b = await replica();
+  });
+  afterAll(async () => {
+    await a.stop();
+    await b.stop();
+    await deleteKeys(connections[0] as Redis, keyPrefix);
+    for (const connection of connections) connection.disconnect();
+  });
+
+  it("shows a subscriber on replica A a change made on replica B, once", async () => {
+    dataOf(await register(b, "shared"));
+    const client = wsClient(a);
+    const events = client.iterate<StatusEvent>({
+      query: STATUS_SUBSCRIPTION,
+      variables: { type: "PLANNING_SYSTEM" },
+    });
+    try {
+      const event = await firstEventOf(events, toggle(b, "shared"));
+      expect(event.serviceStatusChanged.service.id).toBe("shared");
+      // Exactly once: the next event is the next change, not a copy of this one.
+      const second = events.next();
+      const previous = event.serviceStatusChanged.status;
+      await toggle(b, "shared")(previous === "MAINTENANCE" ? 1 : 0);
+      const next = await second;
+      expect(next.done).toBe(false);
+      expect(next.value?.data?.serviceStatusChanged.previousStatus).toBe(previous);
+    } finally {
+      await events.return?.();
+      await client.dispose();
+    }
+  });
+});
