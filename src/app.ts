@@ -9,6 +9,7 @@ import { createRestRoutes } from "./http/rest.js";
 import { createHttpServer } from "./http/server.js";
 import { createMetrics } from "./metrics.js";
 import { createServices, type Services } from "./services/index.js";
+import { createMemoryLeaseStore, type LeaseStore } from "./stores/lease.js";
 import type { RegistryStore } from "./stores/registry.js";
 
 export type AppDeps = {
@@ -21,6 +22,7 @@ export type AppDeps = {
     | "graphiql"
     | "maxPageSize"
     | "adminToken"
+    | "heartbeatSweepIntervalSeconds"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -29,6 +31,8 @@ export type AppDeps = {
   log: Logger;
   /** How often the live store is checked for lost state. Default 5,000 ms. */
   restoreCheckIntervalMs?: number;
+  /** Leader leases shared by replicas; in memory when omitted (one gateway). */
+  leases?: LeaseStore;
 };
 
 export type App = {
@@ -55,6 +59,8 @@ export function createApp(deps: AppDeps): App {
     log,
     maxPageSize: config.maxPageSize,
     restoreCheckIntervalMs: deps.restoreCheckIntervalMs,
+    leases: deps.leases ?? createMemoryLeaseStore(),
+    sweepIntervalMs: config.heartbeatSweepIntervalSeconds * 1000,
   });
   const graphql = createGraphQL({
     services,

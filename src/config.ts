@@ -59,6 +59,8 @@ const environmentSchema = z
     /** Largest page a list query may ask for (`first`). Default 500. */
     // At least the default page of 100 that list queries use when `first` is omitted.
     MAX_PAGE_SIZE: z.coerce.number().int().min(100).max(10_000).default(500),
+    /** How often services with overdue heartbeats are taken OFFLINE. Default 5. */
+    HEARTBEAT_SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3600).default(5),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   })
@@ -87,6 +89,7 @@ export type Config = {
   graphiql: boolean;
   maxPageSize: number;
   adminToken: string | null;
+  heartbeatSweepIntervalSeconds: number;
 };
 
 export class ConfigError extends Error {
@@ -119,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphiql: e.GRAPHIQL,
     maxPageSize: e.MAX_PAGE_SIZE,
     adminToken: e.ADMIN_TOKEN ?? null,
+    heartbeatSweepIntervalSeconds: e.HEARTBEAT_SWEEP_INTERVAL_SECONDS,
   };
 }
 

@@ -4,6 +4,7 @@ import { openDatabase } from "./db/client.js";
 import { createInProcessEvents, createRedisEvents } from "./events.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
+import { createMemoryLeaseStore, createRedisLeaseStore } from "./stores/lease.js";
 import { createMemoryRegistryStore } from "./stores/memory-registry.js";
 import { createRedisRegistryStore } from "./stores/redis-registry.js";
 
@@ -27,6 +28,7 @@ async function main() {
 
   let store = createMemoryRegistryStore();
   let events = createInProcessEvents();
+  let leases = createMemoryLeaseStore();
   if (config.discoveryBackend === "redis" && config.redis) {
     const { url, keyPrefix } = config.redis;
     const redis = createRedisConnection(url, log, `${config.serviceName}:store`);
@@ -36,11 +38,12 @@ async function main() {
     await Promise.all([connectRedis(redis), connectRedis(subscriber)]);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
     store = createRedisRegistryStore({ redis, keyPrefix });
+    leases = createRedisLeaseStore({ redis, keyPrefix });
     events = createRedisEvents({ publisher: redis, subscriber, channelPrefix: keyPrefix, log });
   }
   closers.push(() => events.close());
 
-  const app = createApp({ config, store, database, events, log });
+  const app = createApp({ config, store, database, events, leases, log });
   const { url } = await app.start();
   log.info(
     {

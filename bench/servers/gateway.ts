@@ -57,6 +57,8 @@ for (let type = 0; type < SEEDED_TYPES; type++) {
         tags: ["eu", "primary"],
         capabilities: ["work"],
         metadata: { region: "eu-west-1" },
+        // Longer than any bench run, so nothing expires under the scenarios' feet.
+        ttlSeconds: 86_400,
       },
       anonymousCaller,
     );

@@ -2,9 +2,11 @@ import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { createRegistryRepository } from "../db/registry.js";
 import type { Events } from "../events.js";
+import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { createBreakers } from "./breakers.js";
 import { createDiscovery } from "./discovery.js";
+import { createExpirySweeper } from "./expiry.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
@@ -20,6 +22,10 @@ export type ServicesDeps = {
   random?: () => number;
   /** How often the live store is checked for lost state. Default 5,000 ms. */
   restoreCheckIntervalMs?: number;
+  /** Leader leases for background work; one process needs none shared. */
+  leases: LeaseStore;
+  /** How often overdue heartbeats are looked for. Default 5,000 ms. */
+  sweepIntervalMs?: number;
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -35,6 +41,14 @@ export function createServices(deps: ServicesDeps) {
     maxPageSize: deps.maxPageSize,
     now,
   });
+  const expiry = createExpirySweeper({
+    store: deps.store,
+    registry,
+    leases: deps.leases,
+    log: deps.log,
+    intervalMs: deps.sweepIntervalMs,
+    now: () => now().getTime(),
+  });
   const liveStore = keepLiveStoreRestored(
     registry,
     deps.log,
@@ -49,6 +63,7 @@ export function createServices(deps: ServicesDeps) {
       random: deps.random,
     }),
     breakers: createBreakers(),
+    expiry,
     watch: createWatch(deps.events),
     readiness: createReadiness([
       { name: `registry store (${deps.store.kind})`, check: () => deps.store.ping() },
@@ -73,11 +88,13 @@ export function createServices(deps: ServicesDeps) {
     async start(): Promise<void> {
       await liveStore.start();
       heartbeats.start();
+      expiry.start();
     },
 
     /** Writes what is pending; the caller closes the backends afterwards. */
     async stop(): Promise<void> {
       liveStore.stop();
+      await expiry.stop();
       await heartbeats.stop();
     },
   };

@@ -194,6 +194,25 @@ export function createRegistry({
       return record;
     },
 
+    /**
+     * Takes a service whose heartbeat is overdue OFFLINE, unless it heartbeated (or
+     * changed at all) since `seenHeartbeat` was read. Like a heartbeat's, this change is
+     * the system's: the live store first, the database right behind it.
+     */
+    async expire(id: string, seenHeartbeat: string): Promise<boolean> {
+      const current = await store.get(id);
+      const before = current?.record;
+      if (!current || !before || before.lastHeartbeat !== seenHeartbeat) return false;
+      if (before.status !== "ONLINE" && before.status !== "DEGRADED") return false;
+      const record: ServiceRecord = { ...before, status: "OFFLINE" };
+      const result = await store.put(record, current.version);
+      if (!result.ok) return false;
+      const change = transition(record, before.status, "heartbeat expired");
+      if (change) await heartbeats.writeTransition(change);
+      publish("UPDATED", record, result.revision, change);
+      return true;
+    },
+
     /** Status transitions of a service, newest first; kept after it is unregistered. */
     async history(
       id: string,

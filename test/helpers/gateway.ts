@@ -34,6 +34,7 @@ export async function startGateway(
       graphiql: true,
       maxPageSize: 500,
       adminToken: options.adminToken ?? null,
+      heartbeatSweepIntervalSeconds: 5,
     },
     store,
     database,

@@ -6,6 +6,7 @@ import { createInProcessEvents } from "../../src/events.js";
 import { createGraphQL } from "../../src/http/graphql.js";
 import { serveJsonFast } from "../../src/http/graphql-fast-path.js";
 import { createServices } from "../../src/services/index.js";
+import { createMemoryLeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { migratedPglite } from "../helpers/database.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
@@ -95,6 +96,7 @@ describe("JSON fast path selection", () => {
         events: createInProcessEvents(),
         log: pino({ level: "silent" }),
         maxPageSize: 100,
+        leases: createMemoryLeaseStore(),
       }),
       log: pino({ level: "silent" }),
       adminToken: null,
