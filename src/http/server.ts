@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from "pino";
 import { GatewayError, httpStatusOf, isGatewayError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import type { SystemHealth } from "../services/health.js";
 import type { Services } from "../services/index.js";
 import { PayloadTooLargeError, readBody } from "./body.js";
 import { type Gateway, GRAPHQL_PATH, type ServerContext } from "./graphql.js";
@@ -99,6 +100,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
             dependencies,
           });
     }
+    if (path === "/health/system")
+      return sendJson(res, 200, toSeedSystemHealth(await services.health.system()));
     return sendJson(res, 404, { detail: `No route for ${path}` });
   }
 
@@ -133,6 +136,31 @@ export function createHttpServer(options: HttpServerOptions): Server {
       sendJson(res, 500, { detail: "Unexpected error.", code: "INTERNAL_SERVER_ERROR", requestId });
     });
   });
+}
+
+/** The seed's SystemHealthResponse, with what this gateway adds. */
+function toSeedSystemHealth(health: SystemHealth) {
+  return {
+    status: health.status,
+    reasons: health.reasons,
+    service_statuses: Object.fromEntries(health.services.map((s) => [s.id, s.status])),
+    circuit_breaker_statuses: Object.fromEntries(
+      health.circuitBreakers.map((b) => [
+        b.serviceId,
+        {
+          service_id: b.serviceId,
+          state: b.state,
+          failure_count: b.failureCount,
+          last_failure_time: b.lastFailureAt,
+        },
+      ]),
+    ),
+    dependencies: health.dependencies,
+    counts: health.counts,
+    self_preservation: health.selfPreservation,
+    checked_at: health.checkedAt,
+    execution_time_ms: health.executionTimeMs,
+  };
 }
 
 /** Null for a request target no URL parser accepts (e.g. `//[`), which must not throw here. */

@@ -2,6 +2,7 @@ import "./scalars.js";
 import "./registry.js";
 import "./discovery.js";
 import "./watch.js";
+import "./health.js";
 import { builder } from "./builder.js";
 
 /** The gateway's GraphQL schema; domain files register their types on import. */

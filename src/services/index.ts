@@ -7,6 +7,7 @@ import type { RegistryStore } from "../stores/registry.js";
 import { createBreakers } from "./breakers.js";
 import { createDiscovery } from "./discovery.js";
 import { createExpirySweeper } from "./expiry.js";
+import { createHealth } from "./health.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
@@ -49,6 +50,25 @@ export function createServices(deps: ServicesDeps) {
     intervalMs: deps.sweepIntervalMs,
     now: () => now().getTime(),
   });
+  const breakers = createBreakers();
+  const readiness = createReadiness([
+    { name: `registry store (${deps.store.kind})`, check: () => deps.store.ping() },
+    {
+      name: "live registry",
+      check: async () => {
+        if (!(await deps.store.isRestored())) {
+          throw new Error("not yet restored from the database");
+        }
+      },
+    },
+    {
+      name: `database (${deps.database.kind})`,
+      check: async () => {
+        await deps.database.ping();
+        if (!(await deps.database.isMigrated())) throw new Error("migrations not applied");
+      },
+    },
+  ]);
   const liveStore = keepLiveStoreRestored(
     registry,
     deps.log,
@@ -62,27 +82,17 @@ export function createServices(deps: ServicesDeps) {
       now: () => now().getTime(),
       random: deps.random,
     }),
-    breakers: createBreakers(),
+    breakers,
     expiry,
     watch: createWatch(deps.events),
-    readiness: createReadiness([
-      { name: `registry store (${deps.store.kind})`, check: () => deps.store.ping() },
-      {
-        name: "live registry",
-        check: async () => {
-          if (!(await deps.store.isRestored())) {
-            throw new Error("not yet restored from the database");
-          }
-        },
-      },
-      {
-        name: `database (${deps.database.kind})`,
-        check: async () => {
-          await deps.database.ping();
-          if (!(await deps.database.isMigrated())) throw new Error("migrations not applied");
-        },
-      },
-    ]),
+    readiness,
+    health: createHealth({
+      store: deps.store,
+      readiness,
+      breakers,
+      selfPreservation: expiry.selfPreservation,
+      now,
+    }),
 
     /** Restores an empty live store from the database, then starts background work. */
     async start(): Promise<void> {
