@@ -23,6 +23,7 @@ export type AppDeps = {
     | "maxPageSize"
     | "adminToken"
     | "heartbeatSweepIntervalSeconds"
+    | "probes"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): App {
     restoreCheckIntervalMs: deps.restoreCheckIntervalMs,
     leases: deps.leases ?? createMemoryLeaseStore(),
     sweepIntervalMs: config.heartbeatSweepIntervalSeconds * 1000,
+    probes: config.probes,
   });
   const graphql = createGraphQL({
     services,

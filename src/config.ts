@@ -61,6 +61,18 @@ const environmentSchema = z
     MAX_PAGE_SIZE: z.coerce.number().int().min(100).max(10_000).default(500),
     /** How often services with overdue heartbeats are taken OFFLINE. Default 5. */
     HEARTBEAT_SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3600).default(5),
+    /** Active health probes of every healthCheckUrl. Default true. */
+    PROBES: booleanFlag.default(true),
+    /** Default period of active health probes (a service may set its own). Default 15. */
+    PROBE_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3600).default(15),
+    /** Deadline of one probe. Default 2,000. */
+    PROBE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+    /** Probes in flight at once. Default 50. */
+    PROBE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+    /** Failed probes in a row that take a service OFFLINE. Default 3. */
+    PROBE_FALL_AFTER: z.coerce.number().int().min(1).max(100).default(3),
+    /** Healthy probes in a row that bring it back ONLINE. Default 2. */
+    PROBE_RISE_AFTER: z.coerce.number().int().min(1).max(100).default(2),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   })
@@ -90,6 +102,14 @@ export type Config = {
   maxPageSize: number;
   adminToken: string | null;
   heartbeatSweepIntervalSeconds: number;
+  probes: {
+    enabled: boolean;
+    intervalMs: number;
+    timeoutMs: number;
+    concurrency: number;
+    fallAfter: number;
+    riseAfter: number;
+  };
 };
 
 export class ConfigError extends Error {
@@ -123,6 +143,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPageSize: e.MAX_PAGE_SIZE,
     adminToken: e.ADMIN_TOKEN ?? null,
     heartbeatSweepIntervalSeconds: e.HEARTBEAT_SWEEP_INTERVAL_SECONDS,
+    probes: {
+      enabled: e.PROBES,
+      intervalMs: e.PROBE_INTERVAL_SECONDS * 1000,
+      timeoutMs: e.PROBE_TIMEOUT_MS,
+      concurrency: e.PROBE_CONCURRENCY,
+      fallAfter: e.PROBE_FALL_AFTER,
+      riseAfter: e.PROBE_RISE_AFTER,
+    },
   };
 }
 

@@ -24,6 +24,8 @@ const config = loadConfig({
   SERVICE_PORT: "0",
   SERVICE_HOST: "127.0.0.1",
   LOG_LEVEL: "warn",
+  // The seeded services live at addresses nothing answers on: no probes.
+  PROBES: "false",
 });
 const log = pino({ level: "warn" });
 const keyPrefix = `sig:bench:${process.pid}:`;

@@ -38,6 +38,7 @@ export const services = pgTable(
     metadata: jsonb("metadata").$type<JsonObject>().notNull(),
     heartbeatIntervalSeconds: integer("heartbeat_interval_seconds").notNull(),
     ttlSeconds: integer("ttl_seconds").notNull(),
+    probeIntervalSeconds: integer("probe_interval_seconds"),
     /** sha-256 of the registering bearer token; null when registered anonymously. */
     owner: text("owner"),
     lastKnownStatus: text("last_known_status").notNull(),

@@ -189,6 +189,7 @@ export function toServiceInfo(service: ServiceRecord) {
     updated_at: service.updatedAt,
     heartbeat_interval_seconds: service.heartbeatIntervalSeconds,
     ttl_seconds: service.ttlSeconds,
+    probe_interval_seconds: service.probeIntervalSeconds,
   };
 }
 
@@ -244,6 +245,7 @@ function registrationFromBody(raw: unknown): Record<string, unknown> {
     metadata: body.metadata,
     heartbeatIntervalSeconds: body.heartbeat_interval_seconds,
     ttlSeconds: body.ttl_seconds,
+    probeIntervalSeconds: body.probe_interval_seconds,
   };
 }
 

@@ -2,7 +2,7 @@ import type { SelfPreservation } from "../services/expiry.js";
 import type { SystemHealth } from "../services/health.js";
 import type { DependencyStatus } from "../services/readiness.js";
 import { builder } from "./builder.js";
-import { CircuitBreakerRef, ServiceRef } from "./registry.js";
+import { CircuitBreakerRef, HealthCheckRef, ServiceRef } from "./registry.js";
 
 const SystemStatusEnum = builder.enumType("SystemStatus", {
   values: ["HEALTHY", "DEGRADED", "UNHEALTHY"] as const,
@@ -59,6 +59,12 @@ const SystemHealthRef = builder.objectRef<SystemHealth>("SystemHealth").implemen
 });
 
 builder.queryFields((t) => ({
+  checkServiceHealth: t.field({
+    type: HealthCheckRef,
+    description: "Probes the service's healthCheckUrl now, and applies the result.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.services.prober.checkNow(String(id)),
+  }),
   systemHealth: t.field({
     type: SystemHealthRef,
     description: "Dependencies, every service and breaker, and one status for the whole system.",

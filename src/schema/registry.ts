@@ -71,6 +71,10 @@ export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement(
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     heartbeatIntervalSeconds: t.exposeInt("heartbeatIntervalSeconds"),
     ttlSeconds: t.exposeInt("ttlSeconds"),
+    probeIntervalSeconds: t.exposeInt("probeIntervalSeconds", {
+      nullable: true,
+      description: "Own probe period; null uses the gateway's default.",
+    }),
     health: t.field({
       type: HealthCheckRef,
       nullable: true,
@@ -131,6 +135,9 @@ const RegisterServiceInput = builder.inputType("RegisterServiceInput", {
     metadata: t.field({ type: "JSON", description: "A JSON object of at most 16 KiB." }),
     heartbeatIntervalSeconds: t.int({ description: "Default 30." }),
     ttlSeconds: t.int({ description: "OFFLINE after this long without a heartbeat. Default 90." }),
+    probeIntervalSeconds: t.int({
+      description: "How often to probe healthCheckUrl; default PROBE_INTERVAL_SECONDS.",
+    }),
   }),
 });
 

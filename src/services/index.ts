@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import { createHealthProbe } from "../clients/health-probe.js";
+import type { Config } from "../config.js";
 import type { Database } from "../db/client.js";
 import { createRegistryRepository } from "../db/registry.js";
 import type { Events } from "../events.js";
@@ -9,6 +11,7 @@ import { createDiscovery } from "./discovery.js";
 import { createExpirySweeper } from "./expiry.js";
 import { createHealth } from "./health.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
+import { createProber } from "./prober.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
 import { createWatch } from "./watch.js";
@@ -27,6 +30,8 @@ export type ServicesDeps = {
   leases: LeaseStore;
   /** How often overdue heartbeats are looked for. Default 5,000 ms. */
   sweepIntervalMs?: number;
+  /** Active health probes; the defaults of Config when omitted. */
+  probes?: Partial<Config["probes"]>;
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -48,6 +53,18 @@ export function createServices(deps: ServicesDeps) {
     leases: deps.leases,
     log: deps.log,
     intervalMs: deps.sweepIntervalMs,
+    now: () => now().getTime(),
+  });
+  const prober = createProber({
+    store: deps.store,
+    registry,
+    probe: createHealthProbe({ timeoutMs: deps.probes?.timeoutMs }),
+    leases: deps.leases,
+    log: deps.log,
+    intervalMs: deps.probes?.intervalMs,
+    concurrency: deps.probes?.concurrency,
+    fallAfter: deps.probes?.fallAfter,
+    riseAfter: deps.probes?.riseAfter,
     now: () => now().getTime(),
   });
   const breakers = createBreakers();
@@ -84,6 +101,7 @@ export function createServices(deps: ServicesDeps) {
     }),
     breakers,
     expiry,
+    prober,
     watch: createWatch(deps.events),
     readiness,
     health: createHealth({
@@ -99,11 +117,13 @@ export function createServices(deps: ServicesDeps) {
       await liveStore.start();
       heartbeats.start();
       expiry.start();
+      if (deps.probes?.enabled ?? true) prober.start();
     },
 
     /** Writes what is pending; the caller closes the backends afterwards. */
     async stop(): Promise<void> {
       liveStore.stop();
+      await prober.stop();
       await expiry.stop();
       await heartbeats.stop();
     },

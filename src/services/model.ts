@@ -33,6 +33,9 @@ export type HealthCheck = {
   checkedAt: string;
   error: string | null;
   body: JsonValue | null;
+  /** Probes in a row that failed / succeeded, for the fall and rise thresholds. */
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
 };
 
 /** What a registration says about a service; the caller controls all of it. */
@@ -49,6 +52,8 @@ export type ServiceRegistration = {
   metadata: JsonObject;
   heartbeatIntervalSeconds: number;
   ttlSeconds: number;
+  /** Active probe period for this service; null uses the gateway's PROBE_INTERVAL_SECONDS. */
+  probeIntervalSeconds: number | null;
 };
 
 /** A registered service as the live store holds it. Timestamps are ISO-8601 UTC. */

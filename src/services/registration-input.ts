@@ -99,6 +99,7 @@ export const registrationSchema = z
     metadata: metadataSchema.default({}),
     heartbeatIntervalSeconds: z.number().int().min(1).max(3600).default(30),
     ttlSeconds: z.number().int().min(1).max(86_400).default(90),
+    probeIntervalSeconds: z.number().int().min(1).max(3600).nullable().default(null),
   })
   .transform((input, ctx) => {
     if (input.ttlSeconds < input.heartbeatIntervalSeconds) {

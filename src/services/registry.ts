@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { ProbeResult } from "../clients/health-probe.js";
 import type { DurableWrite, RegistryRepository } from "../db/registry.js";
 import { badInput, GatewayError, notFound } from "../errors.js";
 import type { Events } from "../events.js";
@@ -6,7 +7,13 @@ import type { RegistryStore, StoredService } from "../stores/registry.js";
 import { createBatcher } from "./batcher.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
 import type { HeartbeatRecorder } from "./heartbeat-recorder.js";
-import type { RegistryChangeKind, ServiceRecord, ServiceStatus, StatusChange } from "./model.js";
+import type {
+  HealthCheck,
+  RegistryChangeKind,
+  ServiceRecord,
+  ServiceStatus,
+  StatusChange,
+} from "./model.js";
 import { parseRegistration, parseServiceId } from "./registration-input.js";
 import { parseStatus } from "./status.js";
 
@@ -213,6 +220,55 @@ export function createRegistry({
       return true;
     },
 
+    /**
+     * Keeps a probe's result and applies what it means for the status, with hysteresis:
+     * failures degrade an ONLINE service at once and take it OFFLINE after `fallAfter`
+     * in a row; `riseAfter` successes in a row bring it back ONLINE. A service that
+     * reports "degraded" is DEGRADED. MAINTENANCE is never changed, and a service whose
+     * heartbeat has expired is not revived by probes alone (its heartbeat will do that).
+     * Null when the service is gone.
+     */
+    async applyProbe(
+      id: string,
+      result: ProbeResult,
+      thresholds: { fallAfter: number; riseAfter: number },
+    ): Promise<HealthCheck | null> {
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+        const current = await store.get(id);
+        if (!current) return null;
+        const before = current.record;
+        const previous = before.health;
+        const check: HealthCheck = {
+          serviceId: id,
+          status: impliedStatus[result.verdict],
+          reachable: result.reachable,
+          httpStatus: result.httpStatus,
+          latencyMs: result.latencyMs,
+          checkedAt: timestamp(),
+          error: result.error,
+          body: result.body,
+          consecutiveFailures:
+            result.verdict === "failing" ? (previous?.consecutiveFailures ?? 0) + 1 : 0,
+          consecutiveSuccesses:
+            result.verdict === "healthy" ? (previous?.consecutiveSuccesses ?? 0) + 1 : 0,
+        };
+        const heartbeatFresh =
+          Date.parse(before.lastHeartbeat) + before.ttlSeconds * 1000 > now().getTime();
+        const status = statusAfterProbe(before.status, check, heartbeatFresh, thresholds);
+        if (status === before.status) {
+          return (await store.saveHealth(check)) ? check : null;
+        }
+        const record: ServiceRecord = { ...before, status, health: check };
+        const put = await store.put(record, current.version);
+        if (!put.ok) continue;
+        const change = transition(record, before.status, probeReason(check));
+        if (change) await heartbeats.writeTransition(change);
+        publish("UPDATED", record, put.revision, change);
+        return check;
+      }
+      throw tooFast(id);
+    },
+
     /** Status transitions of a service, newest first; kept after it is unregistered. */
     async history(
       id: string,
@@ -247,6 +303,38 @@ export function createRegistry({
 }
 
 export type Registry = ReturnType<typeof createRegistry>;
+
+const impliedStatus: Record<ProbeResult["verdict"], ServiceStatus> = {
+  healthy: "ONLINE",
+  degraded: "DEGRADED",
+  failing: "OFFLINE",
+};
+
+function statusAfterProbe(
+  current: ServiceStatus,
+  check: HealthCheck,
+  heartbeatFresh: boolean,
+  { fallAfter, riseAfter }: { fallAfter: number; riseAfter: number },
+): ServiceStatus {
+  if (current === "MAINTENANCE") return current;
+  switch (check.status) {
+    case "OFFLINE":
+      if (check.consecutiveFailures >= fallAfter) return "OFFLINE";
+      return current === "ONLINE" ? "DEGRADED" : current;
+    case "DEGRADED":
+      return current === "OFFLINE" && !heartbeatFresh ? current : "DEGRADED";
+    default:
+      if (current === "ONLINE" || check.consecutiveSuccesses < riseAfter) return current;
+      return current === "OFFLINE" && !heartbeatFresh ? current : "ONLINE";
+  }
+}
+
+function probeReason(check: HealthCheck): string {
+  if (check.status === "ONLINE")
+    return `probe healthy ${check.consecutiveSuccesses} times in a row`;
+  if (check.status === "DEGRADED") return "probe reported degraded";
+  return `probe failed ${check.consecutiveFailures} time(s) in a row: ${check.error}`;
+}
 
 function tooFast(id: string): GatewayError {
   return new GatewayError("CONFLICT", `Service ${id} is changing too fast to update; retry.`, {

@@ -286,6 +286,8 @@ describe("discovery over GraphQL", () => {
           checkedAt: new Date().toISOString(),
           error: null,
           body: null,
+          consecutiveFailures: 0,
+          consecutiveSuccesses: 1,
         });
       await probe("p1", 40);
       await probe("p2", 7);

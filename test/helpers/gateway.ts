@@ -35,6 +35,16 @@ export async function startGateway(
       maxPageSize: 500,
       adminToken: options.adminToken ?? null,
       heartbeatSweepIntervalSeconds: 5,
+      // Tests probe by hand (checkServiceHealth, prober.probeDue), and most register
+      // services at addresses nothing answers on.
+      probes: {
+        enabled: false,
+        intervalMs: 15_000,
+        timeoutMs: 500,
+        concurrency: 10,
+        fallAfter: 3,
+        riseAfter: 2,
+      },
     },
     store,
     database,

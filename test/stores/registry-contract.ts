@@ -22,6 +22,7 @@ export function serviceRecord(overrides: Partial<ServiceRecord> = {}): ServiceRe
     metadata: { region: "eu-west-1", limits: { rpm: 100 } },
     heartbeatIntervalSeconds: 30,
     ttlSeconds: 90,
+    probeIntervalSeconds: null,
     owner: null,
     status: "ONLINE",
     lastHeartbeat: at,
@@ -230,6 +231,8 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
         checkedAt: "2026-02-01T10:00:00.000Z",
         error: null,
         body: { status: "healthy" },
+        consecutiveFailures: 0,
+        consecutiveSuccesses: 3,
       };
       expect(await store.saveHealth(check)).toBe(true);
       expect((await store.get(record.id))?.record.health).toEqual(check);

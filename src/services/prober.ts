@@ -1,0 +1,121 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { HealthProbe } from "../clients/health-probe.js";
+import { notFound } from "../errors.js";
+import type { LeaseStore } from "../stores/lease.js";
+import type { RegistryStore } from "../stores/registry.js";
+import type { HealthCheck, ServiceRecord } from "./model.js";
+import { parseServiceId } from "./registration-input.js";
+import type { Registry } from "./registry.js";
+
+export type ProberOptions = {
+  store: RegistryStore;
+  registry: Registry;
+  probe: HealthProbe;
+  leases: LeaseStore;
+  log: Logger;
+  /** Default probe period when a service sets none. Default 15,000 ms. */
+  intervalMs?: number;
+  /** Probes in flight at once, whatever the number of services. Default 50. */
+  concurrency?: number;
+  /** Failures in a row that take a service OFFLINE. Default 3. */
+  fallAfter?: number;
+  /** Successes in a row that bring it back ONLINE. Default 2. */
+  riseAfter?: number;
+  /** How often due probes are looked for. Default 1,000 ms. */
+  tickMs?: number;
+  now?: () => number;
+};
+
+/**
+ * Active health checks of every service's healthCheckUrl, each at its own period, by
+ * one replica at a time (a lease), with a bounded number in flight so thousands of
+ * services never open thousands of sockets at once.
+ */
+export function createProber({
+  store,
+  registry,
+  probe,
+  leases,
+  log,
+  intervalMs = 15_000,
+  concurrency = 50,
+  fallAfter = 3,
+  riseAfter = 2,
+  tickMs = 1000,
+  now = Date.now,
+}: ProberOptions) {
+  const holder = randomUUID();
+  const inFlight = new Set<string>();
+  let timer: NodeJS.Timeout | null = null;
+  let ticking: Promise<unknown> | null = null;
+
+  const periodOf = (service: ServiceRecord) =>
+    service.probeIntervalSeconds === null ? intervalMs : service.probeIntervalSeconds * 1000;
+
+  async function probeOne(service: ServiceRecord): Promise<HealthCheck | null> {
+    const result = await probe.probe(service.healthCheckUrl);
+    return registry.applyProbe(service.id, result, { fallAfter, riseAfter });
+  }
+
+  /** Probes every service whose period has passed; returns how many were probed. */
+  async function probeDue(): Promise<number> {
+    if (!(await leases.acquire("health-prober", holder, Math.max(tickMs, 1000) * 5))) return 0;
+    const at = now();
+    const due = (await store.find({ statuses: ["ONLINE", "DEGRADED", "OFFLINE"] })).filter(
+      (service) =>
+        !inFlight.has(service.id) &&
+        (service.health === null || Date.parse(service.health.checkedAt) + periodOf(service) <= at),
+    );
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) {
+        const service = due[next++] as ServiceRecord;
+        inFlight.add(service.id);
+        try {
+          await probeOne(service);
+        } catch (error) {
+          log.warn({ err: error, serviceId: service.id }, "probe result not recorded");
+        } finally {
+          inFlight.delete(service.id);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    return due.length;
+  }
+
+  return {
+    probeDue,
+
+    /** Probes one service now (checkServiceHealth) and applies the result as usual. */
+    async checkNow(id: string): Promise<HealthCheck> {
+      const current = await store.get(parseServiceId(id));
+      if (!current) throw notFound(`Service ${id} is not registered.`);
+      const check = await probeOne(current.record);
+      if (!check) throw notFound(`Service ${id} is not registered.`);
+      return check;
+    },
+
+    start(): void {
+      timer ??= setInterval(() => {
+        ticking ??= probeDue()
+          .catch((error: unknown) => log.warn({ err: error }, "probe round failed"))
+          .finally(() => {
+            ticking = null;
+          });
+      }, tickMs);
+      timer.unref();
+    },
+
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await ticking;
+      await leases.release("health-prober", holder).catch(() => {});
+      await probe.close();
+    },
+  };
+}
+
+export type Prober = ReturnType<typeof createProber>;
