@@ -22,8 +22,10 @@ export type ProberOptions = {
   fallAfter?: number;
   /** Successes in a row that bring it back ONLINE. Default 2. */
   riseAfter?: number;
-  /** How often due probes are looked for. Default 1,000 ms. */
+  /** How often due probes are looked for. Default 250 ms. */
   tickMs?: number;
+  /** How often the list of services to probe is read again from the store. Default 2,000 ms. */
+  refreshMs?: number;
   now?: () => number;
 };
 
@@ -42,11 +44,16 @@ export function createProber({
   concurrency = 50,
   fallAfter = 3,
   riseAfter = 2,
-  tickMs = 1000,
+  tickMs = 250,
+  refreshMs = 2000,
   now = Date.now,
 }: ProberOptions) {
   const holder = randomUUID();
   const inFlight = new Set<string>();
+  /** When each service was last probed here; the store's checkedAt before that. */
+  const probedAt = new Map<string, number>();
+  let services: ServiceRecord[] = [];
+  let servicesReadAt = Number.NEGATIVE_INFINITY;
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<unknown> | null = null;
 
@@ -54,18 +61,35 @@ export function createProber({
     service.probeIntervalSeconds === null ? intervalMs : service.probeIntervalSeconds * 1000;
 
   async function probeOne(service: ServiceRecord): Promise<HealthCheck | null> {
+    probedAt.set(service.id, now());
     const result = await probe.probe(service.healthCheckUrl);
     return registry.applyProbe(service.id, result, { fallAfter, riseAfter });
   }
 
-  /** Probes every service whose period has passed; returns how many were probed. */
+  const lastProbe = (service: ServiceRecord) =>
+    probedAt.get(service.id) ??
+    (service.health ? Date.parse(service.health.checkedAt) : Number.NEGATIVE_INFINITY);
+
+  /**
+   * Probes every service whose period has passed; returns how many were probed. The
+   * ticks are short, so a period is kept to within a tick; the list of services is
+   * read from the store only every `refreshMs`, so ticking costs nothing per tick.
+   */
   async function probeDue(): Promise<number> {
-    if (!(await leases.acquire("health-prober", holder, Math.max(tickMs, 1000) * 5))) return 0;
+    if (!(await leases.acquire("health-prober", holder, Math.max(refreshMs, tickMs) * 3))) {
+      probedAt.clear();
+      servicesReadAt = Number.NEGATIVE_INFINITY;
+      return 0;
+    }
     const at = now();
-    const due = (await store.find({ statuses: ["ONLINE", "DEGRADED", "OFFLINE"] })).filter(
-      (service) =>
-        !inFlight.has(service.id) &&
-        (service.health === null || Date.parse(service.health.checkedAt) + periodOf(service) <= at),
+    if (at - servicesReadAt >= refreshMs) {
+      services = await store.find({ statuses: ["ONLINE", "DEGRADED", "OFFLINE"] });
+      servicesReadAt = at;
+      const present = new Set(services.map((service) => service.id));
+      for (const id of probedAt.keys()) if (!present.has(id)) probedAt.delete(id);
+    }
+    const due = services.filter(
+      (service) => !inFlight.has(service.id) && lastProbe(service) + periodOf(service) <= at,
     );
     let next = 0;
     const worker = async () => {
@@ -87,6 +111,11 @@ export function createProber({
 
   return {
     probeDue,
+
+    /** Reads the services to probe again on the next round (e.g. after registrations). */
+    refresh(): void {
+      servicesReadAt = Number.NEGATIVE_INFINITY;
+    },
 
     /** Probes one service now (checkServiceHealth) and applies the result as usual. */
     async checkNow(id: string): Promise<HealthCheck> {

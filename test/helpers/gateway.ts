@@ -1,5 +1,6 @@
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
+import type { Config } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
 import { createInProcessEvents, type Events } from "../../src/events.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
@@ -21,6 +22,8 @@ export async function startGateway(
     events?: Events;
     adminToken?: string;
     maxRequestBodyBytes?: number;
+    /** Background probing; off unless a test turns it on. */
+    probes?: Partial<Config["probes"]>;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -44,6 +47,7 @@ export async function startGateway(
         concurrency: 10,
         fallAfter: 3,
         riseAfter: 2,
+        ...options.probes,
       },
     },
     store,

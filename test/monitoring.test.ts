@@ -1,0 +1,81 @@
+import { createClient } from "graphql-ws";
+import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { startHealthService } from "./fixtures/health-service.js";
+import { dataOf, startGateway } from "./helpers/gateway.js";
+
+/**
+ * The whole loop, on real time: the gateway's own prober watches a fixture service; a
+ * dashboard subscribed over graphql-ws sees it fall when it dies and rise when it returns.
+ */
+describe("monitoring a service that dies and comes back", () => {
+  it("shows subscribers DEGRADED, then OFFLINE within fallAfter probes, then ONLINE again", async () => {
+    const fixture = await startHealthService("healthy");
+    const gateway = await startGateway({
+      probes: { enabled: true, intervalMs: 200, timeoutMs: 300, fallAfter: 3, riseAfter: 2 },
+    });
+    const client = createClient({
+      url: `${gateway.url.replace("http", "ws")}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const seen: { status: string; at: number }[] = [];
+    const events = client.iterate<{ serviceStatusChanged: { status: string; reason: string } }>({
+      query: `subscription { serviceStatusChanged(serviceId: "watched") { status reason } }`,
+    });
+    const reading = (async () => {
+      for await (const event of events) {
+        const status = event.data?.serviceStatusChanged.status;
+        if (status) seen.push({ status, at: Date.now() });
+      }
+    })();
+    const waitFor = async (status: string, withinMs: number) => {
+      const deadline = Date.now() + withinMs;
+      while (!seen.some((event) => event.status === status) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return seen.find((event) => event.status === status);
+    };
+
+    try {
+      dataOf(
+        await gateway.graphql(
+          `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`,
+          {
+            input: {
+              id: "watched",
+              name: "watched",
+              type: "worker",
+              version: "1",
+              baseUrl: fixture.url,
+              probeIntervalSeconds: 1,
+            },
+          },
+        ),
+      );
+      // Let a healthy probe or two pass, and the subscription take hold.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(seen).toEqual([]);
+
+      const killedAt = Date.now();
+      await fixture.stop();
+      const degraded = await waitFor("DEGRADED", 3000);
+      const offline = await waitFor("OFFLINE", 5000);
+      expect(degraded).toBeDefined();
+      expect(offline).toBeDefined();
+      // fallAfter (3) probes at the service's 1 s period; the slack is for a busy machine.
+      expect((offline?.at ?? Number.POSITIVE_INFINITY) - killedAt).toBeLessThan(3 * 1000 + 3000);
+
+      await fixture.start();
+      // It still heartbeats (registered moments ago, TTL 90 s), so healthy probes revive it.
+      expect(await waitFor("ONLINE", 5000)).toBeDefined();
+      expect(seen.map((event) => event.status)).toEqual(["DEGRADED", "OFFLINE", "ONLINE"]);
+    } finally {
+      await events.return?.();
+      await client.dispose();
+      await reading.catch(() => {});
+      await gateway.stop();
+      await fixture.stop().catch(() => {});
+    }
+  });
+});
