@@ -1,4 +1,5 @@
 import type { RegistryChangeEvent } from "../services/model.js";
+import type { RegistryChanges } from "../services/registry.js";
 import { builder } from "./builder.js";
 import { ServiceRef, ServiceStatusEventRef } from "./registry.js";
 
@@ -15,6 +16,33 @@ const RegistryEventRef = builder.objectRef<RegistryChangeEvent>("RegistryEvent")
     at: t.expose("at", { type: "DateTime" }),
   }),
 });
+
+const RegistryChangesRef = builder.objectRef<RegistryChanges>("RegistryChanges").implement({
+  description: "What a reconnecting client missed, or word that it must read the registry again.",
+  fields: (t) => ({
+    events: t.field({ type: [RegistryEventRef], resolve: (changes) => changes.events }),
+    revision: t.exposeInt("revision", { description: "The registry's revision now." }),
+    resyncRequired: t.exposeBoolean("resyncRequired", {
+      description: "True when the missed changes are no longer all kept: read the registry again.",
+    }),
+    hasMore: t.exposeBoolean("hasMore", {
+      description: "More changes follow the last event; ask again from its revision.",
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  registryChanges: t.field({
+    type: RegistryChangesRef,
+    description: "Registry changes after a revision, oldest first (the newest 10,000 are kept).",
+    args: {
+      sinceRevision: t.arg.int({ required: true }),
+      first: t.arg.int({ defaultValue: 500 }),
+    },
+    resolve: (_root, { sinceRevision, first }, ctx) =>
+      ctx.services.registry.changesSince(sinceRevision, first),
+  }),
+}));
 
 builder.subscriptionType({
   fields: (t) => ({

@@ -9,6 +9,7 @@ import { assertMayChange, type Caller, notOwner } from "./caller.js";
 import type { HeartbeatRecorder } from "./heartbeat-recorder.js";
 import type {
   HealthCheck,
+  RegistryChangeEvent,
   RegistryChangeKind,
   ServiceRecord,
   ServiceStatus,
@@ -29,6 +30,9 @@ export type RegistryDeps = {
 
 /** Optimistic writes retry this often when another writer got there first. */
 const MAX_WRITE_ATTEMPTS = 5;
+
+/** Registry changes kept for clients that reconnect and catch up. */
+const CHANGES_KEPT = 10_000;
 
 /**
  * Registration, heartbeats and manual status changes. Registrations, status changes
@@ -59,13 +63,18 @@ export function createRegistry({
       ? null
       : { service, previousStatus, status: service.status, reason, at };
 
-  const publish = (
+  /** Keeps the change for catching up, then tells subscribers. */
+  const publish = async (
     kind: RegistryChangeKind,
     service: ServiceRecord,
     revision: number,
     change: StatusChange | null,
   ) => {
-    events.publish("registry.changed", { change: kind, service, revision, at: timestamp() });
+    const event = { change: kind, service, revision, at: timestamp() };
+    // A change that could not be kept shows as a gap in registryChanges, and the client
+    // is told to resync; the change itself has happened, so this never fails it.
+    await store.appendChange(event, CHANGES_KEPT).catch(() => {});
+    events.publish("registry.changed", event);
     if (change) events.publish("service.statusChanged", change);
   };
 
@@ -123,7 +132,7 @@ export function createRegistry({
           },
         };
       });
-      publish(previous ? "UPDATED" : "REGISTERED", record, revision, change);
+      await publish(previous ? "UPDATED" : "REGISTERED", record, revision, change);
       return record;
     },
 
@@ -148,7 +157,7 @@ export function createRegistry({
         if ((await repository.remove(id, current.record.updatedAt, change)) === "changed") continue;
         const result = await store.remove(id, current.version);
         if (result.ok) {
-          publish("UNREGISTERED", result.removed, result.revision, change);
+          await publish("UNREGISTERED", result.removed, result.revision, change);
           return true;
         }
         if (result.reason === "not_found") return false;
@@ -178,7 +187,7 @@ export function createRegistry({
         const reason = reported ? "reported by heartbeat" : "heartbeat resumed";
         const change = transition(result.record, result.previousStatus, reason, at);
         if (change) await heartbeats.writeTransition(change);
-        publish("UPDATED", result.record, result.revision, change);
+        await publish("UPDATED", result.record, result.revision, change);
       }
       return result.record;
     },
@@ -197,7 +206,7 @@ export function createRegistry({
           record: { ...latest.record, status: next, updatedAt: timestamp() },
         };
       });
-      publish("UPDATED", record, revision, change);
+      await publish("UPDATED", record, revision, change);
       return record;
     },
 
@@ -216,7 +225,7 @@ export function createRegistry({
       if (!result.ok) return false;
       const change = transition(record, before.status, "heartbeat expired");
       if (change) await heartbeats.writeTransition(change);
-      publish("UPDATED", record, result.revision, change);
+      await publish("UPDATED", record, result.revision, change);
       return true;
     },
 
@@ -263,10 +272,46 @@ export function createRegistry({
         if (!put.ok) continue;
         const change = transition(record, before.status, probeReason(check));
         if (change) await heartbeats.writeTransition(change);
-        publish("UPDATED", record, put.revision, change);
+        await publish("UPDATED", record, put.revision, change);
         return check;
       }
       throw tooFast(id);
+    },
+
+    /**
+     * What changed after `sinceRevision`, oldest first, for a client that reconnects.
+     * When the kept changes no longer reach back that far, or have a gap (a restore,
+     * a change that could not be kept), the client is told to resync instead: to read
+     * the registry again and continue from `revision`.
+     */
+    async changesSince(
+      sinceRevision: number,
+      first: number | null | undefined,
+    ): Promise<RegistryChanges> {
+      if (!Number.isInteger(sinceRevision) || sinceRevision < 0) {
+        throw badInput("sinceRevision", "must be a revision, 0 or more");
+      }
+      const size = first ?? 500;
+      if (!Number.isInteger(size) || size < 1 || size > maxPageSize) {
+        throw badInput("first", `must be between 1 and ${maxPageSize}`);
+      }
+      const [kept, revision] = await Promise.all([
+        store.changesSince(sinceRevision, size + 1),
+        store.revision(),
+      ]);
+      const page = kept.events.slice(0, size);
+      let resyncRequired =
+        sinceRevision > revision ||
+        (sinceRevision < revision &&
+          (kept.oldestKept === null || kept.oldestKept > sinceRevision + 1));
+      let expected = sinceRevision + 1;
+      for (const event of page) {
+        if (event.revision !== expected) resyncRequired = true;
+        expected = event.revision + 1;
+      }
+      return resyncRequired
+        ? { events: [], revision, resyncRequired, hasMore: false }
+        : { events: page, revision, resyncRequired, hasMore: kept.events.length > size };
     },
 
     /** Status transitions of a service, newest first; kept after it is unregistered. */
@@ -303,6 +348,13 @@ export function createRegistry({
 }
 
 export type Registry = ReturnType<typeof createRegistry>;
+
+export type RegistryChanges = {
+  events: RegistryChangeEvent[];
+  revision: number;
+  resyncRequired: boolean;
+  hasMore: boolean;
+};
 
 const impliedStatus: Record<ProbeResult["verdict"], ServiceStatus> = {
   healthy: "ONLINE",

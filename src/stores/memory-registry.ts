@@ -1,4 +1,4 @@
-import type { HealthCheck, ServiceRecord } from "../services/model.js";
+import type { HealthCheck, RegistryChangeEvent, ServiceRecord } from "../services/model.js";
 import {
   type HeartbeatRequest,
   type HeartbeatResult,
@@ -22,6 +22,7 @@ export function createMemoryRegistryStore(): RegistryStore {
   const counters = new Map<string, number>();
   let revision = 0;
   let restored = false;
+  const changes: RegistryChangeEvent[] = [];
 
   const indexKeys = (record: ServiceRecord): string[] => [
     ...indexNamesOf(record),
@@ -160,6 +161,24 @@ export function createMemoryRegistryStore(): RegistryStore {
 
     async markRestored() {
       restored = true;
+    },
+
+    async appendChange(event, keep) {
+      changes.push(event);
+      if (changes.length > keep) changes.splice(0, changes.length - keep);
+    },
+
+    async changesSince(since, limit) {
+      return {
+        events: changes
+          .filter((event) => event.revision > since)
+          .sort((a, b) => a.revision - b.revision)
+          .slice(0, limit),
+        oldestKept: changes.reduce<number | null>(
+          (oldest, event) => (oldest === null ? event.revision : Math.min(oldest, event.revision)),
+          null,
+        ),
+      };
     },
 
     async ping() {},

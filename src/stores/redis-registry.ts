@@ -1,6 +1,11 @@
 import type { Redis } from "ioredis";
 import { GatewayError } from "../errors.js";
-import type { HealthCheck, ServiceRecord, ServiceStatus } from "../services/model.js";
+import type {
+  HealthCheck,
+  RegistryChangeEvent,
+  ServiceRecord,
+  ServiceStatus,
+} from "../services/model.js";
 import { defineScript } from "./redis-script.js";
 import {
   type HeartbeatRequest,
@@ -21,6 +26,7 @@ import {
  *   idx:type:<TYPE>, idx:status:<STATUS>, idx:tag:<tag>, idx:cap:<capability>   sets of ids
  *   revision            registry revision counter
  *   restored            set once the store was filled from the durable record
+ *   changes             sorted set of recent registry changes (JSON), scored by revision
  *   counter:<name>      round-robin cursors
  * Every write is one Lua script, so the hash and its index entries change together. The
  * scripts never decode a registration (metadata nests as deep as a caller likes, beyond
@@ -280,6 +286,28 @@ export function createRedisRegistryStore({
     markRestored: async () => {
       await guarded(() => redis.set(`${keyPrefix}restored`, new Date().toISOString()));
     },
+
+    appendChange: (event, keep) =>
+      guarded(async () => {
+        await redis
+          .multi()
+          .zadd(`${keyPrefix}changes`, event.revision, JSON.stringify(event))
+          .zremrangebyrank(`${keyPrefix}changes`, 0, -(keep + 1))
+          .exec();
+      }),
+
+    changesSince: (since, limit) =>
+      guarded(async () => {
+        const key = `${keyPrefix}changes`;
+        const [events, oldest] = await Promise.all([
+          redis.zrangebyscore(key, `(${since}`, "+inf", "LIMIT", 0, limit),
+          redis.zrange(key, 0, 0, "WITHSCORES"),
+        ]);
+        return {
+          events: events.map((event) => JSON.parse(event) as RegistryChangeEvent),
+          oldestKept: oldest[1] === undefined ? null : Number(oldest[1]),
+        };
+      }),
 
     ping: async () => {
       await guarded(() => redis.ping());

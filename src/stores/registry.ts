@@ -1,4 +1,9 @@
-import type { HealthCheck, ServiceRecord, ServiceStatus } from "../services/model.js";
+import type {
+  HealthCheck,
+  RegistryChangeEvent,
+  ServiceRecord,
+  ServiceStatus,
+} from "../services/model.js";
 
 /** Index lookups a store answers directly; every given criterion must hold. */
 export type IndexQuery = {
@@ -68,6 +73,13 @@ export interface RegistryStore {
    */
   isRestored(): Promise<boolean>;
   markRestored(): Promise<void>;
+  /** Keeps a registry change for clients catching up; only the newest `keep` are kept. */
+  appendChange(event: RegistryChangeEvent, keep: number): Promise<void>;
+  /** Kept changes after `revision`, oldest first, and the oldest revision still kept. */
+  changesSince(
+    revision: number,
+    limit: number,
+  ): Promise<{ events: RegistryChangeEvent[]; oldestKept: number | null }>;
   /** Throws when the backend is unreachable. */
   ping(): Promise<void>;
 }

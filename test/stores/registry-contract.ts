@@ -240,6 +240,22 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
       expect(await store.saveHealth(check)).toBe(false);
     });
 
+    it("keeps the newest registry changes for catching up, oldest first", async () => {
+      const record = serviceRecord();
+      for (let revision = 1; revision <= 5; revision++) {
+        await store.appendChange(
+          { change: "UPDATED", service: record, revision, at: record.updatedAt },
+          3,
+        );
+      }
+      const since1 = await store.changesSince(1, 10);
+      expect(since1.oldestKept).toBe(3);
+      expect(since1.events.map((event) => event.revision)).toEqual([3, 4, 5]);
+      expect(since1.events[0]?.service).toEqual(record);
+      expect((await store.changesSince(3, 1)).events.map((event) => event.revision)).toEqual([4]);
+      expect((await store.changesSince(5, 10)).events).toEqual([]);
+    });
+
     it("hands out increasing counter values per name", async () => {
       const first = await store.nextCounter("round-robin:A");
       expect(await store.nextCounter("round-robin:A")).toBe(first + 1);
