@@ -8,11 +8,9 @@
  *   BENCH_RUNS      runs per scenario, the median is reported (default 3)
  *   BENCH_STORES    comma list of gateway stores to measure (default memory,redis)
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import type { LoadResult } from "./load.js";
+import { pinning, type RunningServer, runJson, startServer, stopServer } from "./processes.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -22,55 +20,13 @@ const WARM_UP_SECONDS = 3;
 /** The original service's stand-in registering, from shared/PERFORMANCE.md (not re-measurable here). */
 const ORIGINAL_REGISTER_RPS = 1770;
 
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const pinning = hasTaskset();
-
-function hasTaskset(): boolean {
-  try {
-    execFileSync("taskset", ["-c", "0", "true"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function pinned(core: number, args: string[]): [string, string[]] {
-  const node = [process.execPath, "--import", "tsx", ...args];
-  return pinning ? ["taskset", ["-c", String(core), ...node]] : [node[0] as string, node.slice(1)];
-}
-
-type RunningServer = { port: number; process: ChildProcess };
-
-async function startServer(script: string, args: string[] = []): Promise<RunningServer> {
-  const [command, argv] = pinned(0, [here(script), ...args]);
-  const child = spawn(command, argv, {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, NODE_ENV: "production" },
+function load(port: number, scenario: string, durationSeconds: number): Promise<LoadResult> {
+  return runJson<LoadResult>(1, "./load.ts", {
+    port,
+    scenario,
+    connections: CONNECTIONS,
+    durationSeconds,
   });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  for await (const line of lines) {
-    const ready = (JSON.parse(line) as { ready?: number }).ready;
-    if (ready) return { port: ready, process: child };
-  }
-  throw new Error(`${script} exited before it was ready`);
-}
-
-async function stopServer(server: RunningServer): Promise<void> {
-  const exited = new Promise((resolve) => server.process.once("exit", resolve));
-  server.process.kill("SIGTERM");
-  await exited;
-}
-
-async function load(port: number, scenario: string, durationSeconds: number): Promise<LoadResult> {
-  const request = JSON.stringify({ port, scenario, connections: CONNECTIONS, durationSeconds });
-  const [command, argv] = pinned(1, [here("./load.ts"), request]);
-  const child = spawn(command, argv, { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  await new Promise((resolve) => child.once("exit", resolve));
-  return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as LoadResult;
 }
 
 type Target = { name: string; port: number; scenario: string };

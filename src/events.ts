@@ -1,4 +1,4 @@
-import { createPubSub } from "graphql-yoga";
+import { Repeater } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { RegistryChangeEvent, StatusChange } from "./services/model.js";
@@ -14,27 +14,44 @@ export type EventTopic = keyof EventTopics;
 export type Events = {
   /** Fire and forget: a lost event bus never fails the change that published. */
   publish<K extends EventTopic>(topic: K, ...payload: EventTopics[K]): void;
-  subscribe<K extends EventTopic>(topic: K): AsyncIterable<EventTopics[K][0]>;
+  /**
+   * Events of a topic that pass `wanted`: the test runs as the event is published, so a
+   * subscriber is only woken for what it asked for.
+   */
+  subscribe<K extends EventTopic>(
+    topic: K,
+    wanted?: (payload: EventTopics[K][0]) => boolean,
+  ): AsyncIterable<EventTopics[K][0]>;
   close(): Promise<void>;
 };
 
 const topics: EventTopic[] = ["registry.changed", "service.statusChanged"];
 
 /**
- * Local fan-out through yoga's pub/sub. Every topic carries exactly one payload (never
- * a topic id), which yoga's overloaded types cannot express for a generic topic; the
- * typed wrappers below restore them.
+ * Local fan-out: one set of listeners per topic, and a Repeater per subscriber. (Yoga's
+ * pub/sub adds an EventTarget listener per subscriber, which warns past ten of them.)
  */
 function createLocalFanOut() {
-  const pubsub = createPubSub() as unknown as {
-    publish(topic: string, payload: unknown): void;
-    subscribe(topic: string): AsyncIterable<unknown>;
-  };
+  const listeners = new Map<EventTopic, Set<(payload: unknown) => void>>();
   return {
-    publish: <K extends EventTopic>(topic: K, payload: EventTopics[K][0]) =>
-      pubsub.publish(topic, payload),
-    subscribe: <K extends EventTopic>(topic: K) =>
-      pubsub.subscribe(topic) as AsyncIterable<EventTopics[K][0]>,
+    publish<K extends EventTopic>(topic: K, payload: EventTopics[K][0]): void {
+      for (const listener of listeners.get(topic) ?? []) listener(payload);
+    },
+    subscribe<K extends EventTopic>(
+      topic: K,
+      wanted: (payload: EventTopics[K][0]) => boolean = () => true,
+    ): AsyncIterable<EventTopics[K][0]> {
+      return new Repeater<EventTopics[K][0]>(async (push, stop) => {
+        const listener = (payload: unknown) => {
+          const event = payload as EventTopics[K][0];
+          if (wanted(event)) void push(event);
+        };
+        const set = listeners.get(topic) ?? new Set();
+        listeners.set(topic, set.add(listener));
+        await stop;
+        set.delete(listener);
+      });
+    },
   };
 }
 
@@ -43,7 +60,7 @@ export function createInProcessEvents(): Events {
   const local = createLocalFanOut();
   return {
     publish: (topic, ...[payload]) => local.publish(topic, payload),
-    subscribe: (topic) => local.subscribe(topic),
+    subscribe: (topic, wanted) => local.subscribe(topic, wanted),
     close: async () => {},
   };
 }
@@ -96,7 +113,7 @@ export function createRedisEvents({
         log.warn({ err: error, topic }, "event not published: Redis unavailable");
       });
     },
-    subscribe: (topic) => local.subscribe(topic),
+    subscribe: (topic, wanted) => local.subscribe(topic, wanted),
     async close() {
       await subscriber.quit().catch(() => subscriber.disconnect());
     },

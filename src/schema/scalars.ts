@@ -2,10 +2,16 @@ import { GraphQLError, Kind, type ValueNode } from "graphql";
 import type { JsonValue } from "../services/model.js";
 import { builder } from "./builder.js";
 
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 builder.scalarType("DateTime", {
   description: "An ISO-8601 timestamp in UTC, e.g. 2026-01-31T12:00:00.000Z.",
-  // Values arrive as Date objects or, after a trip through Redis or JSON, as strings.
-  serialize: (value) => new Date(value as string | Date).toISOString(),
+  // Values arrive as Date objects or, after a trip through Redis or JSON, as strings;
+  // the gateway's own strings are already ISO-8601 UTC and go out as they are.
+  serialize: (value) =>
+    typeof value === "string" && ISO_UTC.test(value)
+      ? value
+      : new Date(value as string | Date).toISOString(),
   parseValue: (value) => parseDate(value),
   parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : null),
 });

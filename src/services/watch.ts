@@ -1,4 +1,3 @@
-import { filter, pipe } from "graphql-yoga";
 import type { Events } from "../events.js";
 import type { RegistryChangeEvent, StatusChange } from "./model.js";
 import { normalizeServiceType } from "./registration-input.js";
@@ -14,23 +13,19 @@ export function createWatch(events: Events) {
       type?: string | null;
     }): AsyncIterable<StatusChange> {
       const wantedType = type == null ? null : normalizeServiceType(type);
-      return pipe(
-        events.subscribe("service.statusChanged"),
-        filter(
-          (event: StatusChange) =>
-            (serviceId == null || event.service.id === serviceId) &&
-            (wantedType === null || event.service.type === wantedType),
-        ),
+      return events.subscribe(
+        "service.statusChanged",
+        (event) =>
+          (serviceId == null || event.service.id === serviceId) &&
+          (wantedType === null || event.service.type === wantedType),
       );
     },
 
     registryChanges({ type }: { type?: string | null }): AsyncIterable<RegistryChangeEvent> {
       const wantedType = type == null ? null : normalizeServiceType(type);
-      return pipe(
-        events.subscribe("registry.changed"),
-        filter(
-          (event: RegistryChangeEvent) => wantedType === null || event.service.type === wantedType,
-        ),
+      return events.subscribe(
+        "registry.changed",
+        (event) => wantedType === null || event.service.type === wantedType,
       );
     },
   };
