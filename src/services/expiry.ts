@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
+import { every } from "./background.js";
 import type { Registry } from "./registry.js";
 
 export type ExpiryOptions = {
@@ -43,9 +44,7 @@ export function createExpirySweeper({
   now = Date.now,
 }: ExpiryOptions) {
   const holder = randomUUID();
-  let timer: NodeJS.Timeout | null = null;
   let preservation: SelfPreservation = { active: false, since: null, held: 0 };
-  let sweeping: Promise<unknown> | null = null;
 
   async function sweep(): Promise<{ leader: boolean; expired: number; held: number }> {
     if (!(await leases.acquire("heartbeat-sweeper", holder, intervalMs * 3))) {
@@ -79,26 +78,14 @@ export function createExpirySweeper({
     return { leader: true, expired, held: 0 };
   }
 
-  /** One sweep at a time, and a failed one (the store away) is logged and tried again. */
-  function tick(): void {
-    sweeping ??= sweep()
-      .catch((error: unknown) => log.warn({ err: error }, "heartbeat sweep failed"))
-      .finally(() => {
-        sweeping = null;
-      });
-  }
+  const loop = every(intervalMs, sweep, { log, name: "heartbeat sweep" });
 
   return {
     sweep,
     selfPreservation: (): SelfPreservation => preservation,
-    start(): void {
-      timer ??= setInterval(tick, intervalMs);
-      timer.unref();
-    },
+    start: loop.start,
     async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await sweeping;
+      await loop.stop();
       // Hand the lease over now rather than after it lapses.
       await leases.release("heartbeat-sweeper", holder).catch(() => {});
     },

@@ -6,6 +6,7 @@ import { createRegistryRepository } from "../db/registry.js";
 import type { Events } from "../events.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
+import { every } from "./background.js";
 import { createBreakers } from "./breakers.js";
 import { createDiscovery } from "./discovery.js";
 import { createExpirySweeper } from "./expiry.js";
@@ -122,7 +123,7 @@ export function createServices(deps: ServicesDeps) {
 
     /** Writes what is pending; the caller closes the backends afterwards. */
     async stop(): Promise<void> {
-      liveStore.stop();
+      await liveStore.stop();
       await prober.stop();
       await expiry.stop();
       await heartbeats.stop();
@@ -145,29 +146,19 @@ function keepLiveStoreRestored(
   log: Logger,
   intervalMs: number,
 ) {
-  let timer: NodeJS.Timeout | null = null;
-  let warned = false;
-
-  async function check(): Promise<void> {
-    try {
-      const restored = await registry.restoreLiveStore();
-      if (restored !== null) log.info({ restored }, "live registry restored from the database");
-      warned = false;
-    } catch (error) {
-      if (!warned) log.warn({ err: error }, "live registry not restored yet; retrying");
-      warned = true;
-    }
-  }
-
+  const restore = async () => {
+    const restored = await registry.restoreLiveStore();
+    if (restored !== null) log.info({ restored }, "live registry restored from the database");
+  };
+  const loop = every(intervalMs, restore, { log, name: "live registry restore" });
   return {
+    /** A store that is down at start is logged and tried again by the loop. */
     async start(): Promise<void> {
-      await check();
-      timer ??= setInterval(() => void check(), intervalMs);
-      timer.unref();
+      await restore().catch((error: unknown) =>
+        log.warn({ err: error }, "live registry not restored yet; retrying"),
+      );
+      loop.start();
     },
-    stop(): void {
-      if (timer) clearInterval(timer);
-      timer = null;
-    },
+    stop: () => loop.stop(),
   };
 }

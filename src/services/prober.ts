@@ -4,6 +4,7 @@ import type { HealthProbe } from "../clients/health-probe.js";
 import { notFound } from "../errors.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
+import { every } from "./background.js";
 import type { HealthCheck, ServiceRecord } from "./model.js";
 import { parseServiceId } from "./registration-input.js";
 import type { Registry } from "./registry.js";
@@ -54,8 +55,6 @@ export function createProber({
   const probedAt = new Map<string, number>();
   let services: ServiceRecord[] = [];
   let servicesReadAt = Number.NEGATIVE_INFINITY;
-  let timer: NodeJS.Timeout | null = null;
-  let ticking: Promise<unknown> | null = null;
 
   const periodOf = (service: ServiceRecord) =>
     service.probeIntervalSeconds === null ? intervalMs : service.probeIntervalSeconds * 1000;
@@ -109,6 +108,8 @@ export function createProber({
     return due.length;
   }
 
+  const loop = every(tickMs, probeDue, { log, name: "probe round" });
+
   return {
     probeDue,
 
@@ -126,21 +127,10 @@ export function createProber({
       return check;
     },
 
-    start(): void {
-      timer ??= setInterval(() => {
-        ticking ??= probeDue()
-          .catch((error: unknown) => log.warn({ err: error }, "probe round failed"))
-          .finally(() => {
-            ticking = null;
-          });
-      }, tickMs);
-      timer.unref();
-    },
+    start: () => loop.start(),
 
     async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await ticking;
+      await loop.stop();
       await leases.release("health-prober", holder).catch(() => {});
       await probe.close();
     },

@@ -33,7 +33,7 @@ describe("system health", () => {
   });
   afterAll(() => gateway.stop());
   beforeEach(async () => {
-    for (const service of await gateway.store.find({})) await gateway.store.remove(service.id);
+    await gateway.removeAllServices();
   });
 
   const seed = async (...records: ServiceRecord[]) => {

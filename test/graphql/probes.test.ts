@@ -165,7 +165,7 @@ describe("active health probes", () => {
     // 25 services on 25 loopback addresses: nothing but the prober limits concurrency.
     const wide = await startHealthService("healthy", "0.0.0.0");
     try {
-      for (const service of await gateway.store.find({})) await gateway.store.remove(service.id);
+      await gateway.removeAllServices();
       for (let i = 2; i < 27; i++) {
         await registerOnFixture({ baseUrl: wide.urlOn(`127.0.0.${i}`) });
       }

@@ -43,7 +43,7 @@ describe("registry over GraphQL", () => {
   afterAll(() => gateway.stop());
   beforeEach(async () => {
     // A fresh store per test, behind the same running server.
-    for (const service of await gateway.store.find({})) await gateway.store.remove(service.id);
+    await gateway.removeAllServices();
   });
 
   const register = (input: Record<string, unknown>, headers: Record<string, string> = {}) =>

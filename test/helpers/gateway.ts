@@ -77,6 +77,10 @@ export async function startGateway(
     store,
     database,
     graphql,
+    /** Empties the live registry behind the running server, between tests. */
+    async removeAllServices() {
+      for (const service of await store.find({})) await store.remove(service.id);
+    },
     async stop() {
       await app.stop();
       // A database the test handed in is the test's to close.

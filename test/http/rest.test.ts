@@ -9,7 +9,7 @@ describe("the seed's REST API", () => {
   });
   afterAll(() => gateway.stop());
   beforeEach(async () => {
-    for (const service of await gateway.store.find({})) await gateway.store.remove(service.id);
+    await gateway.removeAllServices();
   });
 
   const call = async (method: string, path: string, body?: unknown) => {
