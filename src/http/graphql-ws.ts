@@ -5,6 +5,7 @@ import { WebSocketServer } from "ws";
 import { prepareOperation } from "./envelop-operation.js";
 import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
 import { newRequestId } from "./request-id.js";
+import { createSubscriptionSharing } from "./shared-subscriptions.js";
 
 type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => unknown;
@@ -14,14 +15,19 @@ type EnvelopedRoot = {
 /**
  * graphql-ws on the GraphQL path of the same server. Each operation goes through
  * yoga's envelop, so WebSocket clients get the same context, plugins and error masking
- * as HTTP. A bearer token may come in connectionParams or the upgrade request's headers.
+ * as HTTP; identical subscriptions share one execution. A bearer token may come in
+ * connectionParams or the upgrade request's headers.
  */
 export function attachGraphQLWebSocket(server: Server, graphql: Gateway) {
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  const sharing = createSubscriptionSharing();
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      subscribe: (args) =>
+        sharing.subscribe(args.document, args.operationName, args.variableValues, () =>
+          (args.rootValue as EnvelopedRoot).subscribe(args),
+        ) as never,
       onSubscribe: async (ctx, _id, payload) => {
         const fromParams = ctx.connectionParams?.authorization;
         const prepared = await prepareOperation(
