@@ -189,6 +189,24 @@ describe.runIf(redisAvailable)("subscriptions across replicas on one Redis", () 
       const next = await second;
       expect(next.done).toBe(false);
       expect(next.value?.data?.serviceStatusChanged.previousStatus).toBe(previous);
+
+      // However many clients subscribe, each replica holds one Redis subscription.
+      const more = Array.from({ length: 5 }, (_, i) =>
+        wsClient(i % 2 === 0 ? a : b).iterate({
+          query: STATUS_SUBSCRIPTION,
+          variables: { serviceId: `other-${i}` },
+        }),
+      );
+      // Asking for the first event is what starts each subscription.
+      const pending = more.map((iterator) => iterator.next());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [, subscribers] = (await (connections[0] as Redis).pubsub(
+        "NUMSUB",
+        `${keyPrefix}events:service.statusChanged`,
+      )) as [string, number];
+      expect(subscribers).toBe(2);
+      for (const iterator of more) await iterator.return?.();
+      await Promise.allSettled(pending);
     } finally {
       await events.return?.();
       await client.dispose();
