@@ -50,6 +50,9 @@ export type App = {
   stop(): Promise<void>;
 };
 
+/** How long open requests (and SSE streams) get to finish when the gateway stops. */
+const SHUTDOWN_GRACE_MS = 2000;
+
 /** The whole gateway on one port, without owning its backends (main.ts does). */
 export function createApp(deps: AppDeps): App {
   const { config, store, database, events, log } = deps;
@@ -83,7 +86,7 @@ export function createApp(deps: AppDeps): App {
     serviceName: config.serviceName,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
-  const webSockets = attachGraphQLWebSocket(server, graphql);
+  const webSockets = attachGraphQLWebSocket(server, graphql, log);
 
   return {
     services,
@@ -104,6 +107,8 @@ export function createApp(deps: AppDeps): App {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // SSE subscriptions never end by themselves: give open requests a moment, then go.
+        setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
       });
       await services.stop();
     },

@@ -1,4 +1,4 @@
-import { Repeater } from "graphql-yoga";
+import { Repeater, SlidingBuffer } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { RegistryChangeEvent, StatusChange } from "./services/model.js";
@@ -12,7 +12,7 @@ export type EventTopics = {
 export type EventTopic = keyof EventTopics;
 
 export type Events = {
-  /** Fire and forget: a lost event bus never fails the change that published. */
+  /** Fire and forget: the change that publishes has happened whatever becomes of this. */
   publish<K extends EventTopic>(topic: K, ...payload: EventTopics[K]): void;
   /**
    * Events of a topic that pass `wanted`: the test runs as the event is published, so a
@@ -26,6 +26,12 @@ export type Events = {
 };
 
 const topics: EventTopic[] = ["registry.changed", "service.statusChanged"];
+
+/**
+ * Events a subscriber that cannot keep up may fall behind by; past that its oldest are
+ * dropped, so one slow reader never blocks, or breaks, delivery to the rest.
+ */
+export const SUBSCRIBER_BUFFER = 1000;
 
 /**
  * Local fan-out: one set of listeners per topic, and a Repeater per subscriber. (Yoga's
@@ -50,7 +56,7 @@ function createLocalFanOut() {
         listeners.set(topic, set.add(listener));
         await stop;
         set.delete(listener);
-      });
+      }, new SlidingBuffer(SUBSCRIBER_BUFFER));
     },
   };
 }
@@ -78,8 +84,10 @@ export type RedisEventsOptions = {
 /**
  * Events through Redis pub/sub, so a subscriber on any replica sees a change made on
  * any other. A published event reaches this process's subscribers the same way, back
- * from Redis, so each hears it exactly once. One subscriber connection per process,
- * however many clients subscribe; local fan-out is in-process.
+ * from Redis, so none hears it twice; pub/sub keeps nothing, so events published while
+ * this process's subscriber connection is reconnecting are missed (registryChanges lets
+ * a client catch up). One subscriber connection per process, however many clients
+ * subscribe; local fan-out is in-process.
  */
 export function createRedisEvents({
   publisher,

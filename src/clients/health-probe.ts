@@ -64,7 +64,7 @@ export function createHealthProbe({
           httpStatus: response.statusCode,
           latencyMs,
           error: verdict === "failing" ? failureText(response.statusCode, body) : null,
-          body,
+          body: shown(body),
         };
       } catch (error) {
         return {
@@ -112,6 +112,18 @@ function parseJson(text: string): JsonValue | null {
   } catch {
     return text === "" ? null : text;
   }
+}
+
+/** Largest probe answer kept and shown (Service.health.body). */
+const MAX_SHOWN_BYTES = 4096;
+
+/**
+ * Only a small JSON document is kept: a health answer is one, and a URL registered to
+ * point elsewhere (an internal page, say) should not be readable through the gateway.
+ */
+function shown(body: JsonValue | null): JsonValue | null {
+  if (body === null || typeof body !== "object") return null;
+  return JSON.stringify(body).length <= MAX_SHOWN_BYTES ? body : null;
 }
 
 /** Non-2xx fails; a 2xx decides by the body's `status`, healthy when it says nothing. */

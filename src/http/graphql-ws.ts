@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
+import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { prepareOperation } from "./envelop-operation.js";
 import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
@@ -18,9 +19,11 @@ type EnvelopedRoot = {
  * as HTTP; identical subscriptions share one execution. A bearer token may come in
  * connectionParams or the upgrade request's headers.
  */
-export function attachGraphQLWebSocket(server: Server, graphql: Gateway) {
+export function attachGraphQLWebSocket(server: Server, graphql: Gateway, log: Logger) {
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
-  const sharing = createSubscriptionSharing();
+  const sharing = createSubscriptionSharing((error) =>
+    log.error({ err: error }, "shared subscription stream failed"),
+  );
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,

@@ -48,6 +48,8 @@ export function createExpirySweeper({
 
   async function sweep(): Promise<{ leader: boolean; expired: number; held: number }> {
     if (!(await leases.acquire("heartbeat-sweeper", holder, intervalMs * 3))) {
+      // The state is the sweeping replica's; one that no longer sweeps has none to report.
+      preservation = { active: false, since: null, held: 0 };
       return { leader: false, expired: 0, held: 0 };
     }
     const live = await store.find({ statuses: ["ONLINE", "DEGRADED"] });

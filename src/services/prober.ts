@@ -69,13 +69,17 @@ export function createProber({
     probedAt.get(service.id) ??
     (service.health ? Date.parse(service.health.checkedAt) : Number.NEGATIVE_INFINITY);
 
+  const leaseMs = Math.max(refreshMs, tickMs) * 3;
+  const holdLease = () => leases.acquire("health-prober", holder, leaseMs);
+
   /**
    * Probes every service whose period has passed; returns how many were probed. The
-   * ticks are short, so a period is kept to within a tick; the list of services is
-   * read from the store only every `refreshMs`, so ticking costs nothing per tick.
+   * ticks are short, so a period is kept to within about a tick; the list of services
+   * is read from the store only every `refreshMs`, so a tick costs a lease renewal.
+   * A long round renews the lease as it goes, and stops if another replica took it.
    */
   async function probeDue(): Promise<number> {
-    if (!(await leases.acquire("health-prober", holder, Math.max(refreshMs, tickMs) * 3))) {
+    if (!(await holdLease())) {
       probedAt.clear();
       servicesReadAt = Number.NEGATIVE_INFINITY;
       return 0;
@@ -91,8 +95,15 @@ export function createProber({
       (service) => !inFlight.has(service.id) && lastProbe(service) + periodOf(service) <= at,
     );
     let next = 0;
+    let leader = true;
+    let renewedAt = now();
     const worker = async () => {
-      while (next < due.length) {
+      while (next < due.length && leader) {
+        if (now() - renewedAt > leaseMs / 3) {
+          renewedAt = now();
+          leader = await holdLease();
+          if (!leader) break;
+        }
         const service = due[next++] as ServiceRecord;
         inFlight.add(service.id);
         try {
@@ -112,11 +123,6 @@ export function createProber({
 
   return {
     probeDue,
-
-    /** Reads the services to probe again on the next round (e.g. after registrations). */
-    refresh(): void {
-      servicesReadAt = Number.NEGATIVE_INFINITY;
-    },
 
     /** Probes one service now (checkServiceHealth) and applies the result as usual. */
     async checkNow(id: string): Promise<HealthCheck> {

@@ -309,9 +309,15 @@ export function createRegistry({
         if (event.revision !== expected) resyncRequired = true;
         expected = event.revision + 1;
       }
-      return resyncRequired
-        ? { events: [], revision, resyncRequired, hasMore: false }
-        : { events: page, revision, resyncRequired, hasMore: kept.events.length > size };
+      if (resyncRequired) return { events: [], revision, resyncRequired, hasMore: false };
+      // The revision reached is the last change returned: a change counted but not yet
+      // kept (its append still on its way) is then asked for again, not skipped.
+      return {
+        events: page,
+        revision: page.at(-1)?.revision ?? sinceRevision,
+        resyncRequired,
+        hasMore: kept.events.length > size,
+      };
     },
 
     /** Status transitions of a service, newest first; kept after it is unregistered. */

@@ -121,7 +121,11 @@ export function createMemoryRegistryStore(): RegistryStore {
       if (record.owner && record.owner !== request.callerOwner && !request.callerIsAdmin) {
         return { outcome: "forbidden" };
       }
-      const status = statusAfterHeartbeat(record.status, request.status);
+      const status = statusAfterHeartbeat(
+        record.status,
+        request.status,
+        record.health?.consecutiveFailures ?? 0,
+      );
       // The hot path: only the status index can change, and every nested value is
       // already frozen, so the new record needs a shallow freeze only.
       const updated = Object.freeze({ ...record, status, lastHeartbeat: request.at });

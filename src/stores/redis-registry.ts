@@ -91,7 +91,9 @@ if f[2] and f[2] ~= ARGV[5] and ARGV[6] ~= '1' then return { 'forbidden' } end
 local previous = f[1]
 local status = ARGV[4]
 if status == '' then
-  if previous == 'OFFLINE' then status = 'ONLINE' else status = previous end
+  local probeFailures = 0
+  if f[4] then probeFailures = cjson.decode(f[4]).consecutiveFailures or 0 end
+  if previous == 'OFFLINE' and probeFailures == 0 then status = 'ONLINE' else status = previous end
 end
 redis.call('HSET', key, 'lastHeartbeat', ARGV[3], 'status', status)
 redis.call('HINCRBY', key, 'version', 1)

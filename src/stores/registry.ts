@@ -27,7 +27,7 @@ export type RemoveResult =
 export type HeartbeatRequest = {
   id: string;
   at: string;
-  /** Status the service reports; null keeps the current one, except that OFFLINE becomes ONLINE. */
+  /** Status the service reports; null applies statusAfterHeartbeat(). */
   status: ServiceStatus | null;
   /** Owner key of the caller; a service with an owner accepts heartbeats only from it. */
   callerOwner: string | null;
@@ -96,11 +96,16 @@ export function indexNamesOf(record: ServiceRecord): string[] {
   ];
 }
 
-/** Statuses to which a heartbeat with no status moves a service, by current status. */
+/**
+ * The status a heartbeat leaves a service in. A reported status wins. Otherwise an
+ * OFFLINE service comes back ONLINE (it is alive after all), unless its probes are
+ * failing: then the probes decide, or it would flap with every heartbeat.
+ */
 export function statusAfterHeartbeat(
   current: ServiceStatus,
   reported: ServiceStatus | null,
+  probeFailures = 0,
 ): ServiceStatus {
   if (reported) return reported;
-  return current === "OFFLINE" ? "ONLINE" : current;
+  return current === "OFFLINE" && probeFailures === 0 ? "ONLINE" : current;
 }

@@ -32,7 +32,7 @@ describe("shared subscriptions", () => {
   const document = parse("subscription { serviceStatusChanged { status } }");
 
   it("executes identical subscriptions once and gives every member each result", async () => {
-    const sharing = createSubscriptionSharing();
+    const sharing = createSubscriptionSharing(() => {});
     const upstream = source();
     const a = await sharing.subscribe(document, null, {}, upstream.start);
     const b = await sharing.subscribe(document, null, {}, upstream.start);
@@ -48,7 +48,7 @@ describe("shared subscriptions", () => {
   });
 
   it("keeps different variables apart", async () => {
-    const sharing = createSubscriptionSharing();
+    const sharing = createSubscriptionSharing(() => {});
     const upstream = source();
     await sharing.subscribe(document, null, { serviceId: "a" }, upstream.start);
     await sharing.subscribe(document, null, { serviceId: "b" }, upstream.start);
@@ -56,7 +56,7 @@ describe("shared subscriptions", () => {
   });
 
   it("goes on for those who stay, closes with the last, and starts afresh after", async () => {
-    const sharing = createSubscriptionSharing();
+    const sharing = createSubscriptionSharing(() => {});
     const upstream = source();
     const leaving = await sharing.subscribe(document, null, {}, upstream.start);
     const staying = await sharing.subscribe(document, null, {}, upstream.start);
@@ -74,8 +74,40 @@ describe("shared subscriptions", () => {
     expect(upstream.stats.started).toBe(2);
   });
 
+  it("ends every member with the error when the stream fails, and reports it", async () => {
+    const reported: unknown[] = [];
+    const sharing = createSubscriptionSharing((error) => reported.push(error));
+    const failing = () =>
+      new Repeater<unknown>(async (_push, stop) => {
+        await tick();
+        stop(new Error("source broke"));
+      });
+    const a = await sharing.subscribe(document, null, {}, failing);
+    const b = await sharing.subscribe(document, null, {}, failing);
+    for (const member of [a, b]) {
+      await expect(
+        (member as AsyncIterable<unknown>)[Symbol.asyncIterator]().next(),
+      ).rejects.toThrow("source broke");
+    }
+    expect(reported).toHaveLength(1);
+  });
+
+  it("never joins a late subscriber to a group that closed", async () => {
+    const sharing = createSubscriptionSharing(() => {});
+    const upstream = source();
+    const first = await sharing.subscribe(document, null, {}, upstream.start);
+    await take(first, 0);
+    await (first as AsyncIterable<unknown>)[Symbol.asyncIterator]().return?.();
+    await tick();
+    const late = await sharing.subscribe(document, null, {}, upstream.start);
+    const received = take(late, 1);
+    await tick();
+    upstream.emit("for the late one");
+    expect(await received).toEqual(["for the late one"]);
+  });
+
   it("hands an error result to its subscriber alone", async () => {
-    const sharing = createSubscriptionSharing();
+    const sharing = createSubscriptionSharing(() => {});
     const failure = { errors: [{ message: "bad variables" }] };
     expect(await sharing.subscribe(document, null, {}, () => failure)).toBe(failure);
     const upstream = source();

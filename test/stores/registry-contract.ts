@@ -191,6 +191,25 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
         expect(await store.find({ statuses: ["OFFLINE"] })).toEqual([]);
       });
 
+      it("leaves a service its probes failed OFFLINE: the probes bring it back", async () => {
+        const failing = {
+          serviceId: "x",
+          status: "OFFLINE" as const,
+          reachable: false,
+          httpStatus: null,
+          latencyMs: null,
+          checkedAt: "2026-02-01T09:59:00.000Z",
+          error: "ECONNREFUSED",
+          body: null,
+          consecutiveFailures: 3,
+          consecutiveSuccesses: 0,
+        };
+        const record = await insert(serviceRecord({ status: "OFFLINE" }));
+        await store.saveHealth({ ...failing, serviceId: record.id });
+        expect(await beat(record.id)).toMatchObject({ outcome: "ok", revision: null });
+        expect((await store.get(record.id))?.record.status).toBe("OFFLINE");
+      });
+
       it("keeps MAINTENANCE and DEGRADED unless the service reports a status", async () => {
         const maintenance = await insert(serviceRecord({ status: "MAINTENANCE" }));
         const degraded = await insert(serviceRecord({ status: "DEGRADED" }));
