@@ -68,8 +68,14 @@ function createGroup(
       let finish: ((error?: unknown) => void) | null = null;
       let finished: { error?: unknown } | null = null;
       const member: Member = {
-        push: (value) => (deliver ? deliver(value) : early.push(value)),
-        end: (error) => (finish ? finish(error) : (finished = { error })),
+        push(value) {
+          if (deliver) deliver(value);
+          else early.push(value);
+        },
+        end(error) {
+          if (finish) finish(error);
+          else finished = { error };
+        },
       };
       members.add(member);
       if (!pumping) void pump();
