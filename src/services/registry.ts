@@ -265,7 +265,11 @@ export function createRegistry({
           Date.parse(before.lastHeartbeat) + before.ttlSeconds * 1000 > now().getTime();
         const status = statusAfterProbe(before.status, check, heartbeatFresh, thresholds);
         if (status === before.status) {
-          return (await store.saveHealth(check)) ? check : null;
+          // Under the version read above, so a probe racing another one (or a
+          // re-registration that cleared the health) is decided again, not lost.
+          const saved = await store.saveHealth(check, current.version);
+          if (saved === "conflict") continue;
+          return saved === "saved" ? check : null;
         }
         const record: ServiceRecord = { ...before, status, health: check };
         const put = await store.put(record, current.version);

@@ -142,11 +142,12 @@ export function createMemoryRegistryStore(): RegistryStore {
       };
     },
 
-    async saveHealth(check: HealthCheck) {
+    async saveHealth(check: HealthCheck, expectedVersion?: number) {
       const current = services.get(check.serviceId);
-      if (!current) return false;
+      if (!current) return "missing";
+      if (expectedVersion !== undefined && current.version !== expectedVersion) return "conflict";
       write({ ...current.record, health: check }, current.version + 1);
-      return true;
+      return "saved";
     },
 
     async nextCounter(name) {

@@ -48,7 +48,9 @@ end
 `;
 
 // ARGV: prefix, id, expectedVersion ('' = must not exist), doc, status, lastHeartbeat, owner,
-// health, indexes. Returns the new revision, or -1 when the version did not match.
+// health, indexes, probe failures in a row. Returns the new revision, or -1 when the
+// version did not match. (The failures sit beside the health JSON so the heartbeat
+// script can read them without decoding a document a service's answer filled.)
 const putLua = `${luaIndexHelpers}
 local prefix, id = ARGV[1], ARGV[2]
 local key = prefix .. 'service:' .. id
@@ -59,6 +61,7 @@ redis.call('HSET', key, 'doc', ARGV[4], 'status', ARGV[5], 'lastHeartbeat', ARGV
   'indexes', ARGV[9], 'version', (tonumber(current[1]) or 0) + 1)
 setOrDelete(key, 'owner', ARGV[7])
 setOrDelete(key, 'health', ARGV[8])
+redis.call('HSET', key, 'probeFailures', ARGV[10])
 reindex('SADD', prefix, id, ARGV[9], ARGV[5])
 redis.call('SADD', prefix .. 'idx:all', id)
 return redis.call('INCR', prefix .. 'revision')
@@ -85,14 +88,13 @@ return { revision, f[1], f[2], f[3], f[4] or '', f[5] or '' }
 const heartbeatLua = `
 local prefix, id = ARGV[1], ARGV[2]
 local key = prefix .. 'service:' .. id
-local f = redis.call('HMGET', key, 'status', 'owner', 'doc', 'health')
+local f = redis.call('HMGET', key, 'status', 'owner', 'doc', 'health', 'probeFailures')
 if not f[1] then return { 'not_found' } end
 if f[2] and f[2] ~= ARGV[5] and ARGV[6] ~= '1' then return { 'forbidden' } end
 local previous = f[1]
 local status = ARGV[4]
 if status == '' then
-  local probeFailures = 0
-  if f[4] then probeFailures = cjson.decode(f[4]).consecutiveFailures or 0 end
+  local probeFailures = tonumber(f[5]) or 0
   if previous == 'OFFLINE' and probeFailures == 0 then status = 'ONLINE' else status = previous end
 end
 redis.call('HSET', key, 'lastHeartbeat', ARGV[3], 'status', status)
@@ -139,11 +141,14 @@ end
 return '[' .. table.concat(out, ',') .. ']'
 `;
 
-// ARGV: prefix, id, health JSON. Returns 1 when saved, 0 when the service is gone.
+// ARGV: prefix, id, health JSON, expected version ('' = any), probe failures in a row. Returns 1 when saved, 0 when
+// the service is gone, -1 when its version did not match.
 const saveHealthLua = `
 local key = ARGV[1] .. 'service:' .. ARGV[2]
-if redis.call('EXISTS', key) == 0 then return 0 end
-redis.call('HSET', key, 'health', ARGV[3])
+local version = redis.call('HGET', key, 'version')
+if not version then return 0 end
+if ARGV[4] ~= '' and version ~= ARGV[4] then return -1 end
+redis.call('HSET', key, 'health', ARGV[3], 'probeFailures', ARGV[5])
 redis.call('HINCRBY', key, 'version', 1)
 return 1
 `;
@@ -226,6 +231,7 @@ export function createRedisRegistryStore({
           owner ?? "",
           health ? JSON.stringify(health) : "",
           JSON.stringify(indexNamesOf(record)),
+          health?.consecutiveFailures ?? 0,
         ])) as number;
         return revision < 0 ? { ok: false, reason: "conflict" } : { ok: true, revision };
       }),
@@ -273,11 +279,17 @@ export function createRedisRegistryStore({
         };
       }),
 
-    saveHealth: (check: HealthCheck) =>
-      guarded(
-        async () =>
-          (await scripts.saveHealth([keyPrefix, check.serviceId, JSON.stringify(check)])) === 1,
-      ),
+    saveHealth: (check: HealthCheck, expectedVersion?: number) =>
+      guarded(async () => {
+        const reply = await scripts.saveHealth([
+          keyPrefix,
+          check.serviceId,
+          JSON.stringify(check),
+          expectedVersion === undefined ? "" : String(expectedVersion),
+          check.consecutiveFailures,
+        ]);
+        return reply === 1 ? "saved" : reply === 0 ? "missing" : "conflict";
+      }),
 
     nextCounter: (name) => guarded(() => redis.incr(`${keyPrefix}counter:${name}`)),
 

@@ -61,8 +61,14 @@ export interface RegistryStore {
   remove(id: string, expectedVersion?: number): Promise<RemoveResult>;
   /** Refreshes lastHeartbeat in one atomic step (the hot path: one round trip). */
   heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult>;
-  /** Keeps the latest probe result; false when the service is gone. */
-  saveHealth(check: HealthCheck): Promise<boolean>;
+  /**
+   * Keeps the latest probe result, if the service's version still equals
+   * `expectedVersion` when one is given.
+   */
+  saveHealth(
+    check: HealthCheck,
+    expectedVersion?: number,
+  ): Promise<"saved" | "missing" | "conflict">;
   /** Increments and returns a named counter (round-robin cursors). */
   nextCounter(name: string): Promise<number>;
   /** Registry revision: increments on every registration, update, status change and removal. */

@@ -239,7 +239,7 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
       });
     });
 
-    it("keeps the latest health check, and refuses one for a removed service", async () => {
+    it("keeps the latest health check, under a version when given, never for a removed service", async () => {
       const record = await insert(serviceRecord());
       const check = {
         serviceId: record.id,
@@ -253,10 +253,13 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
         consecutiveFailures: 0,
         consecutiveSuccesses: 3,
       };
-      expect(await store.saveHealth(check)).toBe(true);
+      expect(await store.saveHealth(check)).toBe("saved");
       expect((await store.get(record.id))?.record.health).toEqual(check);
+      expect(await store.saveHealth({ ...check, latencyMs: 1 }, 1)).toBe("conflict");
+      expect((await store.get(record.id))?.record.health?.latencyMs).toBe(12.5);
+      expect(await store.saveHealth({ ...check, latencyMs: 2 }, 2)).toBe("saved");
       await store.remove(record.id);
-      expect(await store.saveHealth(check)).toBe(false);
+      expect(await store.saveHealth(check)).toBe("missing");
     });
 
     it("keeps the newest registry changes for catching up, oldest first", async () => {
