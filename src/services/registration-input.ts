@@ -130,7 +130,6 @@ function resolveHealthUrl(input: { baseUrl: string; healthCheckUrl?: string }): 
   return urlProblem(given) === null ? given : null;
 }
 
-export type RegistrationInput = z.input<typeof registrationSchema>;
 export type ValidRegistration = Omit<z.output<typeof registrationSchema>, "metadata"> & {
   metadata: JsonObject;
   endpoints: ServiceEndpoint[];
