@@ -24,6 +24,8 @@ export type AppDeps = {
     | "adminToken"
     | "heartbeatSweepIntervalSeconds"
     | "probes"
+    | "breakers"
+    | "calls"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -34,6 +36,8 @@ export type AppDeps = {
   restoreCheckIntervalMs?: number;
   /** Leader leases shared by replicas; in memory when omitted (one gateway). */
   leases?: LeaseStore;
+  /** How often breaker transitions missed over pub/sub are read back. Default 10,000 ms. */
+  breakerResyncIntervalMs?: number;
 };
 
 export type App = {
@@ -66,6 +70,9 @@ export function createApp(deps: AppDeps): App {
     leases: deps.leases ?? createMemoryLeaseStore(),
     sweepIntervalMs: config.heartbeatSweepIntervalSeconds * 1000,
     probes: config.probes,
+    breakers: config.breakers,
+    calls: config.calls,
+    breakerResyncIntervalMs: deps.breakerResyncIntervalMs,
   });
   const graphql = createGraphQL({
     services,

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { type CallPolicySettings, defaultCallPolicy } from "./clients/service-client.js";
+import type { BreakerSettings } from "./services/breaker-state.js";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -73,6 +75,27 @@ const environmentSchema = z
     PROBE_FALL_AFTER: z.coerce.number().int().min(1).max(100).default(3),
     /** Healthy probes in a row that bring it back ONLINE. Default 2. */
     PROBE_RISE_AFTER: z.coerce.number().int().min(1).max(100).default(2),
+    /** Consecutive failed calls that open an instance's circuit breaker. Default 5. */
+    CIRCUIT_BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
+    /** How long an open breaker refuses calls before trial calls. Default 30,000. */
+    CIRCUIT_BREAKER_RESET_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(10)
+      .max(3_600_000)
+      .default(30_000),
+    /** Trial calls of a half-open breaker; that many successes close it. Default 3. */
+    CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS: z.coerce.number().int().min(1).max(100).default(3),
+    /** Deadline of one attempt of a call to a service. Default 5,000. */
+    CALL_TIMEOUT_MS: z.coerce.number().int().min(10).max(300_000).default(5000),
+    /** Attempts of an idempotent call, the first included. Default 3. */
+    CALL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    /** First retry delay, doubled each retry with jitter. Default 100. */
+    CALL_RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(100),
+    /** Calls in flight to one instance (bulkhead). Default 100. */
+    CALL_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(100),
+    /** Calls waiting for a slot of one instance beyond that; more are refused. Default 100. */
+    CALL_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(100),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   })
@@ -102,6 +125,8 @@ export type Config = {
   maxPageSize: number;
   adminToken: string | null;
   heartbeatSweepIntervalSeconds: number;
+  breakers: BreakerSettings;
+  calls: CallPolicySettings;
   probes: {
     enabled: boolean;
     intervalMs: number;
@@ -143,6 +168,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPageSize: e.MAX_PAGE_SIZE,
     adminToken: e.ADMIN_TOKEN ?? null,
     heartbeatSweepIntervalSeconds: e.HEARTBEAT_SWEEP_INTERVAL_SECONDS,
+    breakers: {
+      failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
+      resetTimeoutMs: e.CIRCUIT_BREAKER_RESET_TIMEOUT_MS,
+      halfOpenMaxCalls: e.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS,
+    },
+    calls: {
+      ...defaultCallPolicy,
+      timeoutMs: e.CALL_TIMEOUT_MS,
+      maxAttempts: e.CALL_MAX_ATTEMPTS,
+      retryBaseDelayMs: e.CALL_RETRY_BASE_DELAY_MS,
+      maxConcurrent: e.CALL_MAX_CONCURRENCY,
+      maxQueued: e.CALL_MAX_QUEUED,
+    },
     probes: {
       enabled: e.PROBES,
       intervalMs: e.PROBE_INTERVAL_SECONDS * 1000,

@@ -1,12 +1,14 @@
 import { Repeater, SlidingBuffer } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import type { BreakerChange } from "./services/breakers.js";
 import type { RegistryChangeEvent, StatusChange } from "./services/model.js";
 
 /** Every event the gateway publishes, by topic. Services publish; subscriptions read. */
 export type EventTopics = {
   "registry.changed": [RegistryChangeEvent];
   "service.statusChanged": [StatusChange];
+  "breaker.changed": [BreakerChange];
 };
 
 export type EventTopic = keyof EventTopics;
@@ -25,7 +27,7 @@ export type Events = {
   close(): Promise<void>;
 };
 
-const topics: EventTopic[] = ["registry.changed", "service.statusChanged"];
+const topics: EventTopic[] = ["registry.changed", "service.statusChanged", "breaker.changed"];
 
 /**
  * Events a subscriber that cannot keep up may fall behind by; past that its oldest are

@@ -81,10 +81,16 @@ export const circuitBreakerEvents = pgTable(
     fromState: text("from_state").notNull(),
     toState: text("to_state").notNull(),
     failureCount: integer("failure_count").notNull(),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    lastFailureAt: timestamptz("last_failure_at"),
     reason: text("reason"),
     at: timestamptz("at").notNull(),
   },
-  (table) => [index("circuit_breaker_events_service_at_idx").on(table.serviceId, table.at.desc())],
+  (table) => [
+    index("circuit_breaker_events_service_at_idx").on(table.serviceId, table.at.desc()),
+    // Replicas read what changed since they last looked.
+    index("circuit_breaker_events_at_idx").on(table.at),
+  ],
 );
 
 /** Workflow definitions are data, versioned per type; one version is active. */

@@ -41,6 +41,7 @@ export function attachGraphQLWebSocket(server: Server, graphql: Gateway, log: Lo
             ),
             authorization:
               typeof fromParams === "string" ? fromParams : ctx.extra.request.headers.authorization,
+            traceparent: (ctx.extra.request.headers.traceparent as string | undefined) ?? null,
           },
           payload,
         );

@@ -11,7 +11,11 @@ import { newRequestId } from "./request-id.js";
 export const GRAPHQL_PATH = "/graphql";
 
 /** What the HTTP server (or graphql-ws) hands yoga with each request. */
-export type ServerContext = { requestId?: string; authorization?: string | null };
+export type ServerContext = {
+  requestId?: string;
+  authorization?: string | null;
+  traceparent?: string | null;
+};
 
 export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
 
@@ -39,7 +43,7 @@ export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOp
     logging: log.child({ component: "graphql" }),
     // Over HTTP yoga builds a fetch Request; over graphql-ws the socket's values arrive
     // in the server context instead.
-    context: ({ request, requestId, authorization }) => {
+    context: ({ request, requestId, authorization, traceparent }) => {
       const id = requestId ?? newRequestId(request?.headers.get("x-request-id"));
       return {
         services,
@@ -48,6 +52,7 @@ export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOp
           adminToken,
         ),
         requestId: id,
+        traceparent: traceparent ?? request?.headers.get("traceparent") ?? null,
         log,
       };
     },

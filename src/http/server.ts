@@ -173,7 +173,15 @@ function parseRequestUrl(target: string | undefined): URL | null {
 }
 
 function serverContext(req: IncomingMessage, requestId: string): ServerContext {
-  return { requestId, authorization: req.headers.authorization ?? null };
+  return {
+    requestId,
+    authorization: req.headers.authorization ?? null,
+    traceparent: headerValue(req.headers.traceparent),
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
 }
 
 function parseJson(raw: Buffer): unknown {

@@ -4,7 +4,7 @@ import type { ServiceWhere } from "../services/service-where.js";
 import { builder } from "./builder.js";
 import { ServiceRef, ServiceStatusEnum, ServiceStatusEventRef } from "./registry.js";
 
-const SelectionStrategyEnum = builder.enumType("SelectionStrategy", {
+export const SelectionStrategyEnum = builder.enumType("SelectionStrategy", {
   values: selectionStrategies,
 });
 

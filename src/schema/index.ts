@@ -3,6 +3,8 @@ import "./registry.js";
 import "./discovery.js";
 import "./watch.js";
 import "./health.js";
+import "./breakers.js";
+import "./calls.js";
 import { builder } from "./builder.js";
 
 /** The gateway's GraphQL schema; domain files register their types on import. */

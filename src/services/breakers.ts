@@ -1,36 +1,128 @@
-export const circuitStates = ["CLOSED", "OPEN", "HALF_OPEN", "ISOLATED"] as const;
-export type CircuitState = (typeof circuitStates)[number];
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { BreakerRepository } from "../db/breakers.js";
+import { notFound } from "../errors.js";
+import type { Events } from "../events.js";
+import type { LeaseStore } from "../stores/lease.js";
+import { every } from "./background.js";
+import {
+  type BreakerHost,
+  type BreakerSettings,
+  type BreakerTransition,
+  type CircuitBreakerSnapshot,
+  type CircuitState,
+  defaultBreakerSettings,
+  InstanceBreaker,
+} from "./breaker-state.js";
 
-export type BreakerSettings = {
-  failureThreshold: number;
-  resetTimeoutMs: number;
-  halfOpenMaxCalls: number;
+export {
+  type BreakerSettings,
+  type CircuitBreakerSnapshot,
+  type CircuitState,
+  circuitStates,
+  defaultBreakerSettings,
+} from "./breaker-state.js";
+
+/** A transition as published to every replica; `origin` is the process that made it. */
+export type BreakerChange = BreakerTransition & { origin: string };
+
+export type BreakersDeps = {
+  settings?: BreakerSettings;
+  events: Events;
+  leases: LeaseStore;
+  repository: BreakerRepository;
+  log: Logger;
+  now?: () => number;
+  /**
+   * How long a replica keeps the right to send trial calls; if it dies half-open,
+   * another takes over after this. Default 10,000 ms.
+   */
+  trialLeaseMs?: number;
+  /** How often transitions missed over pub/sub are read from the database. Default 10,000 ms. */
+  resyncIntervalMs?: number;
+  /** Whether a service is registered: breakers are only reset or isolated for those. */
+  isRegistered: (serviceId: string) => Promise<boolean>;
+  /** Every registered instance: each has a breaker, CLOSED until calls say otherwise. */
+  registeredIds: () => Promise<string[]>;
+  /** Told when an instance is unregistered, after its breaker is dropped. */
+  onUnregistered?: (serviceId: string) => void;
 };
 
-export type CircuitBreakerSnapshot = BreakerSettings & {
-  serviceId: string;
-  state: CircuitState;
-  failureCount: number;
-  consecutiveFailures: number;
-  lastFailureAt: string | null;
-  lastStateChangeAt: string | null;
-};
-
-export const defaultBreakerSettings: BreakerSettings = {
-  failureThreshold: 5,
-  resetTimeoutMs: 30_000,
-  halfOpenMaxCalls: 3,
-};
+/** Writes that failed are held and retried this often. */
+const RETRY_WRITES_MS = 2000;
+/** Transitions held while the database is away; the oldest go first beyond this. */
+const MAX_PENDING_WRITES = 10_000;
+/** A replica may write a transition this long after it happened (write-behind, retries). */
+const RESYNC_OVERLAP_MS = 30_000;
 
 /**
- * Breaker state per service instance. Nothing in the gateway calls registered services
- * yet, so no breaker has seen a failure: each reads CLOSED with its settings. Calls
- * through the gateway (a later capability) will record failures and trip them.
+ * One circuit breaker per service instance, shared by the replicas: a transition made
+ * here is published (Redis pub/sub when configured) and adopted by every other replica,
+ * only the holder of a lease sends half-open trial calls, and every transition is
+ * recorded in circuit_breaker_events, from which a (re)started replica takes the last
+ * state of each breaker. Counting failures stays local, so a call costs no round trip.
  */
-export function createBreakers(settings: BreakerSettings = defaultBreakerSettings) {
-  return {
-    forService(serviceId: string): CircuitBreakerSnapshot {
-      return {
+export function createBreakers({
+  settings = defaultBreakerSettings,
+  events,
+  leases,
+  repository,
+  log,
+  now = Date.now,
+  trialLeaseMs = 10_000,
+  resyncIntervalMs = 10_000,
+  isRegistered,
+  registeredIds,
+  onUnregistered = () => {},
+}: BreakersDeps) {
+  const processId = randomUUID();
+  const breakers = new Map<string, InstanceBreaker>();
+  const leaseName = (serviceId: string) => `breaker-trial:${serviceId}`;
+  let lastResyncAt = new Date(now()).toISOString();
+  const subscriptions: AsyncIterator<unknown>[] = [];
+
+  const writer = createTransitionWriter(repository, log);
+
+  const host: BreakerHost = {
+    now,
+    acquireTrial: (serviceId) =>
+      leases.acquire(leaseName(serviceId), processId, trialLeaseMs).catch((error: unknown) => {
+        // Without the lease store no replica can coordinate; calling the service beats
+        // refusing it until the store returns.
+        log.warn({ err: error, serviceId }, "trial lease unavailable; sending trial calls anyway");
+        return true;
+      }),
+    releaseTrial: (serviceId) => {
+      leases.release(leaseName(serviceId), processId).catch(() => {});
+    },
+    changed: (transition) => {
+      log.info(
+        {
+          serviceId: transition.serviceId,
+          from: transition.previousState,
+          to: transition.state,
+          reason: transition.reason,
+        },
+        "circuit breaker changed",
+      );
+      events.publish("breaker.changed", { ...transition, origin: processId });
+      writer.add(transition);
+    },
+  };
+
+  function breakerOf(serviceId: string): InstanceBreaker {
+    let breaker = breakers.get(serviceId);
+    if (!breaker) {
+      breaker = new InstanceBreaker(serviceId, settings, host);
+      breakers.set(serviceId, breaker);
+    }
+    return breaker;
+  }
+
+  /** The breaker of an instance as it stands; CLOSED for one never called. */
+  function forService(serviceId: string): CircuitBreakerSnapshot {
+    return (
+      breakers.get(serviceId)?.snapshot() ?? {
         ...settings,
         serviceId,
         state: "CLOSED",
@@ -38,9 +130,164 @@ export function createBreakers(settings: BreakerSettings = defaultBreakerSetting
         consecutiveFailures: 0,
         lastFailureAt: null,
         lastStateChangeAt: null,
-      };
+      }
+    );
+  }
+
+  function adoptRecorded(recorded: { snapshot: CircuitBreakerSnapshot }[]): void {
+    for (const { snapshot } of recorded) breakerOf(snapshot.serviceId).adopt(snapshot);
+  }
+
+  async function resync(): Promise<void> {
+    const from = new Date(Date.parse(lastResyncAt) - RESYNC_OVERLAP_MS).toISOString();
+    const startedAt = new Date(now()).toISOString();
+    adoptRecorded(await repository.since(from, settings));
+    lastResyncAt = startedAt;
+  }
+  const resyncLoop = every(resyncIntervalMs, resync, { log, name: "circuit breaker resync" });
+
+  function follow<T>(stream: AsyncIterable<T>, apply: (item: T) => void): void {
+    const iterator = stream[Symbol.asyncIterator]();
+    subscriptions.push(iterator);
+    void (async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        apply(next.value);
+      }
+    })();
+  }
+
+  async function assertRegistered(serviceId: string): Promise<void> {
+    if (!(await isRegistered(serviceId))) throw notFound(`Service ${serviceId} is not registered.`);
+  }
+
+  return {
+    settings,
+
+    forService,
+
+    /** The breakers of every registered instance, by id; narrowed to `states` when given. */
+    async list(states?: readonly CircuitState[] | null): Promise<CircuitBreakerSnapshot[]> {
+      const ids = (await registeredIds()).sort();
+      const all = ids.map(forService);
+      return states?.length ? all.filter((breaker) => states.includes(breaker.state)) : all;
+    },
+
+    /** The breaker calls to an instance go through. */
+    of: breakerOf,
+
+    /** False while the breaker is OPEN (before trial calls are due) or ISOLATED. */
+    isCallable(serviceId: string): boolean {
+      return breakers.get(serviceId)?.isCallable() ?? true;
+    },
+
+    /** Closes the breaker and clears its counts, on every replica. */
+    async reset(serviceId: string): Promise<CircuitBreakerSnapshot> {
+      await assertRegistered(serviceId);
+      const breaker = breakerOf(serviceId);
+      breaker.reset("reset by an operator");
+      return breaker.snapshot();
+    },
+
+    /** Holds the breaker open (ISOLATED) on every replica until it is reset. */
+    async isolate(serviceId: string): Promise<CircuitBreakerSnapshot> {
+      await assertRegistered(serviceId);
+      const breaker = breakerOf(serviceId);
+      breaker.isolate("isolated by an operator");
+      return breaker.snapshot();
+    },
+
+    /**
+     * Takes the last recorded state of every breaker, then follows the other replicas'
+     * transitions. A database that is down at start only costs the restore.
+     */
+    async start(): Promise<void> {
+      follow(
+        events.subscribe("breaker.changed", (change) => change.origin !== processId),
+        (change) => breakerOf(change.serviceId).adopt(change.breaker),
+      );
+      follow(
+        events.subscribe("registry.changed", (event) => event.change === "UNREGISTERED"),
+        (event) => {
+          breakers.delete(event.service.id);
+          onUnregistered(event.service.id);
+        },
+      );
+      try {
+        adoptRecorded(await repository.latest(settings));
+      } catch (error) {
+        log.warn({ err: error }, "circuit breakers not restored from the database");
+      }
+      writer.start();
+      resyncLoop.start();
+    },
+
+    async stop(): Promise<void> {
+      await resyncLoop.stop();
+      await Promise.all(subscriptions.map((iterator) => iterator.return?.()));
+      await writer.stop();
+      for (const serviceId of breakers.keys()) host.releaseTrial(serviceId);
     },
   };
 }
 
 export type Breakers = ReturnType<typeof createBreakers>;
+
+/**
+ * Records transitions in the database behind the call path: at once, and while the
+ * database is away they are held (up to MAX_PENDING_WRITES) and retried.
+ */
+function createTransitionWriter(repository: BreakerRepository, log: Logger) {
+  let pending: BreakerTransition[] = [];
+  let writing: Promise<void> | null = null;
+  let failing = false;
+
+  async function write(): Promise<void> {
+    const batch = pending;
+    pending = [];
+    try {
+      await repository.record(batch);
+      if (failing) log.info("database reachable again; circuit breaker transitions written");
+      failing = false;
+    } catch (error) {
+      pending = [...batch, ...pending];
+      if (pending.length > MAX_PENDING_WRITES) {
+        log.error(
+          { dropped: pending.length - MAX_PENDING_WRITES },
+          "circuit breaker transitions dropped",
+        );
+        pending = pending.slice(-MAX_PENDING_WRITES);
+      }
+      if (!failing) log.error({ err: error }, "database unavailable; breaker transitions held");
+      failing = true;
+    }
+  }
+
+  function flush(): Promise<void> {
+    writing ??= write().finally(() => {
+      writing = null;
+      if (pending.length > 0 && !failing) void flush();
+    });
+    return writing;
+  }
+
+  let timer: NodeJS.Timeout | null = null;
+
+  return {
+    add(transition: BreakerTransition): void {
+      pending.push(transition);
+      if (!failing) void flush();
+    },
+    start(): void {
+      timer ??= setInterval(() => {
+        if (pending.length > 0) void flush();
+      }, RETRY_WRITES_MS);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await writing;
+      if (pending.length > 0) await flush();
+    },
+  };
+}

@@ -28,6 +28,8 @@ export type DiscoveryDeps = {
   now?: () => number;
   /** Uniform in [0, 1); injectable so RANDOM and WEIGHTED can be tested exactly. */
   random?: () => number;
+  /** False for an instance whose circuit breaker refuses calls (OPEN or ISOLATED). */
+  isCallable?: (serviceId: string) => boolean;
 };
 
 const VISIBLE_BY_DEFAULT: ServiceStatus[] = ["ONLINE", "DEGRADED", "MAINTENANCE"];
@@ -38,6 +40,7 @@ export function createDiscovery({
   maxPageSize,
   now = Date.now,
   random = Math.random,
+  isCallable = () => true,
 }: DiscoveryDeps) {
   return {
     async get(id: string): Promise<ServiceRecord | null> {
@@ -74,7 +77,8 @@ export function createDiscovery({
 
     /**
      * One instance of a type to call, or null when none is selectable. OFFLINE and
-     * MAINTENANCE instances are never chosen; DEGRADED ones only when no ONLINE one is left.
+     * MAINTENANCE instances are never chosen, nor any whose circuit breaker is OPEN or
+     * ISOLATED; DEGRADED ones only when no ONLINE one is left.
      */
     async select(type: string, requested?: string | null): Promise<ServiceRecord | null> {
       const strategy = requested ?? DEFAULT_STRATEGY;
@@ -82,10 +86,9 @@ export function createDiscovery({
         throw badInput("strategy", `must be one of ${selectionStrategies.join(", ")}`);
       }
       const normalizedType = normalizeServiceType(type);
-      const available = await store.find({
-        type: normalizedType,
-        statuses: ["ONLINE", "DEGRADED"],
-      });
+      const available = (
+        await store.find({ type: normalizedType, statuses: ["ONLINE", "DEGRADED"] })
+      ).filter((service) => isCallable(service.id));
       const online = available.filter((service) => service.status === "ONLINE");
       const pool = (online.length > 0 ? online : available).sort(byId);
       if (pool.length === 0) return null;

@@ -30,8 +30,9 @@ export type HealthDeps = {
 /**
  * The system's health, worst first: UNHEALTHY when a dependency is down or a registered
  * type has no instance to call (none ONLINE or DEGRADED, and not all in maintenance);
- * DEGRADED when any instance is DEGRADED or OFFLINE, a breaker is not CLOSED, or expiry
- * is held by self-preservation; HEALTHY otherwise. MAINTENANCE is planned, so it counts
+ * DEGRADED when any instance is DEGRADED or OFFLINE (an ONLINE one whose breaker is OPEN
+ * or ISOLATED counts as DEGRADED), a breaker is not CLOSED, or expiry is held by
+ * self-preservation; HEALTHY otherwise. MAINTENANCE is planned, so it counts
  * against neither. (The original rated an OFFLINE service milder than a DEGRADED one.)
  */
 export function createHealth({
@@ -51,8 +52,16 @@ export function createHealth({
       const circuitBreakers = services.map((service) => breakers.forService(service.id));
       const counts = { online: 0, degraded: 0, maintenance: 0, offline: 0 };
       const types = new Map<string, { callable: boolean; allInMaintenance: boolean }>();
+      const breakerOpen = new Set(
+        circuitBreakers
+          .filter((breaker) => breaker.state === "OPEN" || breaker.state === "ISOLATED")
+          .map((breaker) => breaker.serviceId),
+      );
       for (const service of services) {
-        counts[service.status.toLowerCase() as keyof typeof counts] += 1;
+        // An ONLINE instance whose breaker refuses calls is no better than DEGRADED.
+        const status =
+          service.status === "ONLINE" && breakerOpen.has(service.id) ? "DEGRADED" : service.status;
+        counts[status.toLowerCase() as keyof typeof counts] += 1;
         const type = types.get(service.type) ?? { callable: false, allInMaintenance: true };
         type.callable ||= service.status === "ONLINE" || service.status === "DEGRADED";
         type.allInMaintenance &&= service.status === "MAINTENANCE";

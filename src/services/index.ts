@@ -1,13 +1,20 @@
 import type { Logger } from "pino";
 import { createHealthProbe } from "../clients/health-probe.js";
+import {
+  type CallPolicySettings,
+  createServiceClient,
+  defaultCallPolicy,
+} from "../clients/service-client.js";
 import type { Config } from "../config.js";
+import { createBreakerRepository } from "../db/breakers.js";
 import type { Database } from "../db/client.js";
 import { createRegistryRepository } from "../db/registry.js";
 import type { Events } from "../events.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { every } from "./background.js";
-import { createBreakers } from "./breakers.js";
+import { type BreakerSettings, createBreakers, defaultBreakerSettings } from "./breakers.js";
+import { createCalls } from "./calls.js";
 import { createDiscovery } from "./discovery.js";
 import { createExpirySweeper } from "./expiry.js";
 import { createHealth } from "./health.js";
@@ -33,6 +40,12 @@ export type ServicesDeps = {
   sweepIntervalMs?: number;
   /** Active health probes; the defaults of Config when omitted. */
   probes?: Partial<Config["probes"]>;
+  /** Circuit breakers of calls to services; the defaults of Config when omitted. */
+  breakers?: Partial<BreakerSettings>;
+  /** Policies of calls to services; the defaults of Config when omitted. */
+  calls?: Partial<CallPolicySettings>;
+  /** How often breaker transitions missed over pub/sub are read back. Default 10,000 ms. */
+  breakerResyncIntervalMs?: number;
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -68,7 +81,30 @@ export function createServices(deps: ServicesDeps) {
     riseAfter: deps.probes?.riseAfter,
     now: () => now().getTime(),
   });
-  const breakers = createBreakers();
+  const callPolicy = { ...defaultCallPolicy, ...deps.calls };
+  const breakers = createBreakers({
+    settings: { ...defaultBreakerSettings, ...deps.breakers },
+    events: deps.events,
+    leases: deps.leases,
+    repository: createBreakerRepository(deps.database.db),
+    log: deps.log,
+    now: () => now().getTime(),
+    // Long enough for the trial calls to finish, retries included.
+    trialLeaseMs: callPolicy.timeoutMs * callPolicy.maxAttempts + 5000,
+    resyncIntervalMs: deps.breakerResyncIntervalMs,
+    isRegistered: async (serviceId) => (await deps.store.get(serviceId)) !== null,
+    registeredIds: async () => (await deps.store.find({})).map((service) => service.id),
+    // The client is built below, before any instance can be unregistered.
+    onUnregistered: (serviceId) => client.forget(serviceId),
+  });
+  const client = createServiceClient({ settings: callPolicy, breakerOf: breakers.of });
+  const discovery = createDiscovery({
+    store: deps.store,
+    maxPageSize: deps.maxPageSize,
+    now: () => now().getTime(),
+    random: deps.random,
+    isCallable: breakers.isCallable,
+  });
   const readiness = createReadiness([
     { name: `registry store (${deps.store.kind})`, check: () => deps.store.ping() },
     {
@@ -94,13 +130,9 @@ export function createServices(deps: ServicesDeps) {
   );
   return {
     registry,
-    discovery: createDiscovery({
-      store: deps.store,
-      maxPageSize: deps.maxPageSize,
-      now: () => now().getTime(),
-      random: deps.random,
-    }),
+    discovery,
     breakers,
+    calls: createCalls({ discovery, client, breakers }),
     expiry,
     prober,
     watch: createWatch(deps.events),
@@ -116,6 +148,7 @@ export function createServices(deps: ServicesDeps) {
     /** Restores an empty live store from the database, then starts background work. */
     async start(): Promise<void> {
       await liveStore.start();
+      await breakers.start();
       heartbeats.start();
       expiry.start();
       if (deps.probes?.enabled ?? true) prober.start();
@@ -127,6 +160,8 @@ export function createServices(deps: ServicesDeps) {
       await prober.stop();
       await expiry.stop();
       await heartbeats.stop();
+      await breakers.stop();
+      await client.close();
     },
   };
 }

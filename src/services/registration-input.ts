@@ -5,7 +5,7 @@ import type { JsonObject, ServiceEndpoint } from "./model.js";
 /** Largest accepted `metadata`, serialised as JSON. */
 export const MAX_METADATA_BYTES = 16 * 1024;
 
-const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
 /** "planning_system", "planning-system" and "planningSystem" all become PLANNING_SYSTEM. */
 export function normalizeServiceType(type: string): string {

@@ -1,4 +1,5 @@
 import type { Events } from "../events.js";
+import type { BreakerChange } from "./breakers.js";
 import type { RegistryChangeEvent, StatusChange } from "./model.js";
 import { normalizeServiceType } from "./registration-input.js";
 
@@ -18,6 +19,13 @@ export function createWatch(events: Events) {
         (event) =>
           (serviceId == null || event.service.id === serviceId) &&
           (wantedType === null || event.service.type === wantedType),
+      );
+    },
+
+    breakerChanges({ serviceId }: { serviceId?: string | null }): AsyncIterable<BreakerChange> {
+      return events.subscribe(
+        "breaker.changed",
+        (event) => serviceId == null || event.serviceId === serviceId,
       );
     },
 

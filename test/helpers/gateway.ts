@@ -1,8 +1,11 @@
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
+import { defaultCallPolicy } from "../../src/clients/service-client.js";
 import type { Config } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
 import { createInProcessEvents, type Events } from "../../src/events.js";
+import { defaultBreakerSettings } from "../../src/services/breakers.js";
+import type { LeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import type { RegistryStore } from "../../src/stores/registry.js";
 import { migratedPglite } from "./database.js";
@@ -24,6 +27,10 @@ export async function startGateway(
     maxRequestBodyBytes?: number;
     /** Background probing; off unless a test turns it on. */
     probes?: Partial<Config["probes"]>;
+    breakers?: Partial<Config["breakers"]>;
+    calls?: Partial<Config["calls"]>;
+    leases?: LeaseStore;
+    breakerResyncIntervalMs?: number;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -49,12 +56,17 @@ export async function startGateway(
         riseAfter: 2,
         ...options.probes,
       },
+      breakers: { ...defaultBreakerSettings, ...options.breakers },
+      // Short waits, so retries and timeouts do not slow the suite down.
+      calls: { ...defaultCallPolicy, timeoutMs: 1000, retryBaseDelayMs: 10, ...options.calls },
     },
     store,
     database,
     events: options.events ?? createInProcessEvents(),
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
     restoreCheckIntervalMs: 200,
+    leases: options.leases,
+    breakerResyncIntervalMs: options.breakerResyncIntervalMs,
   });
   const { url } = await app.start();
 

@@ -1,0 +1,366 @@
+import {
+  type BulkheadPolicy,
+  bulkhead,
+  DelegateBackoff,
+  handleWhen,
+  isBrokenCircuitError,
+  isBulkheadRejectedError,
+  type RetryPolicy,
+  retry,
+  TaskCancelledError,
+  type TimeoutPolicy,
+  TimeoutStrategy,
+  timeout,
+} from "cockatiel";
+import { Agent } from "undici";
+import { GatewayError } from "../errors.js";
+import { CircuitOpenError, type InstanceBreaker } from "../services/breaker-state.js";
+
+export type CallPolicySettings = {
+  /** Deadline of one attempt: connect, headers and body. */
+  timeoutMs: number;
+  /** Attempts of an idempotent call, the first included. */
+  maxAttempts: number;
+  /** First retry delay; it doubles each retry, with jitter, up to retryMaxDelayMs. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** Calls in flight to one instance (the bulkhead); more wait in a queue of maxQueued. */
+  maxConcurrent: number;
+  maxQueued: number;
+  /** Largest response body read from a service. */
+  maxResponseBytes: number;
+};
+
+export const defaultCallPolicy: CallPolicySettings = {
+  timeoutMs: 5000,
+  maxAttempts: 3,
+  retryBaseDelayMs: 100,
+  retryMaxDelayMs: 2000,
+  maxConcurrent: 100,
+  maxQueued: 100,
+  maxResponseBytes: 1024 * 1024,
+};
+
+/** A request to one instance, validated and authorised already. */
+export type OutgoingCall = {
+  serviceId: string;
+  baseUrl: string;
+  method: string;
+  /** Path and query string, relative to baseUrl, starting with "/". */
+  path: string;
+  headers: Record<string, string>;
+  body: string | null;
+  /** Retried on network errors, timeouts and 5xx; only idempotent calls are. */
+  idempotent: boolean;
+};
+
+export type UpstreamResponse = {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+};
+
+export type CallOutcome = UpstreamResponse & {
+  attempts: number;
+  durationMs: number;
+};
+
+/** Headers of one hop only: never passed on, either way. */
+export const HOP_BY_HOP_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** A 5xx answer: a failure to the breaker, retried when the call is idempotent. */
+class UpstreamStatusError extends Error {
+  constructor(
+    readonly response: UpstreamResponse,
+    readonly retryAfterMs: number | null,
+  ) {
+    super(`HTTP ${response.status}`);
+    this.name = "UpstreamStatusError";
+  }
+}
+
+/** The service answered with more than we read; not the service failing, not retried. */
+class ResponseTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`response body larger than ${limit} bytes`);
+    this.name = "ResponseTooLargeError";
+  }
+}
+
+type InstancePolicy = {
+  bulkhead: BulkheadPolicy;
+  retry: RetryPolicy;
+  timeout: TimeoutPolicy;
+};
+
+/**
+ * Calls to registered services, every one through the policies of its instance, built
+ * once and reused: bulkhead → retry (idempotent calls only) → circuit breaker → timeout
+ * → one keep-alive undici Agent. The breaker sits inside the retry, so each attempt
+ * counts, and a refusal is a BrokenCircuitError that the retry never waits on. A 4xx is
+ * the service's answer, returned as it is, and never a failure.
+ */
+export function createServiceClient({
+  settings = defaultCallPolicy,
+  breakerOf,
+  random = Math.random,
+}: {
+  settings?: CallPolicySettings;
+  breakerOf: (serviceId: string) => InstanceBreaker;
+  random?: () => number;
+}) {
+  const agent = new Agent({
+    connections: settings.maxConcurrent,
+    keepAliveTimeout: 30_000,
+    // Our timeout policy aborts the request; undici's own (300 s) would only be later.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  const policies = new Map<string, InstancePolicy>();
+
+  const backoff = new DelegateBackoff<{ attempt: number; result: unknown }>(
+    ({ attempt, result }) => {
+      const asked = retryAfterOf(result);
+      if (asked !== null) return asked;
+      const ceiling = Math.min(
+        settings.retryMaxDelayMs,
+        settings.retryBaseDelayMs * 2 ** (attempt - 1),
+      );
+      return ceiling / 2 + (random() * ceiling) / 2;
+    },
+  );
+
+  function policyOf(serviceId: string): InstancePolicy {
+    let policy = policies.get(serviceId);
+    if (!policy) {
+      policy = {
+        bulkhead: bulkhead(settings.maxConcurrent, settings.maxQueued),
+        retry: retry(
+          // A failure that opened the breaker is final: waiting on a backoff only to be
+          // refused would make the caller wait for nothing.
+          handleWhen(
+            (error) => isRetryable(error, settings.timeoutMs) && breakerOf(serviceId).isCallable(),
+          ),
+          { maxAttempts: settings.maxAttempts - 1, backoff },
+        ),
+        // Aggressive: the caller gets its answer at the deadline, whatever the socket does.
+        // abortOnReturn off: a finished call has nothing left to abort (PERFORMANCE.md, 3).
+        timeout: timeout(settings.timeoutMs, {
+          strategy: TimeoutStrategy.Aggressive,
+          abortOnReturn: false,
+        }),
+      };
+      policies.set(serviceId, policy);
+    }
+    return policy;
+  }
+
+  async function send(call: OutgoingCall, signal: AbortSignal): Promise<UpstreamResponse> {
+    const base = new URL(call.baseUrl);
+    const response = await agent.request({
+      origin: base.origin,
+      path: `${base.pathname.replace(/\/+$/, "")}${call.path}`,
+      method: call.method as "GET",
+      headers: call.headers,
+      body: call.body,
+      signal,
+    });
+    const body = await readLimited(response.body, settings.maxResponseBytes);
+    const answer: UpstreamResponse = {
+      status: response.statusCode,
+      headers: endToEnd(response.headers),
+      body,
+    };
+    if (answer.status >= 500) {
+      throw new UpstreamStatusError(answer, parseRetryAfter(response.headers["retry-after"]));
+    }
+    return answer;
+  }
+
+  async function throughBreaker(
+    breaker: InstanceBreaker,
+    attempt: () => Promise<UpstreamResponse>,
+  ): Promise<UpstreamResponse> {
+    const admitted = breaker.admit();
+    const permit = admitted instanceof Promise ? await admitted : admitted;
+    try {
+      const response = await attempt();
+      breaker.succeeded(permit);
+      return response;
+    } catch (error) {
+      if (error instanceof ResponseTooLargeError) breaker.released(permit);
+      else breaker.failed(permit, describeFailure(error, settings.timeoutMs));
+      throw error;
+    }
+  }
+
+  return {
+    async call(call: OutgoingCall): Promise<CallOutcome> {
+      const policy = policyOf(call.serviceId);
+      const breaker = breakerOf(call.serviceId);
+      const started = performance.now();
+      let attempts = 0;
+      const once = () => {
+        attempts += 1;
+        return throughBreaker(breaker, () =>
+          policy.timeout.execute((_context, signal) =>
+            send(call, signal).catch((error: unknown) => {
+              // undici may reject with its abort error before the policy's own rejection.
+              throw signal.aborted ? new TaskCancelledError("timed out") : error;
+            }),
+          ),
+        );
+      };
+      try {
+        const response = await policy.bulkhead.execute(() =>
+          call.idempotent ? policy.retry.execute(once) : once(),
+        );
+        return { ...response, attempts, durationMs: performance.now() - started };
+      } catch (error) {
+        throw callError(error, call.serviceId, attempts, settings);
+      }
+    },
+
+    /** Drops the policies of an instance that is gone. */
+    forget(serviceId: string): void {
+      policies.delete(serviceId);
+    },
+
+    /** Idempotent: a gateway stopped twice must not fail on its second stop. */
+    async close(): Promise<void> {
+      if (!agent.closed && !agent.destroyed) await agent.close();
+    },
+  };
+}
+
+export type ServiceClient = ReturnType<typeof createServiceClient>;
+
+/** Network errors, timeouts and 5xx, unless the service asked for a wait longer than a call. */
+function isRetryable(error: Error, timeoutMs: number): boolean {
+  if (isBrokenCircuitError(error) || error instanceof ResponseTooLargeError) return false;
+  if (error instanceof UpstreamStatusError) {
+    return error.retryAfterMs === null || error.retryAfterMs <= timeoutMs;
+  }
+  return true;
+}
+
+function retryAfterOf(result: unknown): number | null {
+  if (typeof result !== "object" || result === null || !("error" in result)) return null;
+  return result.error instanceof UpstreamStatusError ? result.error.retryAfterMs : null;
+}
+
+/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date. */
+export function parseRetryAfter(
+  header: string | string[] | undefined,
+  now = Date.now(),
+): number | null {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === "") return null;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+function endToEnd(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  const kept: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) kept[name] = value;
+  }
+  return kept;
+}
+
+async function readLimited(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  limit: number,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw new ResponseTooLargeError(limit);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+/** cockatiel 3's isTaskCancelledError tests for the bulkhead's flag; the class is reliable. */
+function timedOut(error: unknown): error is TaskCancelledError {
+  return error instanceof TaskCancelledError;
+}
+
+function describeFailure(error: unknown, timeoutMs: number): string {
+  if (timedOut(error)) return `no answer within ${timeoutMs} ms`;
+  if (error instanceof UpstreamStatusError) return error.message;
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: string }).code;
+    return code ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+/** The error a caller sees, naming the service and how many attempts were made. */
+function callError(
+  error: unknown,
+  serviceId: string,
+  attempts: number,
+  settings: CallPolicySettings,
+): GatewayError {
+  const details = { serviceId, attempts };
+  if (error instanceof CircuitOpenError) {
+    return new GatewayError("SERVICE_UNAVAILABLE", error.message, {
+      ...details,
+      breakerState: error.state,
+      retryAfterMs: error.retryAfterMs,
+    });
+  }
+  if (isBulkheadRejectedError(error)) {
+    return new GatewayError(
+      "SERVICE_UNAVAILABLE",
+      `Too many calls to ${serviceId} are in flight; try again shortly.`,
+      { ...details, maxConcurrent: settings.maxConcurrent, maxQueued: settings.maxQueued },
+    );
+  }
+  if (timedOut(error)) {
+    return new GatewayError(
+      "TIMEOUT",
+      `${serviceId} did not answer within ${settings.timeoutMs} ms.`,
+      { ...details, timeoutMs: settings.timeoutMs },
+      { cause: error },
+    );
+  }
+  if (error instanceof UpstreamStatusError) {
+    return new GatewayError(
+      "UPSTREAM_ERROR",
+      `${serviceId} answered HTTP ${error.response.status}${attempts > 1 ? ` after ${attempts} attempts` : ""}.`,
+      { ...details, status: error.response.status, retryAfterMs: error.retryAfterMs },
+    );
+  }
+  if (error instanceof ResponseTooLargeError) {
+    return new GatewayError(
+      "UPSTREAM_ERROR",
+      `${serviceId} answered with more than ${error.limit} bytes.`,
+      details,
+    );
+  }
+  return new GatewayError(
+    "UPSTREAM_ERROR",
+    `${serviceId} could not be reached: ${describeFailure(error, settings.timeoutMs)}.`,
+    details,
+    { cause: error },
+  );
+}

@@ -1,0 +1,285 @@
+import { BrokenCircuitError } from "cockatiel";
+
+export const circuitStates = ["CLOSED", "OPEN", "HALF_OPEN", "ISOLATED"] as const;
+export type CircuitState = (typeof circuitStates)[number];
+
+export type BreakerSettings = {
+  /** Consecutive failures that open a closed breaker. */
+  failureThreshold: number;
+  /** How long an open breaker rejects every call before trial calls are let through. */
+  resetTimeoutMs: number;
+  /** Trial calls let through while half-open; this many successes close the breaker. */
+  halfOpenMaxCalls: number;
+};
+
+export const defaultBreakerSettings: BreakerSettings = {
+  failureThreshold: 5,
+  resetTimeoutMs: 30_000,
+  halfOpenMaxCalls: 3,
+};
+
+export type CircuitBreakerSnapshot = BreakerSettings & {
+  serviceId: string;
+  state: CircuitState;
+  /** Failures since the breaker last closed. */
+  failureCount: number;
+  /** The current run of failures without a success between them. */
+  consecutiveFailures: number;
+  lastFailureAt: string | null;
+  lastStateChangeAt: string | null;
+};
+
+export type BreakerTransition = {
+  serviceId: string;
+  previousState: CircuitState;
+  state: CircuitState;
+  at: string;
+  reason: string;
+  breaker: CircuitBreakerSnapshot;
+};
+
+/** How a call was let through; its outcome is reported back with it. */
+export type Permit = { readonly trial: boolean; readonly generation: number };
+
+/**
+ * A call refused by a breaker, in microseconds and without touching the service. It is a
+ * cockatiel BrokenCircuitError so that no retry policy ever waits on it.
+ */
+export class CircuitOpenError extends BrokenCircuitError {
+  constructor(
+    readonly serviceId: string,
+    readonly state: CircuitState,
+    /** When trial calls may start; null while isolated or while trials are under way. */
+    readonly retryAfterMs: number | null,
+  ) {
+    super(
+      state === "ISOLATED"
+        ? `The circuit breaker of ${serviceId} is isolated by an operator.`
+        : state === "HALF_OPEN"
+          ? `The circuit breaker of ${serviceId} is half-open and its trial calls are under way.`
+          : `The circuit breaker of ${serviceId} is open after repeated failures.`,
+    );
+    this.name = "CircuitOpenError";
+  }
+}
+
+/** What a breaker needs from around it: the clock, the trial lease and a listener. */
+export type BreakerHost = {
+  now(): number;
+  /** Asks for the right to send trial calls; only one replica holds it at a time. */
+  acquireTrial(serviceId: string): Promise<boolean>;
+  releaseTrial(serviceId: string): void;
+  changed(transition: BreakerTransition): void;
+};
+
+/** After a refused trial lease, calls are refused locally this long before asking again. */
+const LEASE_RETRY_MS = 1000;
+
+/**
+ * The circuit breaker of one service instance.
+ *
+ * CLOSED counts consecutive failures and opens at `failureThreshold`. OPEN refuses every
+ * call until `resetTimeoutMs` has passed since it opened; the next call then asks for the
+ * trial lease. The replica that gets it goes HALF_OPEN and lets up to `halfOpenMaxCalls`
+ * trial calls through: that many successes close it, any failure opens it again. A trial
+ * call that ends in neither (cancelled) gives its slot back, so a breaker never sticks
+ * half-open. ISOLATED refuses everything until an operator resets it.
+ *
+ * The checks on the call path are synchronous; only asking for the trial lease waits.
+ */
+export class InstanceBreaker {
+  state: CircuitState = "CLOSED";
+  failureCount = 0;
+  consecutiveFailures = 0;
+  lastFailureAt: number | null = null;
+  lastStateChangeAt: number | null = null;
+  /** Bumped on every transition: outcomes of calls let through before it are ignored. */
+  private generation = 0;
+  /** Set while this replica holds the trial lease. */
+  private trial: { admitted: number; succeeded: number } | null = null;
+  private leaseRequest: Promise<void> | null = null;
+  private nextLeaseRequestAt = 0;
+
+  constructor(
+    readonly serviceId: string,
+    readonly settings: BreakerSettings,
+    private readonly host: BreakerHost,
+  ) {}
+
+  /** Lets a call through, or throws CircuitOpenError. */
+  admit(): Permit | Promise<Permit> {
+    switch (this.state) {
+      case "CLOSED":
+        return { trial: false, generation: this.generation };
+      case "ISOLATED":
+        throw this.refusal(null);
+      case "OPEN": {
+        const trialsFrom = (this.lastStateChangeAt ?? 0) + this.settings.resetTimeoutMs;
+        const now = this.host.now();
+        if (now < trialsFrom) throw this.refusal(trialsFrom - now);
+        return this.admitTrial();
+      }
+      case "HALF_OPEN":
+        return this.admitTrial();
+    }
+  }
+
+  /** True when a call now could be let through (OPEN and ISOLATED are skipped by discovery). */
+  isCallable(): boolean {
+    switch (this.state) {
+      case "CLOSED":
+        return true;
+      case "ISOLATED":
+        return false;
+      case "OPEN":
+        return this.host.now() >= (this.lastStateChangeAt ?? 0) + this.settings.resetTimeoutMs;
+      case "HALF_OPEN":
+        return this.trial
+          ? this.trial.admitted < this.settings.halfOpenMaxCalls
+          : this.host.now() >= this.nextLeaseRequestAt;
+    }
+  }
+
+  succeeded(permit: Permit): void {
+    if (permit.generation !== this.generation) return;
+    if (this.state === "CLOSED") {
+      this.consecutiveFailures = 0;
+      return;
+    }
+    if (permit.trial && this.trial) {
+      this.consecutiveFailures = 0;
+      this.trial.succeeded += 1;
+      if (this.trial.succeeded >= this.settings.halfOpenMaxCalls) {
+        this.transition("CLOSED", `${this.trial.succeeded} trial calls succeeded`);
+      }
+    }
+  }
+
+  failed(permit: Permit, reason: string): void {
+    if (permit.generation !== this.generation) return;
+    this.lastFailureAt = this.host.now();
+    this.failureCount += 1;
+    this.consecutiveFailures += 1;
+    if (this.state === "CLOSED" && this.consecutiveFailures >= this.settings.failureThreshold) {
+      this.transition("OPEN", `${this.consecutiveFailures} consecutive failures; last: ${reason}`);
+    } else if (this.state === "HALF_OPEN" && permit.trial) {
+      this.transition("OPEN", `trial call failed: ${reason}`);
+    }
+  }
+
+  /** The call ended in neither success nor failure (it was cancelled): its slot is free. */
+  released(permit: Permit): void {
+    if (permit.trial && this.trial && permit.generation === this.generation) {
+      this.trial.admitted -= 1;
+    }
+  }
+
+  reset(reason: string): void {
+    this.failureCount = 0;
+    this.consecutiveFailures = 0;
+    if (this.state !== "CLOSED") this.transition("CLOSED", reason);
+  }
+
+  isolate(reason: string): void {
+    if (this.state !== "ISOLATED") this.transition("ISOLATED", reason);
+  }
+
+  /**
+   * Adopts a state another replica reached (or the last one recorded, at start), unless
+   * this breaker changed more recently. Trial calls of this replica no longer count.
+   */
+  adopt(snapshot: CircuitBreakerSnapshot): boolean {
+    const changedAt = snapshot.lastStateChangeAt ? Date.parse(snapshot.lastStateChangeAt) : 0;
+    const localAt = this.lastStateChangeAt ?? 0;
+    if (changedAt < localAt || (changedAt === localAt && snapshot.state === this.state)) {
+      return false;
+    }
+    this.state = snapshot.state;
+    this.failureCount = snapshot.failureCount;
+    this.consecutiveFailures = snapshot.consecutiveFailures;
+    this.lastFailureAt = snapshot.lastFailureAt ? Date.parse(snapshot.lastFailureAt) : null;
+    this.lastStateChangeAt = changedAt;
+    this.generation += 1;
+    this.endTrial();
+    return true;
+  }
+
+  snapshot(): CircuitBreakerSnapshot {
+    return {
+      ...this.settings,
+      serviceId: this.serviceId,
+      state: this.state,
+      failureCount: this.failureCount,
+      consecutiveFailures: this.consecutiveFailures,
+      lastFailureAt: isoOrNull(this.lastFailureAt),
+      lastStateChangeAt: isoOrNull(this.lastStateChangeAt),
+    };
+  }
+
+  private admitTrial(): Permit | Promise<Permit> {
+    if (this.trial) return this.takeTrialSlot();
+    if (this.host.now() < this.nextLeaseRequestAt) throw this.refusal(null);
+    this.leaseRequest ??= this.host
+      .acquireTrial(this.serviceId)
+      .then((granted) => {
+        if (!granted) {
+          this.nextLeaseRequestAt = this.host.now() + LEASE_RETRY_MS;
+          return;
+        }
+        // The state may have moved while the lease was asked for (a reset, or a replica).
+        if (this.state !== "OPEN" && this.state !== "HALF_OPEN") {
+          this.host.releaseTrial(this.serviceId);
+          return;
+        }
+        if (this.state === "OPEN") this.transition("HALF_OPEN", "reset timeout elapsed");
+        this.trial = { admitted: 0, succeeded: 0 };
+      })
+      .finally(() => {
+        this.leaseRequest = null;
+      });
+    return this.leaseRequest.then(() => this.takeTrialSlot());
+  }
+
+  private takeTrialSlot(): Permit {
+    if (!this.trial || this.trial.admitted >= this.settings.halfOpenMaxCalls) {
+      throw this.refusal(null);
+    }
+    this.trial.admitted += 1;
+    return { trial: true, generation: this.generation };
+  }
+
+  private refusal(retryAfterMs: number | null): CircuitOpenError {
+    return new CircuitOpenError(this.serviceId, this.state, retryAfterMs);
+  }
+
+  private transition(state: CircuitState, reason: string): void {
+    const previousState = this.state;
+    const at = this.host.now();
+    this.state = state;
+    this.lastStateChangeAt = at;
+    this.generation += 1;
+    if (state === "CLOSED") {
+      this.failureCount = 0;
+      this.consecutiveFailures = 0;
+    }
+    if (state !== "HALF_OPEN") this.endTrial();
+    this.host.changed({
+      serviceId: this.serviceId,
+      previousState,
+      state,
+      at: new Date(at).toISOString(),
+      reason,
+      breaker: this.snapshot(),
+    });
+  }
+
+  private endTrial(): void {
+    if (!this.trial) return;
+    this.trial = null;
+    this.host.releaseTrial(this.serviceId);
+  }
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

@@ -1,0 +1,253 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
+import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
+import { GatewayError, notFound } from "../errors.js";
+import type { Breakers, CircuitState } from "./breakers.js";
+import type { Caller } from "./caller.js";
+import type { Discovery } from "./discovery.js";
+import { declaresEndpoint } from "./endpoint-match.js";
+import type { JsonValue, ServiceRecord } from "./model.js";
+import { httpMethods } from "./registration-input.js";
+
+/** What `callService` takes, as GraphQL hands it over. */
+export type CallServiceInput = {
+  serviceId?: string | null;
+  serviceType?: string | null;
+  strategy?: string | null;
+  method?: string | null;
+  path: string;
+  query?: JsonValue | null;
+  body?: JsonValue | null;
+  headers?: JsonValue | null;
+  idempotent?: boolean | null;
+};
+
+export type ServiceCallResult = {
+  status: number;
+  headers: Record<string, string | string[]>;
+  /** Parsed JSON when the service said so; otherwise the text. Null when empty. */
+  body: JsonValue;
+  serviceId: string;
+  attempts: number;
+  breakerState: CircuitState;
+  durationMs: number;
+};
+
+/** Where a call comes from, for tracing: forwarded to the service. */
+export type CallTrace = { requestId: string; traceparent: string | null };
+
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+
+/** Headers a caller may not set: the gateway sets them, or they belong to one hop. */
+const RESERVED_HEADERS = new Set([
+  ...HOP_BY_HOP_HEADERS,
+  "host",
+  "content-length",
+  "x-request-id",
+  "traceparent",
+]);
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+const inputSchema = z
+  .object({
+    serviceId: z.string().trim().min(1).max(200).nullish(),
+    serviceType: z.string().trim().min(1).max(100).nullish(),
+    strategy: z.string().nullish(),
+    method: z
+      .string()
+      .trim()
+      .transform((method) => method.toUpperCase())
+      .pipe(z.enum(httpMethods, { error: `must be one of ${httpMethods.join(", ")}` }))
+      .nullish()
+      .transform((method) => method ?? "GET"),
+    path: z
+      .string()
+      .max(2048)
+      .startsWith("/", "must start with /")
+      // RFC 3986 path characters only: no spaces, controls, ?, # or \ (query goes in `query`).
+      .regex(/^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/, "has characters a URL path may not (use query)")
+      .refine(
+        (path) =>
+          !path
+            .split("/")
+            .slice(1)
+            .some((segment, i, all) => segment === "" && i < all.length - 1) &&
+          !/(^|\/)\.{1,2}(\/|$)|%2e|%2f|%5c/i.test(path),
+        { message: "must not contain empty, '.' or '..' segments, or encoded dots and slashes" },
+      ),
+    query: z.record(z.string(), z.union([scalar, z.array(scalar)])).nullish(),
+    body: z.custom<JsonValue>().nullish(),
+    headers: z
+      .record(
+        z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "is not a valid header name"),
+        z.string().refine((value) => !/[\r\n\0]/.test(value), "must not contain line breaks"),
+      )
+      .nullish(),
+    idempotent: z.boolean().nullish(),
+  })
+  .superRefine((input, ctx) => {
+    if ((input.serviceId == null) === (input.serviceType == null)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["serviceId"],
+        message: "give exactly one of serviceId and serviceType",
+      });
+    }
+    if (input.body != null && (input.method === "GET" || input.method === "HEAD")) {
+      ctx.addIssue({ code: "custom", path: ["body"], message: `is not sent with ${input.method}` });
+    }
+    for (const name of Object.keys(input.headers ?? {})) {
+      if (RESERVED_HEADERS.has(name.toLowerCase())) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["headers", name],
+          message: "is set by the gateway and may not be given",
+        });
+      }
+    }
+  });
+
+/**
+ * Calls through the gateway: picks the instance (by id, or by type with a selection
+ * strategy that skips open breakers), checks the caller may reach that endpoint, and
+ * sends the request through the instance's policies, passing on x-request-id and a
+ * child traceparent.
+ */
+export function createCalls({
+  discovery,
+  client,
+  breakers,
+}: {
+  discovery: Discovery;
+  client: ServiceClient;
+  breakers: Breakers;
+}) {
+  async function target(input: z.output<typeof inputSchema>): Promise<ServiceRecord> {
+    if (input.serviceId != null) {
+      const service = await discovery.get(input.serviceId);
+      if (!service) throw notFound(`Service ${input.serviceId} is not registered.`);
+      if (service.status === "OFFLINE" || service.status === "MAINTENANCE") {
+        throw new GatewayError(
+          "SERVICE_UNAVAILABLE",
+          `Service ${service.id} is ${service.status} and takes no calls.`,
+          { serviceId: service.id, status: service.status },
+        );
+      }
+      return service;
+    }
+    const type = input.serviceType as string;
+    const service = await discovery.select(type, input.strategy);
+    if (!service) {
+      throw new GatewayError(
+        "SERVICE_UNAVAILABLE",
+        `No ${type} instance can take calls: none is ONLINE or DEGRADED with its circuit breaker closed.`,
+        { serviceType: type },
+      );
+    }
+    return service;
+  }
+
+  return {
+    async call(
+      raw: CallServiceInput,
+      caller: Caller,
+      trace: CallTrace,
+    ): Promise<ServiceCallResult> {
+      const input = parseInput(raw);
+      const service = await target(input);
+      if (!caller.isAdmin && !declaresEndpoint(service.endpoints, input.method, input.path)) {
+        throw new GatewayError(
+          "FORBIDDEN",
+          `${input.method} ${input.path} is not an endpoint ${service.id} declared; only an admin token may call undeclared paths.`,
+          { serviceId: service.id, method: input.method, path: input.path },
+        );
+      }
+      const body = input.body == null ? null : JSON.stringify(input.body);
+      if (body !== null && Buffer.byteLength(body) > MAX_BODY_BYTES) {
+        throw new GatewayError("BAD_USER_INPUT", `body: is larger than ${MAX_BODY_BYTES} bytes`, {
+          field: "input.body",
+        });
+      }
+      const outcome = await client.call({
+        serviceId: service.id,
+        baseUrl: service.baseUrl,
+        method: input.method,
+        path: `${input.path}${queryString(input.query)}`,
+        headers: {
+          accept: "application/json",
+          "user-agent": "service-integration-gateway",
+          ...(body !== null ? { "content-type": "application/json" } : {}),
+          ...input.headers,
+          "x-request-id": trace.requestId,
+          traceparent: childTraceparent(trace.traceparent),
+        },
+        body,
+        idempotent: input.idempotent ?? IDEMPOTENT_METHODS.has(input.method),
+      });
+      return {
+        status: outcome.status,
+        headers: outcome.headers,
+        body: decodeBody(outcome),
+        serviceId: service.id,
+        attempts: outcome.attempts,
+        breakerState: breakers.forService(service.id).state,
+        durationMs: outcome.durationMs,
+      };
+    },
+  };
+}
+
+export type Calls = ReturnType<typeof createCalls>;
+
+function parseInput(raw: CallServiceInput) {
+  const parsed = inputSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const [issue] = parsed.error.issues;
+  const field = ["input", ...(issue?.path ?? [])].join(".");
+  throw new GatewayError("BAD_USER_INPUT", `${field}: ${issue?.message ?? "is invalid"}`, {
+    field,
+  });
+}
+
+function queryString(query: Record<string, unknown> | null | undefined): string {
+  if (!query) return "";
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    for (const item of Array.isArray(value) ? value : [value]) params.append(name, String(item));
+  }
+  const text = params.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
+function decodeBody(outcome: CallOutcome): JsonValue {
+  if (outcome.body.length === 0) return null;
+  const text = outcome.body.toString("utf8");
+  const type = outcome.headers["content-type"];
+  if (typeof type === "string" && /[/+]json\b/i.test(type)) {
+    try {
+      return JSON.parse(text) as JsonValue;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * W3C trace context: the gateway is a hop of its own, so the service gets the caller's
+ * trace id under a new parent id; without a valid incoming one, a new sampled trace.
+ */
+export function childTraceparent(incoming: string | null): string {
+  const match = incoming ? TRACEPARENT.exec(incoming.trim().toLowerCase()) : null;
+  const spanId = randomBytes(8).toString("hex");
+  if (match && match[2] !== "0".repeat(32) && match[1] !== "ff") {
+    return `00-${match[2]}-${spanId}-${match[4]}`;
+  }
+  return `00-${randomBytes(16).toString("hex")}-${spanId}-01`;
+}
