@@ -88,7 +88,9 @@ export function createApp(deps: AppDeps): App {
       maxPageSize: config.maxPageSize,
     }),
     services,
-    metrics: createMetrics(config.serviceName),
+    metrics: createMetrics(config.serviceName, {
+      circuitBreakers: () => services.breakers.list(),
+    }),
     log,
     serviceName: config.serviceName,
     maxRequestBodyBytes: config.maxRequestBodyBytes,

@@ -1,10 +1,33 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { type CircuitBreakerSnapshot, circuitStates } from "./services/breakers.js";
 
 /** One registry per gateway, so tests that start several gateways never collide. */
-export function createMetrics(serviceName: string) {
+export function createMetrics(
+  serviceName: string,
+  { circuitBreakers }: { circuitBreakers?: () => Promise<CircuitBreakerSnapshot[]> } = {},
+) {
   const registry = new Registry();
   registry.setDefaultLabels({ service: serviceName });
   collectDefaultMetrics({ register: registry });
+  if (circuitBreakers) {
+    new Gauge({
+      name: "sig_circuit_breakers",
+      help: "Circuit breakers of registered instances, by state.",
+      labelNames: ["state"] as const,
+      registers: [registry],
+      async collect() {
+        // A registry store that is down must not cost the rest of /metrics: the last
+        // counts stay.
+        const breakers = await circuitBreakers().catch(() => null);
+        if (!breakers) return;
+        const counts = new Map(circuitStates.map((state) => [state, 0]));
+        for (const breaker of breakers) {
+          counts.set(breaker.state, (counts.get(breaker.state) ?? 0) + 1);
+        }
+        for (const [state, count] of counts) this.set({ state }, count);
+      },
+    });
+  }
   return {
     registry,
     httpRequests: new Counter({

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from "pino";
 import { GatewayError, httpStatusOf, isGatewayError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import type { CircuitBreakerSnapshot } from "../services/breakers.js";
 import type { SystemHealth } from "../services/health.js";
 import type { Services } from "../services/index.js";
 import { PayloadTooLargeError, readBody } from "./body.js";
@@ -102,6 +103,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     if (path === "/health/system")
       return sendJson(res, 200, toSeedSystemHealth(await services.health.system()));
+    if (path === "/health/circuit-breakers") {
+      const breakers = await services.breakers.list();
+      return sendJson(res, 200, {
+        circuit_breakers: Object.fromEntries(breakers.map((b) => [b.serviceId, toSeedBreaker(b)])),
+      });
+    }
     return sendJson(res, 404, { detail: `No route for ${path}` });
   }
 
@@ -145,21 +152,28 @@ function toSeedSystemHealth(health: SystemHealth) {
     reasons: health.reasons,
     service_statuses: Object.fromEntries(health.services.map((s) => [s.id, s.status])),
     circuit_breaker_statuses: Object.fromEntries(
-      health.circuitBreakers.map((b) => [
-        b.serviceId,
-        {
-          service_id: b.serviceId,
-          state: b.state,
-          failure_count: b.failureCount,
-          last_failure_time: b.lastFailureAt,
-        },
-      ]),
+      health.circuitBreakers.map((b) => [b.serviceId, toSeedBreaker(b)]),
     ),
     dependencies: health.dependencies,
     counts: health.counts,
     self_preservation: health.selfPreservation,
     checked_at: health.checkedAt,
     execution_time_ms: health.executionTimeMs,
+  };
+}
+
+/** The seed's CircuitBreakerStatus, with the configuration its docstring promised. */
+function toSeedBreaker(b: CircuitBreakerSnapshot) {
+  return {
+    service_id: b.serviceId,
+    state: b.state,
+    failure_count: b.failureCount,
+    consecutive_failures: b.consecutiveFailures,
+    last_failure_time: b.lastFailureAt,
+    last_state_change_time: b.lastStateChangeAt,
+    failure_threshold: b.failureThreshold,
+    reset_timeout_ms: b.resetTimeoutMs,
+    half_open_max_calls: b.halfOpenMaxCalls,
   };
 }
 

@@ -66,9 +66,12 @@ export class CircuitOpenError extends BrokenCircuitError {
 /** What a breaker needs from around it: the clock, the trial lease and a listener. */
 export type BreakerHost = {
   now(): number;
-  /** Asks for the right to send trial calls; only one replica holds it at a time. */
+  /**
+   * Asks for the right to send trial calls; one replica holds it at a time. It is kept
+   * after the trials (until it lapses): a replica that has not yet heard they closed the
+   * breaker would otherwise take it and start a needless half-open round of its own.
+   */
   acquireTrial(serviceId: string): Promise<boolean>;
-  releaseTrial(serviceId: string): void;
   changed(transition: BreakerTransition): void;
 };
 
@@ -200,7 +203,7 @@ export class InstanceBreaker {
     this.lastFailureAt = snapshot.lastFailureAt ? Date.parse(snapshot.lastFailureAt) : null;
     this.lastStateChangeAt = changedAt;
     this.generation += 1;
-    this.endTrial();
+    this.trial = null;
     return true;
   }
 
@@ -227,10 +230,7 @@ export class InstanceBreaker {
           return;
         }
         // The state may have moved while the lease was asked for (a reset, or a replica).
-        if (this.state !== "OPEN" && this.state !== "HALF_OPEN") {
-          this.host.releaseTrial(this.serviceId);
-          return;
-        }
+        if (this.state !== "OPEN" && this.state !== "HALF_OPEN") return;
         if (this.state === "OPEN") this.transition("HALF_OPEN", "reset timeout elapsed");
         this.trial = { admitted: 0, succeeded: 0 };
       })
@@ -262,7 +262,7 @@ export class InstanceBreaker {
       this.failureCount = 0;
       this.consecutiveFailures = 0;
     }
-    if (state !== "HALF_OPEN") this.endTrial();
+    if (state !== "HALF_OPEN") this.trial = null;
     this.host.changed({
       serviceId: this.serviceId,
       previousState,
@@ -271,12 +271,6 @@ export class InstanceBreaker {
       reason,
       breaker: this.snapshot(),
     });
-  }
-
-  private endTrial(): void {
-    if (!this.trial) return;
-    this.trial = null;
-    this.host.releaseTrial(this.serviceId);
   }
 }
 

@@ -83,17 +83,22 @@ export function createBreakers({
 
   const writer = createTransitionWriter(repository, log);
 
+  /** Instances whose trial lease this process has taken, to give back at shutdown. */
+  const trialLeases = new Set<string>();
+
   const host: BreakerHost = {
     now,
-    acquireTrial: (serviceId) =>
-      leases.acquire(leaseName(serviceId), processId, trialLeaseMs).catch((error: unknown) => {
+    acquireTrial: async (serviceId) => {
+      try {
+        const granted = await leases.acquire(leaseName(serviceId), processId, trialLeaseMs);
+        if (granted) trialLeases.add(serviceId);
+        return granted;
+      } catch (error) {
         // Without the lease store no replica can coordinate; calling the service beats
         // refusing it until the store returns.
         log.warn({ err: error, serviceId }, "trial lease unavailable; sending trial calls anyway");
         return true;
-      }),
-    releaseTrial: (serviceId) => {
-      leases.release(leaseName(serviceId), processId).catch(() => {});
+      }
     },
     changed: (transition) => {
       log.info(
@@ -225,7 +230,11 @@ export function createBreakers({
       await resyncLoop.stop();
       await Promise.all(subscriptions.map((iterator) => iterator.return?.()));
       await writer.stop();
-      for (const serviceId of breakers.keys()) host.releaseTrial(serviceId);
+      await Promise.all(
+        [...trialLeases].map((serviceId) =>
+          leases.release(leaseName(serviceId), processId).catch(() => {}),
+        ),
+      );
     },
   };
 }

@@ -22,7 +22,6 @@ function clientFor(settings: Partial<CallPolicySettings> = {}) {
         {
           now: () => clock.now,
           acquireTrial: async () => true,
-          releaseTrial: () => {},
           changed: () => {},
         },
       );
