@@ -52,16 +52,22 @@ export class CircuitOpenError extends BrokenCircuitError {
     /** When trial calls may start; null while isolated or while trials are under way. */
     readonly retryAfterMs: number | null,
   ) {
-    super(
-      state === "ISOLATED"
-        ? `The circuit breaker of ${serviceId} is isolated by an operator.`
-        : state === "HALF_OPEN"
-          ? `The circuit breaker of ${serviceId} is half-open and its trial calls are under way.`
-          : `The circuit breaker of ${serviceId} is open after repeated failures.`,
-    );
+    super(refusalMessage(serviceId, state));
     this.name = "CircuitOpenError";
   }
 }
+
+/** Why a breaker refuses calls, in words for the caller. */
+export function refusalMessage(serviceId: string, state: CircuitState): string {
+  return state === "ISOLATED"
+    ? `The circuit breaker of ${serviceId} is isolated by an operator.`
+    : state === "HALF_OPEN"
+      ? `The circuit breaker of ${serviceId} is half-open and its trial calls are under way.`
+      : `The circuit breaker of ${serviceId} is open after repeated failures.`;
+}
+
+/** A refusal known without waiting: the state, and when trial calls may start. */
+export type Refusal = { state: CircuitState; retryAfterMs: number | null };
 
 /** What a breaker needs from around it: the clock, the trial lease and a listener. */
 export type BreakerHost = {
@@ -111,36 +117,42 @@ export class InstanceBreaker {
 
   /** Lets a call through, or throws CircuitOpenError. */
   admit(): Permit | Promise<Permit> {
-    switch (this.state) {
+    if (this.state === "CLOSED") return { trial: false, generation: this.generation };
+    const refusal = this.refusesNow();
+    if (refusal) throw new CircuitOpenError(this.serviceId, refusal.state, refusal.retryAfterMs);
+    return this.admitTrial();
+  }
+
+  /**
+   * The refusal a call now would get without waiting on anything, or null: ISOLATED;
+   * OPEN before the reset timeout; half-open with every trial slot taken, or while
+   * another replica holds the trial lease.
+   */
+  refusesNow(): Refusal | null {
+    const state = this.state;
+    switch (state) {
       case "CLOSED":
-        return { trial: false, generation: this.generation };
+        return null;
       case "ISOLATED":
-        throw this.refusal(null);
-      case "OPEN": {
-        const trialsFrom = (this.lastStateChangeAt ?? 0) + this.settings.resetTimeoutMs;
+        return { state, retryAfterMs: null };
+      case "OPEN":
+      case "HALF_OPEN": {
         const now = this.host.now();
-        if (now < trialsFrom) throw this.refusal(trialsFrom - now);
-        return this.admitTrial();
+        const trialsFrom = (this.lastStateChangeAt ?? 0) + this.settings.resetTimeoutMs;
+        if (state === "OPEN" && now < trialsFrom) return { state, retryAfterMs: trialsFrom - now };
+        if (this.trial) {
+          return this.trial.admitted < this.settings.halfOpenMaxCalls
+            ? null
+            : { state, retryAfterMs: null };
+        }
+        return now < this.nextLeaseRequestAt ? { state, retryAfterMs: null } : null;
       }
-      case "HALF_OPEN":
-        return this.admitTrial();
     }
   }
 
   /** True when a call now could be let through (OPEN and ISOLATED are skipped by discovery). */
   isCallable(): boolean {
-    switch (this.state) {
-      case "CLOSED":
-        return true;
-      case "ISOLATED":
-        return false;
-      case "OPEN":
-        return this.host.now() >= (this.lastStateChangeAt ?? 0) + this.settings.resetTimeoutMs;
-      case "HALF_OPEN":
-        return this.trial
-          ? this.trial.admitted < this.settings.halfOpenMaxCalls
-          : this.host.now() >= this.nextLeaseRequestAt;
-    }
+    return this.refusesNow() === null;
   }
 
   succeeded(permit: Permit): void {
@@ -221,7 +233,6 @@ export class InstanceBreaker {
 
   private admitTrial(): Permit | Promise<Permit> {
     if (this.trial) return this.takeTrialSlot();
-    if (this.host.now() < this.nextLeaseRequestAt) throw this.refusal(null);
     this.leaseRequest ??= this.host
       .acquireTrial(this.serviceId)
       .then((granted) => {
@@ -242,14 +253,10 @@ export class InstanceBreaker {
 
   private takeTrialSlot(): Permit {
     if (!this.trial || this.trial.admitted >= this.settings.halfOpenMaxCalls) {
-      throw this.refusal(null);
+      throw new CircuitOpenError(this.serviceId, this.state, null);
     }
     this.trial.admitted += 1;
     return { trial: true, generation: this.generation };
-  }
-
-  private refusal(retryAfterMs: number | null): CircuitOpenError {
-    return new CircuitOpenError(this.serviceId, this.state, retryAfterMs);
   }
 
   private transition(state: CircuitState, reason: string): void {
