@@ -1,5 +1,6 @@
 import { Agent } from "undici";
 import type { JsonValue } from "../services/model.js";
+import { forbiddenHost, guardedLookup } from "./address-guard.js";
 
 /** What a probe found, before any hysteresis. */
 export type ProbeVerdict = "healthy" | "degraded" | "failing";
@@ -38,6 +39,7 @@ export function createHealthProbe({
 }: HealthProbeOptions = {}) {
   const agent = new Agent({
     connections: connectionsPerOrigin,
+    connect: { lookup: guardedLookup },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     connectTimeout: timeoutMs,
@@ -47,6 +49,8 @@ export function createHealthProbe({
     async probe(url: string): Promise<ProbeResult> {
       const started = performance.now();
       try {
+        const forbidden = forbiddenHost(new URL(url).hostname);
+        if (forbidden) throw new Error(`${forbidden}; not probed`);
         const response = await agent.request({
           origin: new URL(url).origin,
           path: pathOf(url),

@@ -18,6 +18,7 @@ import {
   type Refusal,
   refusalMessage,
 } from "../services/breaker-state.js";
+import { forbiddenHost, guardedLookup } from "./address-guard.js";
 
 export type CallPolicySettings = {
   /** Deadline of one attempt: connect, headers and body. */
@@ -92,6 +93,15 @@ class UpstreamStatusError extends Error {
   }
 }
 
+/** The service's address is one the gateway never calls (see address-guard.ts). */
+class ForbiddenTargetError extends Error {
+  readonly code = "EADDRNOTAVAIL";
+  constructor(reason: string) {
+    super(reason);
+    this.name = "ForbiddenTargetError";
+  }
+}
+
 /** The service answered with more than we read; not the service failing, not retried. */
 class ResponseTooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -151,6 +161,7 @@ export function createServiceClient({
 }) {
   const agent = new Agent({
     connections: settings.maxConcurrent,
+    connect: { lookup: guardedLookup },
     keepAliveTimeout: 30_000,
     // Our timeout policy aborts the request; undici's own (300 s) would only be later.
     headersTimeout: 0,
@@ -191,6 +202,7 @@ export function createServiceClient({
 
   async function send(call: OutgoingCall, signal: EventEmitter): Promise<UpstreamResponse> {
     const base = targetOf(call.baseUrl);
+    if (base.forbidden) throw new ForbiddenTargetError(base.forbidden);
     const response = await agent.request({
       origin: base.origin,
       path: `${base.pathPrefix}${call.path}`,
@@ -199,11 +211,13 @@ export function createServiceClient({
       body: call.body,
       signal,
     });
-    const body = await readLimited(
-      response.body,
-      settings.maxResponseBytes,
-      response.headers["content-length"],
-    );
+    const body = hasNoBody(call.method, response.statusCode)
+      ? await response.body.dump().then(() => EMPTY)
+      : await readLimited(
+          response.body,
+          settings.maxResponseBytes,
+          response.headers["content-length"],
+        );
     const answer: UpstreamResponse = {
       status: response.statusCode,
       headers: endToEnd(response.headers),
@@ -226,8 +240,13 @@ export function createServiceClient({
       breaker.succeeded(permit);
       return response;
     } catch (error) {
-      if (error instanceof ResponseTooLargeError) breaker.released(permit);
-      else breaker.failed(permit, describeFailure(error, settings.timeoutMs));
+      if (
+        error instanceof ResponseTooLargeError ||
+        isUnsendable(error) ||
+        isForbiddenTarget(error)
+      ) {
+        breaker.released(permit);
+      } else breaker.failed(permit, describeFailure(error, settings.timeoutMs));
       throw error;
     }
   }
@@ -240,13 +259,13 @@ export function createServiceClient({
       if (refusal) throw refusedError(call.serviceId, refusal, 0);
       const policy = policyOf(call.serviceId);
       const started = performance.now();
+      // Requests actually sent: an attempt the breaker refused is not one.
       let attempts = 0;
-      const once = () => {
-        attempts += 1;
-        return throughBreaker(breaker, () =>
-          withDeadline(settings.timeoutMs, (abort) => send(call, abort)),
-        );
-      };
+      const once = () =>
+        throughBreaker(breaker, () => {
+          attempts += 1;
+          return withDeadline(settings.timeoutMs, (abort) => send(call, abort));
+        });
       try {
         const response = await policy.bulkhead.execute(() =>
           call.idempotent ? policy.retry.execute(once) : once(),
@@ -274,6 +293,7 @@ export type ServiceClient = ReturnType<typeof createServiceClient>;
 /** Network errors, timeouts and 5xx, unless the service asked for a wait longer than a call. */
 function isRetryable(error: Error, timeoutMs: number): boolean {
   if (isBrokenCircuitError(error) || error instanceof ResponseTooLargeError) return false;
+  if (isUnsendable(error) || isForbiddenTarget(error)) return false;
   if (error instanceof UpstreamStatusError) {
     return error.retryAfterMs === null || error.retryAfterMs <= timeoutMs;
   }
@@ -307,13 +327,25 @@ function endToEnd(
   return kept;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** Answers that carry no body, whatever their Content-Length says. */
+function hasNoBody(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
 /** The origin and path prefix of a base URL, parsed once per URL rather than per call. */
-const targets = new Map<string, { origin: string; pathPrefix: string }>();
-function targetOf(baseUrl: string): { origin: string; pathPrefix: string } {
+type Target = { origin: string; pathPrefix: string; forbidden: string | null };
+const targets = new Map<string, Target>();
+function targetOf(baseUrl: string): Target {
   let target = targets.get(baseUrl);
   if (!target) {
     const url = new URL(baseUrl);
-    target = { origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, "") };
+    target = {
+      origin: url.origin,
+      pathPrefix: url.pathname.replace(/\/+$/, ""),
+      forbidden: forbiddenHost(url.hostname),
+    };
     // Base URLs change rarely; a bounded cache keeps a churning registry from growing it.
     if (targets.size >= 10_000) targets.clear();
     targets.set(baseUrl, target);
@@ -322,7 +354,11 @@ function targetOf(baseUrl: string): { origin: string; pathPrefix: string } {
 }
 
 async function readLimited(
-  body: AsyncIterable<Buffer> & { destroy(): void; arrayBuffer(): Promise<ArrayBuffer> },
+  body: AsyncIterable<Buffer> & {
+    destroy(): void;
+    on(event: "error", listener: () => void): unknown;
+    arrayBuffer(): Promise<ArrayBuffer>;
+  },
   limit: number,
   contentLength: string | string[] | undefined,
 ): Promise<Buffer> {
@@ -330,6 +366,8 @@ async function readLimited(
   const declared = typeof contentLength === "string" ? Number(contentLength) : Number.NaN;
   if (Number.isInteger(declared)) {
     if (declared > limit) {
+      // Destroying the stream makes it emit an error nobody else listens for.
+      body.on("error", () => {});
       body.destroy();
       throw new ResponseTooLargeError(limit);
     }
@@ -340,12 +378,31 @@ async function readLimited(
   for await (const chunk of body) {
     size += chunk.length;
     if (size > limit) {
+      body.on("error", () => {});
       body.destroy();
       throw new ResponseTooLargeError(limit);
     }
     chunks.push(chunk);
   }
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+/**
+ * undici refused to send the request as given (a header it does not accept, say): the
+ * caller's doing, not the service's, so never a failure and never retried.
+ */
+function isUnsendable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "UND_ERR_INVALID_ARG" || code === "UND_ERR_NOT_SUPPORTED";
+}
+
+/** A link-local target, literal or resolved: refused, never retried, never a failure. */
+function isForbiddenTarget(error: unknown): boolean {
+  return (
+    error instanceof ForbiddenTargetError ||
+    ((error as { code?: unknown } | null)?.code === "EADDRNOTAVAIL" &&
+      /link-local/.test((error as Error).message))
+  );
 }
 
 /** cockatiel 3's isTaskCancelledError tests for the bulkhead's flag; the class is reliable. */
@@ -401,6 +458,20 @@ function callError(
       "UPSTREAM_ERROR",
       `${serviceId} answered HTTP ${error.response.status}${attempts > 1 ? ` after ${attempts} attempts` : ""}.`,
       { ...details, status: error.response.status, retryAfterMs: error.retryAfterMs },
+    );
+  }
+  if (isForbiddenTarget(error)) {
+    return new GatewayError(
+      "FORBIDDEN",
+      `${serviceId} is registered at an address the gateway does not call: ${(error as Error).message}.`,
+      details,
+    );
+  }
+  if (isUnsendable(error)) {
+    return new GatewayError(
+      "BAD_USER_INPUT",
+      `The request to ${serviceId} could not be sent: ${(error as Error).message}`,
+      { ...details, field: "input" },
     );
   }
   if (error instanceof ResponseTooLargeError) {

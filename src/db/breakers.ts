@@ -11,7 +11,10 @@ import { guardDatabase } from "./errors.js";
 import { circuitBreakerEvents } from "./schema.js";
 
 /** A recorded transition, read back as the breaker it left behind. */
-export type RecordedBreaker = { snapshot: CircuitBreakerSnapshot; at: string };
+export type RecordedBreaker = {
+  breaker: CircuitBreakerSnapshot;
+  previousState: CircuitState | null;
+};
 
 /** Circuit breaker transitions: the audit trail, and the state a replica starts from. */
 export function createBreakerRepository(db: Db) {
@@ -68,19 +71,20 @@ function toRecorded(
   settings: BreakerSettings,
 ): RecordedBreaker {
   const at = new Date(row.at).toISOString();
-  const state = (circuitStates as readonly string[]).includes(row.toState)
-    ? (row.toState as CircuitState)
-    : "CLOSED";
   return {
-    at,
-    snapshot: {
+    previousState: stateOf(row.fromState),
+    breaker: {
       ...settings,
       serviceId: row.serviceId,
-      state,
+      state: stateOf(row.toState) ?? "CLOSED",
       failureCount: row.failureCount,
       consecutiveFailures: row.consecutiveFailures,
       lastFailureAt: row.lastFailureAt ? new Date(row.lastFailureAt).toISOString() : null,
       lastStateChangeAt: at,
     },
   };
+}
+
+function stateOf(value: string): CircuitState | null {
+  return (circuitStates as readonly string[]).includes(value) ? (value as CircuitState) : null;
 }

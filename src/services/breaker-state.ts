@@ -38,6 +38,13 @@ export type BreakerTransition = {
   breaker: CircuitBreakerSnapshot;
 };
 
+/** A transition to adopt: the breaker it left, and the state it left. */
+export type AdoptedChange = {
+  breaker: CircuitBreakerSnapshot;
+  /** Null when unknown; a change from ISOLATED is an operator's reset. */
+  previousState: CircuitState | null;
+};
+
 /** How a call was let through; its outcome is reported back with it. */
 export type Permit = { readonly trial: boolean; readonly generation: number };
 
@@ -108,6 +115,8 @@ export class InstanceBreaker {
   private trial: { admitted: number; succeeded: number } | null = null;
   private leaseRequest: Promise<void> | null = null;
   private nextLeaseRequestAt = 0;
+  /** When an operator last reset this breaker here, so a stale isolation is not adopted. */
+  private lastResetAt = 0;
 
   constructor(
     readonly serviceId: string,
@@ -189,10 +198,10 @@ export class InstanceBreaker {
     }
   }
 
+  /** Closes the breaker and clears its counts; published even when it was CLOSED already. */
   reset(reason: string): void {
-    this.failureCount = 0;
-    this.consecutiveFailures = 0;
-    if (this.state !== "CLOSED") this.transition("CLOSED", reason);
+    this.lastResetAt = this.host.now();
+    this.transition("CLOSED", reason);
   }
 
   isolate(reason: string): void {
@@ -200,15 +209,20 @@ export class InstanceBreaker {
   }
 
   /**
-   * Adopts a state another replica reached (or the last one recorded, at start), unless
-   * this breaker changed more recently. Trial calls of this replica no longer count.
+   * Adopts a transition another replica made (or the last one recorded, at start), unless
+   * this breaker changed more recently. Isolation is the exception both ways, as clocks
+   * differ between replicas: only an operator's reset (a change from ISOLATED) leaves it,
+   * and an isolation is adopted unless an operator reset the breaker here since. Trial
+   * calls of this replica no longer count.
    */
-  adopt(snapshot: CircuitBreakerSnapshot): boolean {
+  adopt({ breaker: snapshot, previousState }: AdoptedChange): boolean {
     const changedAt = snapshot.lastStateChangeAt ? Date.parse(snapshot.lastStateChangeAt) : 0;
     const localAt = this.lastStateChangeAt ?? 0;
-    if (changedAt < localAt || (changedAt === localAt && snapshot.state === this.state)) {
-      return false;
-    }
+    const leavesIsolation = this.state === "ISOLATED" && snapshot.state !== "ISOLATED";
+    if (leavesIsolation && previousState !== "ISOLATED") return false;
+    const isolates = snapshot.state === "ISOLATED" && this.state !== "ISOLATED";
+    const newer = changedAt > localAt || (changedAt === localAt && snapshot.state !== this.state);
+    if (!newer && !(isolates && changedAt >= this.lastResetAt)) return false;
     this.state = snapshot.state;
     this.failureCount = snapshot.failureCount;
     this.consecutiveFailures = snapshot.consecutiveFailures;
@@ -240,22 +254,46 @@ export class InstanceBreaker {
           this.nextLeaseRequestAt = this.host.now() + LEASE_RETRY_MS;
           return;
         }
-        // The state may have moved while the lease was asked for (a reset, or a replica).
-        if (this.state !== "OPEN" && this.state !== "HALF_OPEN") return;
-        if (this.state === "OPEN") this.transition("HALF_OPEN", "reset timeout elapsed");
-        this.trial = { admitted: 0, succeeded: 0 };
+        // The state may have moved while the lease was asked for: a reset, a replica, or
+        // a trial that reopened it (whose reset timeout then starts again).
+        const trialsFrom = (this.lastStateChangeAt ?? 0) + this.settings.resetTimeoutMs;
+        if (this.state === "OPEN" && this.host.now() >= trialsFrom) {
+          this.transition("HALF_OPEN", "reset timeout elapsed");
+          this.trial = { admitted: 0, succeeded: 0 };
+        } else if (this.state === "HALF_OPEN") {
+          this.trial = { admitted: 0, succeeded: 0 };
+        }
       })
       .finally(() => {
         this.leaseRequest = null;
       });
-    return this.leaseRequest.then(() => this.takeTrialSlot());
+    return this.leaseRequest.then(() => this.afterLeaseRequest());
+  }
+
+  /** A call that waited for the trial lease goes as the breaker now stands. */
+  private afterLeaseRequest(): Permit {
+    if (this.state === "CLOSED") return { trial: false, generation: this.generation };
+    if (this.trial) return this.takeTrialSlot();
+    const refusal = this.refusesNow();
+    throw new CircuitOpenError(this.serviceId, this.state, refusal?.retryAfterMs ?? null);
   }
 
   private takeTrialSlot(): Permit {
-    if (!this.trial || this.trial.admitted >= this.settings.halfOpenMaxCalls) {
+    const trial = this.trial;
+    if (!trial || trial.admitted >= this.settings.halfOpenMaxCalls) {
       throw new CircuitOpenError(this.serviceId, this.state, null);
     }
-    this.trial.admitted += 1;
+    trial.admitted += 1;
+    // Renewed with every later trial call, however slowly they come; if another replica
+    // took it meanwhile (it lapsed), the trials are theirs now.
+    if (trial.admitted > 1) {
+      void this.host.acquireTrial(this.serviceId).then((granted) => {
+        if (!granted && this.trial === trial) {
+          this.trial = null;
+          this.nextLeaseRequestAt = this.host.now() + LEASE_RETRY_MS;
+        }
+      });
+    }
     return { trial: true, generation: this.generation };
   }
 

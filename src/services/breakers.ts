@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { BreakerRepository } from "../db/breakers.js";
+import type { BreakerRepository, RecordedBreaker } from "../db/breakers.js";
 import { notFound } from "../errors.js";
 import type { Events } from "../events.js";
 import type { LeaseStore } from "../stores/lease.js";
@@ -139,14 +139,21 @@ export function createBreakers({
     );
   }
 
-  function adoptRecorded(recorded: { snapshot: CircuitBreakerSnapshot }[]): void {
-    for (const { snapshot } of recorded) breakerOf(snapshot.serviceId).adopt(snapshot);
+  /** Recorded transitions of instances still registered (ids unregistered since are left). */
+  async function adoptRecorded(recorded: RecordedBreaker[]): Promise<void> {
+    if (recorded.length === 0) return;
+    const registered = new Set(await registeredIds());
+    for (const change of recorded) {
+      if (registered.has(change.breaker.serviceId)) {
+        breakerOf(change.breaker.serviceId).adopt(change);
+      }
+    }
   }
 
   async function resync(): Promise<void> {
     const from = new Date(Date.parse(lastResyncAt) - RESYNC_OVERLAP_MS).toISOString();
     const startedAt = new Date(now()).toISOString();
-    adoptRecorded(await repository.since(from, settings));
+    await adoptRecorded(await repository.since(from, settings));
     lastResyncAt = startedAt;
   }
   const resyncLoop = every(resyncIntervalMs, resync, { log, name: "circuit breaker resync" });
@@ -156,7 +163,11 @@ export function createBreakers({
     subscriptions.push(iterator);
     void (async () => {
       for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-        apply(next.value);
+        try {
+          apply(next.value);
+        } catch (error) {
+          log.error({ err: error }, "circuit breaker event not applied");
+        }
       }
     })();
   }
@@ -208,7 +219,7 @@ export function createBreakers({
     async start(): Promise<void> {
       follow(
         events.subscribe("breaker.changed", (change) => change.origin !== processId),
-        (change) => breakerOf(change.serviceId).adopt(change.breaker),
+        (change) => breakerOf(change.serviceId).adopt(change),
       );
       follow(
         events.subscribe("registry.changed", (event) => event.change === "UNREGISTERED"),
@@ -218,7 +229,7 @@ export function createBreakers({
         },
       );
       try {
-        adoptRecorded(await repository.latest(settings));
+        await adoptRecorded(await repository.latest(settings));
       } catch (error) {
         log.warn({ err: error }, "circuit breakers not restored from the database");
       }

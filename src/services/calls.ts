@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
 import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
 import { GatewayError, notFound } from "../errors.js";
-import type { Breakers, CircuitState } from "./breakers.js";
+import type { CircuitState } from "./breakers.js";
 import type { Caller } from "./caller.js";
 import type { Discovery } from "./discovery.js";
 import { declaresEndpoint } from "./endpoint-match.js";
@@ -46,9 +46,14 @@ const RESERVED_HEADERS = new Set([
   "content-length",
   "x-request-id",
   "traceparent",
+  // Asks the service to answer before the body; the gateway sends it whole.
+  "expect",
 ]);
 
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Instances of a type one call tries when breakers refuse it before it is sent. */
+const MAX_INSTANCES_TRIED = 3;
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -70,21 +75,17 @@ const inputSchema = z
       .startsWith("/", "must start with /")
       // RFC 3986 path characters only: no spaces, controls, ?, # or \ (query goes in `query`).
       .regex(/^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/, "has characters a URL path may not (use query)")
-      .refine(
-        (path) =>
-          !path
-            .split("/")
-            .slice(1)
-            .some((segment, i, all) => segment === "" && i < all.length - 1) &&
-          !/(^|\/)\.{1,2}(\/|$)|%2e|%2f|%5c/i.test(path),
-        { message: "must not contain empty, '.' or '..' segments, or encoded dots and slashes" },
-      ),
+      .refine((path) => pathProblem(path) === null, {
+        message:
+          "must not contain empty, '.' or '..' segments (matrix parameters included), or encoded dots, slashes, % or NUL",
+      }),
     query: z.record(z.string(), z.union([scalar, z.array(scalar)])).nullish(),
     body: z.custom<JsonValue>().nullish(),
     headers: z
       .record(
         z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "is not a valid header name"),
-        z.string().refine((value) => !/[\r\n\0]/.test(value), "must not contain line breaks"),
+        // Visible Latin-1 and tabs: what HTTP allows in a value, so nothing is refused later.
+        z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, "has characters a header value may not"),
       )
       .nullish(),
     idempotent: z.boolean().nullish(),
@@ -112,6 +113,26 @@ const inputSchema = z
   });
 
 /**
+ * Why a path could reach something other than what it says, or null. Servers differ in
+ * what they normalise (`..;` is `..` to Tomcat, `%2e` is `.` to many), so anything that
+ * could be read as another segment is refused rather than guessed at.
+ */
+function pathProblem(path: string): string | null {
+  const segments = path.split("/").slice(1);
+  for (const [i, segment] of segments.entries()) {
+    if (segment === "" && i < segments.length - 1) return "empty segment";
+    const bare = segment.split(";")[0];
+    if (bare === "." || bare === "..") return "dot segment";
+  }
+  for (const percent of path.matchAll(/%(.{0,2})/g)) {
+    const hex = (percent[1] ?? "").toLowerCase();
+    if (!/^[0-9a-f]{2}$/.test(hex)) return "malformed escape";
+    if (["00", "25", "2e", "2f", "5c"].includes(hex)) return "encoded separator";
+  }
+  return null;
+}
+
+/**
  * Calls through the gateway: picks the instance (by id, or by type with a selection
  * strategy that skips open breakers), checks the caller may reach that endpoint, and
  * sends the request through the instance's policies, passing on x-request-id and a
@@ -120,27 +141,32 @@ const inputSchema = z
 export function createCalls({
   discovery,
   client,
-  breakers,
+  breakerStateOf,
 }: {
-  discovery: Discovery;
-  client: ServiceClient;
-  breakers: Breakers;
+  discovery: Pick<Discovery, "get" | "select">;
+  client: Pick<ServiceClient, "call">;
+  /** The state of an instance's breaker after a call, as the result reports it. */
+  breakerStateOf: (serviceId: string) => CircuitState;
 }) {
-  async function target(input: z.output<typeof inputSchema>): Promise<ServiceRecord> {
-    if (input.serviceId != null) {
-      const service = await discovery.get(input.serviceId);
-      if (!service) throw notFound(`Service ${input.serviceId} is not registered.`);
-      if (service.status === "OFFLINE" || service.status === "MAINTENANCE") {
-        throw new GatewayError(
-          "SERVICE_UNAVAILABLE",
-          `Service ${service.id} is ${service.status} and takes no calls.`,
-          { serviceId: service.id, status: service.status },
-        );
-      }
-      return service;
+  async function byId(serviceId: string): Promise<ServiceRecord> {
+    const service = await discovery.get(serviceId);
+    if (!service) throw notFound(`Service ${serviceId} is not registered.`);
+    if (service.status === "OFFLINE" || service.status === "MAINTENANCE") {
+      throw new GatewayError(
+        "SERVICE_UNAVAILABLE",
+        `Service ${service.id} is ${service.status} and takes no calls.`,
+        { serviceId: service.id, status: service.status },
+      );
     }
-    const type = input.serviceType as string;
-    const service = await discovery.select(type, input.strategy);
+    return service;
+  }
+
+  async function byType(
+    type: string,
+    strategy: string | null | undefined,
+    tried: ReadonlySet<string>,
+  ): Promise<ServiceRecord> {
+    const service = await discovery.select(type, strategy, tried);
     if (!service) {
       throw new GatewayError(
         "SERVICE_UNAVAILABLE",
@@ -151,6 +177,52 @@ export function createCalls({
     return service;
   }
 
+  async function send(
+    input: z.output<typeof inputSchema>,
+    service: ServiceRecord,
+    caller: Caller,
+    trace: CallTrace,
+  ): Promise<ServiceCallResult> {
+    if (!caller.isAdmin && !declaresEndpoint(service.endpoints, input.method, input.path)) {
+      throw new GatewayError(
+        "FORBIDDEN",
+        `${input.method} ${input.path} is not an endpoint ${service.id} declared; only an admin token may call undeclared paths.`,
+        { serviceId: service.id, method: input.method, path: input.path },
+      );
+    }
+    const body = input.body == null ? null : JSON.stringify(input.body);
+    if (body !== null && Buffer.byteLength(body) > MAX_BODY_BYTES) {
+      throw new GatewayError("BAD_USER_INPUT", `body: is larger than ${MAX_BODY_BYTES} bytes`, {
+        field: "input.body",
+      });
+    }
+    const outcome = await client.call({
+      serviceId: service.id,
+      baseUrl: service.baseUrl,
+      method: input.method,
+      path: `${input.path}${queryString(input.query)}`,
+      headers: {
+        accept: "application/json",
+        "user-agent": "service-integration-gateway",
+        ...(body !== null ? { "content-type": "application/json" } : {}),
+        ...input.headers,
+        "x-request-id": trace.requestId,
+        traceparent: childTraceparent(trace.traceparent),
+      },
+      body,
+      idempotent: input.idempotent ?? IDEMPOTENT_METHODS.has(input.method),
+    });
+    return {
+      status: outcome.status,
+      headers: outcome.headers,
+      body: decodeBody(outcome),
+      serviceId: service.id,
+      attempts: outcome.attempts,
+      breakerState: breakerStateOf(service.id),
+      durationMs: outcome.durationMs,
+    };
+  }
+
   return {
     async call(
       raw: CallServiceInput,
@@ -158,49 +230,26 @@ export function createCalls({
       trace: CallTrace,
     ): Promise<ServiceCallResult> {
       const input = parseInput(raw);
-      const service = await target(input);
-      if (!caller.isAdmin && !declaresEndpoint(service.endpoints, input.method, input.path)) {
-        throw new GatewayError(
-          "FORBIDDEN",
-          `${input.method} ${input.path} is not an endpoint ${service.id} declared; only an admin token may call undeclared paths.`,
-          { serviceId: service.id, method: input.method, path: input.path },
-        );
+      if (input.serviceId != null) return send(input, await byId(input.serviceId), caller, trace);
+      // By type, an instance whose breaker refused the call before sending it (its trials
+      // are another replica's, say) gives way to the next one.
+      const tried = new Set<string>();
+      for (;;) {
+        const service = await byType(input.serviceType as string, input.strategy, tried);
+        try {
+          return await send(input, service, caller, trace);
+        } catch (error) {
+          const refusedUnsent =
+            error instanceof GatewayError &&
+            error.details.breakerState !== undefined &&
+            error.details.attempts === 0;
+          if (!refusedUnsent || tried.size >= MAX_INSTANCES_TRIED - 1) throw error;
+          tried.add(service.id);
+        }
       }
-      const body = input.body == null ? null : JSON.stringify(input.body);
-      if (body !== null && Buffer.byteLength(body) > MAX_BODY_BYTES) {
-        throw new GatewayError("BAD_USER_INPUT", `body: is larger than ${MAX_BODY_BYTES} bytes`, {
-          field: "input.body",
-        });
-      }
-      const outcome = await client.call({
-        serviceId: service.id,
-        baseUrl: service.baseUrl,
-        method: input.method,
-        path: `${input.path}${queryString(input.query)}`,
-        headers: {
-          accept: "application/json",
-          "user-agent": "service-integration-gateway",
-          ...(body !== null ? { "content-type": "application/json" } : {}),
-          ...input.headers,
-          "x-request-id": trace.requestId,
-          traceparent: childTraceparent(trace.traceparent),
-        },
-        body,
-        idempotent: input.idempotent ?? IDEMPOTENT_METHODS.has(input.method),
-      });
-      return {
-        status: outcome.status,
-        headers: outcome.headers,
-        body: decodeBody(outcome),
-        serviceId: service.id,
-        attempts: outcome.attempts,
-        breakerState: breakers.forService(service.id).state,
-        durationMs: outcome.durationMs,
-      };
     },
   };
 }
-
 export type Calls = ReturnType<typeof createCalls>;
 
 function parseInput(raw: CallServiceInput) {

@@ -77,10 +77,16 @@ export function createDiscovery({
 
     /**
      * One instance of a type to call, or null when none is selectable. OFFLINE and
-     * MAINTENANCE instances are never chosen, nor any whose circuit breaker is OPEN or
-     * ISOLATED; DEGRADED ones only when no ONLINE one is left.
+     * MAINTENANCE instances are never chosen, nor any whose circuit breaker refuses calls
+     * now (ISOLATED, OPEN before its reset timeout, half-open with its trials taken), nor
+     * any in `exclude`; DEGRADED ones only when no ONLINE one is left. An OPEN breaker
+     * past its reset timeout is selectable: its trial calls are how it recovers.
      */
-    async select(type: string, requested?: string | null): Promise<ServiceRecord | null> {
+    async select(
+      type: string,
+      requested?: string | null,
+      exclude?: ReadonlySet<string>,
+    ): Promise<ServiceRecord | null> {
       const strategy = requested ?? DEFAULT_STRATEGY;
       if (!(selectionStrategies as readonly string[]).includes(strategy)) {
         throw badInput("strategy", `must be one of ${selectionStrategies.join(", ")}`);
@@ -88,7 +94,7 @@ export function createDiscovery({
       const normalizedType = normalizeServiceType(type);
       const available = (
         await store.find({ type: normalizedType, statuses: ["ONLINE", "DEGRADED"] })
-      ).filter((service) => isCallable(service.id));
+      ).filter((service) => isCallable(service.id) && !exclude?.has(service.id));
       const online = available.filter((service) => service.status === "ONLINE");
       const pool = (online.length > 0 ? online : available).sort(byId);
       if (pool.length === 0) return null;

@@ -132,7 +132,11 @@ export function createServices(deps: ServicesDeps) {
     registry,
     discovery,
     breakers,
-    calls: createCalls({ discovery, client, breakers }),
+    calls: createCalls({
+      discovery,
+      client,
+      breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
+    }),
     expiry,
     prober,
     watch: createWatch(deps.events),

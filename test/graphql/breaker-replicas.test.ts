@@ -11,7 +11,8 @@ import { dataOf, errorCodeOf, startGateway, type TestGateway } from "../helpers/
 import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpers/redis.js";
 
 const available = await redisIsAvailable();
-const RESET_TIMEOUT_MS = 400;
+// Long enough for a trip, its pub/sub delivery and the checks on a busy machine.
+const RESET_TIMEOUT_MS = 1500;
 const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) { status breakerState } }`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,6 +103,8 @@ describe.runIf(available)("circuit breakers shared by two replicas", () => {
 
   it("lets only one replica send the half-open trial calls, then closes on all", async () => {
     upstream.reset();
+    // Slow trial calls: every call below arrives while the breaker is still half-open.
+    upstream.answer({ status: 200, body: { ok: true }, delayMs: 300 });
     await sleep(RESET_TIMEOUT_MS + 50);
     const results = await Promise.all(
       ["first", "second", "first", "second", "first", "second"].map((name) =>
@@ -117,7 +120,9 @@ describe.runIf(available)("circuit breakers shared by two replicas", () => {
 
     // Trials still short of the threshold get there with the holder's next call.
     const holder = senders.has("first") ? first : second;
-    while ((await stateOn(holder)) !== "CLOSED") dataOf(await call(holder, "holder"));
+    for (let i = 0; i < 5 && (await stateOn(holder)) !== "CLOSED"; i++) {
+      dataOf(await call(holder, "holder"));
+    }
     expect(await eventually(async () => (await stateOn(first)) === "CLOSED")).toBe(true);
     expect(await eventually(async () => (await stateOn(second)) === "CLOSED")).toBe(true);
     expect(dataOf(await call(first, "first")).callService.status).toBe(200);

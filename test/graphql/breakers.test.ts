@@ -10,7 +10,8 @@ import { dataOf, errorCodeOf, startGateway, type TestGateway } from "../helpers/
 
 const ADMIN_TOKEN = "admin-token-for-breaker-tests";
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const RESET_TIMEOUT_MS = 300;
+// Long enough that a test's GraphQL round trips on a busy machine fit inside it.
+const RESET_TIMEOUT_MS = 1500;
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) { status serviceId breakerState } }`;

@@ -10,7 +10,12 @@ import {
 function breakerOnFakeClock({ leaseGranted = true } = {}) {
   const clock = { now: 1_000_000 };
   const transitions: BreakerTransition[] = [];
-  const lease = { granted: leaseGranted, asked: 0 };
+  const lease: { granted: boolean; asked: number; answer: Promise<void> } = {
+    granted: leaseGranted,
+    asked: 0,
+    /** The lease store answers once this settles (a test may hold it back). */
+    answer: Promise.resolve(),
+  };
   const breaker = new InstanceBreaker(
     "svc-1",
     { failureThreshold: 3, resetTimeoutMs: 10_000, halfOpenMaxCalls: 2 },
@@ -18,6 +23,7 @@ function breakerOnFakeClock({ leaseGranted = true } = {}) {
       now: () => clock.now,
       acquireTrial: async () => {
         lease.asked += 1;
+        await lease.answer;
         return lease.granted;
       },
       changed: (transition) => transitions.push(transition),
@@ -74,7 +80,8 @@ describe("instance circuit breaker", () => {
     const first = await admit();
     const second = await admit();
     expect(breaker.state).toBe("HALF_OPEN");
-    expect(lease.asked).toBe(1);
+    // Asked for the first trial call, renewed with the second.
+    expect(lease.asked).toBe(2);
     // Both trial slots are taken: a third call is refused, not sent.
     expect(() => breaker.admit()).toThrow(CircuitOpenError);
 
@@ -130,7 +137,10 @@ describe("instance circuit breaker", () => {
 
   it("stays isolated, whatever succeeds, until reset", async () => {
     const { breaker, admit, transitions } = breakerOnFakeClock();
+    const before = await admit();
     breaker.isolate("isolated by an operator");
+    breaker.succeeded(before);
+    expect(breaker.state).toBe("ISOLATED");
     expect(() => breaker.admit()).toThrow(/isolated/);
     expect(breaker.isCallable()).toBe(false);
     breaker.reset("reset by an operator");
@@ -150,14 +160,85 @@ describe("instance circuit breaker", () => {
       consecutiveFailures: 7,
       lastStateChangeAt: new Date(clock.now + 5).toISOString(),
     };
-    expect(breaker.adopt(remote)).toBe(true);
+    expect(breaker.adopt({ breaker: remote, previousState: "CLOSED" })).toBe(true);
     expect(breaker.snapshot()).toMatchObject({ state: "OPEN", failureCount: 7 });
 
     clock.now += 20_000;
     breaker.reset("reset by an operator");
-    expect(breaker.adopt(remote)).toBe(false);
+    expect(breaker.adopt({ breaker: remote, previousState: "CLOSED" })).toBe(false);
     expect(breaker.state).toBe("CLOSED");
     await fail(1);
     expect(breaker.state).toBe("CLOSED");
+  });
+
+  it("leaves isolation only for an operator's reset, whatever the clocks say", async () => {
+    const { breaker, clock } = breakerOnFakeClock();
+    breaker.isolate("isolated by an operator");
+    const at = (ms: number) => new Date(clock.now + ms).toISOString();
+    const remote = (state: "CLOSED" | "OPEN" | "ISOLATED", ms: number) => ({
+      ...breaker.snapshot(),
+      state,
+      lastStateChangeAt: at(ms),
+    });
+    // A trial closing, or failures opening it, on a replica that had not heard of the
+    // isolation: newer by the clock, and still ignored.
+    expect(breaker.adopt({ breaker: remote("CLOSED", 50), previousState: "HALF_OPEN" })).toBe(
+      false,
+    );
+    expect(breaker.adopt({ breaker: remote("OPEN", 60), previousState: "CLOSED" })).toBe(false);
+    expect(breaker.state).toBe("ISOLATED");
+    expect(breaker.adopt({ breaker: remote("CLOSED", 70), previousState: "ISOLATED" })).toBe(true);
+    expect(breaker.state).toBe("CLOSED");
+
+    // An isolation from a replica whose clock is behind is still adopted...
+    clock.now += 1000;
+    await breaker.admit();
+    breaker.failed(await breaker.admit(), "HTTP 500");
+    expect(breaker.adopt({ breaker: remote("ISOLATED", -500), previousState: "CLOSED" })).toBe(
+      true,
+    );
+    expect(breaker.state).toBe("ISOLATED");
+    // ...unless an operator reset the breaker here after it.
+    breaker.reset("reset by an operator");
+    expect(breaker.adopt({ breaker: remote("ISOLATED", -100), previousState: "CLOSED" })).toBe(
+      false,
+    );
+    expect(breaker.state).toBe("CLOSED");
+  });
+
+  it("publishes a reset even when the breaker is closed, so replicas clear their counts", async () => {
+    const { breaker, fail, transitions } = breakerOnFakeClock();
+    await fail(2);
+    breaker.reset("reset by an operator");
+    expect(transitions.at(-1)).toMatchObject({ previousState: "CLOSED", state: "CLOSED" });
+    expect(breaker.snapshot()).toMatchObject({ failureCount: 0, consecutiveFailures: 0 });
+  });
+
+  it("lets a call that waited on the trial lease through as the breaker stands after a reset", async () => {
+    const { breaker, clock, fail, lease } = breakerOnFakeClock();
+    await fail(3);
+    clock.now += 10_000;
+    let answer = () => {};
+    lease.answer = new Promise((resolve) => {
+      answer = resolve;
+    });
+    const waiting = breaker.admit();
+    breaker.reset("reset by an operator");
+    answer();
+    await expect(waiting).resolves.toMatchObject({ trial: false });
+    expect(breaker.state).toBe("CLOSED");
+  });
+
+  it("renews the trial lease with each trial call, and hands the trials over when it lapsed", async () => {
+    const { breaker, clock, fail, admit, lease } = breakerOnFakeClock();
+    await fail(3);
+    clock.now += 10_000;
+    breaker.succeeded(await admit());
+    expect(lease.asked).toBe(1);
+    lease.granted = false; // another replica took it after it lapsed
+    await admit();
+    expect(lease.asked).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(() => breaker.admit()).toThrow(CircuitOpenError);
   });
 });
