@@ -71,6 +71,7 @@ function breakerFor(serviceId: string): InstanceBreaker {
   return new InstanceBreaker(serviceId, defaultBreakerSettings, {
     now: Date.now,
     acquireTrial: async () => true,
+    trialLeaseMs: 10_000,
     changed: () => {},
   });
 }

@@ -10,6 +10,9 @@ const forbidden = new BlockList();
 forbidden.addSubnet("169.254.0.0", 16, "ipv4");
 forbidden.addSubnet("fe80::", 10, "ipv6");
 forbidden.addAddress("fd00:ec2::254", "ipv6");
+// The same IPv4 range written as IPv6: NAT64 (64:ff9b::/96) and IPv4-compatible (::/96).
+forbidden.addSubnet("64:ff9b::a9fe:0", 112, "ipv6");
+forbidden.addSubnet("::a9fe:0", 112, "ipv6");
 
 export function isForbiddenAddress(address: string): boolean {
   const family = isIP(address);

@@ -211,19 +211,24 @@ export function createServiceClient({
       body: call.body,
       signal,
     });
+    const failed = response.statusCode >= 500;
     const body = hasNoBody(call.method, response.statusCode)
       ? await response.body.dump().then(() => EMPTY)
       : await readLimited(
           response.body,
           settings.maxResponseBytes,
           response.headers["content-length"],
-        );
+        ).catch((error: unknown) => {
+          // A 5xx is a failure however much it says: its body is only kept when small.
+          if (failed && error instanceof ResponseTooLargeError) return EMPTY;
+          throw error;
+        });
     const answer: UpstreamResponse = {
       status: response.statusCode,
       headers: endToEnd(response.headers),
       body,
     };
-    if (answer.status >= 500) {
+    if (failed) {
       throw new UpstreamStatusError(answer, parseRetryAfter(response.headers["retry-after"]));
     }
     return answer;
@@ -460,18 +465,19 @@ function callError(
       { ...details, status: error.response.status, retryAfterMs: error.retryAfterMs },
     );
   }
+  // Neither is retried, so neither was sent: no attempt was made.
   if (isForbiddenTarget(error)) {
     return new GatewayError(
       "FORBIDDEN",
       `${serviceId} is registered at an address the gateway does not call: ${(error as Error).message}.`,
-      details,
+      { serviceId, attempts: 0 },
     );
   }
   if (isUnsendable(error)) {
     return new GatewayError(
       "BAD_USER_INPUT",
       `The request to ${serviceId} could not be sent: ${(error as Error).message}`,
-      { ...details, field: "input" },
+      { serviceId, attempts: 0, field: "input" },
     );
   }
   if (error instanceof ResponseTooLargeError) {

@@ -11,10 +11,7 @@ import { guardDatabase } from "./errors.js";
 import { circuitBreakerEvents } from "./schema.js";
 
 /** A recorded transition, read back as the breaker it left behind. */
-export type RecordedBreaker = {
-  breaker: CircuitBreakerSnapshot;
-  previousState: CircuitState | null;
-};
+export type RecordedBreaker = { breaker: CircuitBreakerSnapshot; byOperator: boolean };
 
 /** Circuit breaker transitions: the audit trail, and the state a replica starts from. */
 export function createBreakerRepository(db: Db) {
@@ -31,6 +28,7 @@ export function createBreakerRepository(db: Db) {
             consecutiveFailures: transition.breaker.consecutiveFailures,
             lastFailureAt: transition.breaker.lastFailureAt,
             reason: transition.reason,
+            byOperator: transition.byOperator,
             at: transition.at,
           })),
         );
@@ -72,7 +70,7 @@ function toRecorded(
 ): RecordedBreaker {
   const at = new Date(row.at).toISOString();
   return {
-    previousState: stateOf(row.fromState),
+    byOperator: row.byOperator,
     breaker: {
       ...settings,
       serviceId: row.serviceId,

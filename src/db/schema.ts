@@ -84,6 +84,8 @@ export const circuitBreakerEvents = pgTable(
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
     lastFailureAt: timestamptz("last_failure_at"),
     reason: text("reason"),
+    /** Reset or isolated by an operator, rather than moved by calls. */
+    byOperator: boolean("by_operator").notNull().default(false),
     at: timestamptz("at").notNull(),
   },
   (table) => [

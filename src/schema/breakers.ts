@@ -10,6 +10,9 @@ const CircuitBreakerEventRef = builder.objectRef<BreakerChange>("CircuitBreakerE
     state: t.expose("state", { type: CircuitStateEnum }),
     at: t.expose("at", { type: "DateTime" }),
     reason: t.exposeString("reason", { description: "Why it changed, e.g. the last failure." }),
+    byOperator: t.exposeBoolean("byOperator", {
+      description: "Reset or isolated by an operator, rather than moved by calls.",
+    }),
     breaker: t.field({ type: CircuitBreakerRef, resolve: (event) => event.breaker }),
   }),
 });

@@ -35,15 +35,13 @@ export type BreakerTransition = {
   state: CircuitState;
   at: string;
   reason: string;
+  /** Made by an operator (reset, isolate), not by calls. */
+  byOperator: boolean;
   breaker: CircuitBreakerSnapshot;
 };
 
-/** A transition to adopt: the breaker it left, and the state it left. */
-export type AdoptedChange = {
-  breaker: CircuitBreakerSnapshot;
-  /** Null when unknown; a change from ISOLATED is an operator's reset. */
-  previousState: CircuitState | null;
-};
+/** A transition to adopt: the breaker it left, and whether an operator made it. */
+export type AdoptedChange = { breaker: CircuitBreakerSnapshot; byOperator: boolean };
 
 /** How a call was let through; its outcome is reported back with it. */
 export type Permit = { readonly trial: boolean; readonly generation: number };
@@ -85,6 +83,8 @@ export type BreakerHost = {
    * breaker would otherwise take it and start a needless half-open round of its own.
    */
   acquireTrial(serviceId: string): Promise<boolean>;
+  /** How long a granted trial lease lasts. */
+  trialLeaseMs: number;
   changed(transition: BreakerTransition): void;
 };
 
@@ -111,12 +111,12 @@ export class InstanceBreaker {
   lastStateChangeAt: number | null = null;
   /** Bumped on every transition: outcomes of calls let through before it are ignored. */
   private generation = 0;
-  /** Set while this replica holds the trial lease. */
-  private trial: { admitted: number; succeeded: number } | null = null;
+  /** Set while this replica holds the trial lease (until `leaseUntil`, renewed as it goes). */
+  private trial: { admitted: number; succeeded: number; leaseUntil: number } | null = null;
   private leaseRequest: Promise<void> | null = null;
   private nextLeaseRequestAt = 0;
-  /** When an operator last reset this breaker here, so a stale isolation is not adopted. */
-  private lastResetAt = 0;
+  /** When the last operator action known (here or on a replica) was made. */
+  private operatorAt = 0;
 
   constructor(
     readonly serviceId: string,
@@ -198,31 +198,38 @@ export class InstanceBreaker {
     }
   }
 
-  /** Closes the breaker and clears its counts; published even when it was CLOSED already. */
+  /**
+   * Closes the breaker and clears its counts. Operator actions are always published, even
+   * when the state does not change, so every replica ends up with the latest of them.
+   */
   reset(reason: string): void {
-    this.lastResetAt = this.host.now();
-    this.transition("CLOSED", reason);
+    this.transition("CLOSED", reason, true);
   }
 
   isolate(reason: string): void {
-    if (this.state !== "ISOLATED") this.transition("ISOLATED", reason);
+    this.transition("ISOLATED", reason, true);
   }
 
   /**
-   * Adopts a transition another replica made (or the last one recorded, at start), unless
-   * this breaker changed more recently. Isolation is the exception both ways, as clocks
-   * differ between replicas: only an operator's reset (a change from ISOLATED) leaves it,
-   * and an isolation is adopted unless an operator reset the breaker here since. Trial
-   * calls of this replica no longer count.
+   * Adopts a transition another replica made (or one recorded, at start and on resync).
+   * Operator actions are ordered among themselves by when they were made, so the last
+   * reset or isolate wins on every replica, whatever else happened locally. A transition
+   * made by calls is adopted when it is newer than this breaker's last change, and never
+   * while the breaker is ISOLATED or when an operator acted after it. Trial calls of this
+   * replica no longer count once a change is adopted.
    */
-  adopt({ breaker: snapshot, previousState }: AdoptedChange): boolean {
+  adopt({ breaker: snapshot, byOperator }: AdoptedChange): boolean {
     const changedAt = snapshot.lastStateChangeAt ? Date.parse(snapshot.lastStateChangeAt) : 0;
-    const localAt = this.lastStateChangeAt ?? 0;
-    const leavesIsolation = this.state === "ISOLATED" && snapshot.state !== "ISOLATED";
-    if (leavesIsolation && previousState !== "ISOLATED") return false;
-    const isolates = snapshot.state === "ISOLATED" && this.state !== "ISOLATED";
-    const newer = changedAt > localAt || (changedAt === localAt && snapshot.state !== this.state);
-    if (!newer && !(isolates && changedAt >= this.lastResetAt)) return false;
+    if (byOperator) {
+      if (changedAt <= this.operatorAt) return false;
+      this.operatorAt = changedAt;
+    } else {
+      const localAt = this.lastStateChangeAt ?? 0;
+      if (this.state === "ISOLATED" || changedAt < this.operatorAt) return false;
+      if (changedAt < localAt || (changedAt === localAt && snapshot.state === this.state)) {
+        return false;
+      }
+    }
     this.state = snapshot.state;
     this.failureCount = snapshot.failureCount;
     this.consecutiveFailures = snapshot.consecutiveFailures;
@@ -246,7 +253,9 @@ export class InstanceBreaker {
   }
 
   private admitTrial(): Permit | Promise<Permit> {
-    if (this.trial) return this.takeTrialSlot();
+    if (this.trial && this.host.now() < this.trial.leaseUntil) return this.takeTrialSlot();
+    // A lease that lapsed locally is asked for again before another trial call is sent.
+    this.trial = null;
     this.leaseRequest ??= this.host
       .acquireTrial(this.serviceId)
       .then((granted) => {
@@ -257,11 +266,12 @@ export class InstanceBreaker {
         // The state may have moved while the lease was asked for: a reset, a replica, or
         // a trial that reopened it (whose reset timeout then starts again).
         const trialsFrom = (this.lastStateChangeAt ?? 0) + this.settings.resetTimeoutMs;
+        const leaseUntil = this.host.now() + this.host.trialLeaseMs;
         if (this.state === "OPEN" && this.host.now() >= trialsFrom) {
           this.transition("HALF_OPEN", "reset timeout elapsed");
-          this.trial = { admitted: 0, succeeded: 0 };
+          this.trial = { admitted: 0, succeeded: 0, leaseUntil };
         } else if (this.state === "HALF_OPEN") {
-          this.trial = { admitted: 0, succeeded: 0 };
+          this.trial = { admitted: 0, succeeded: 0, leaseUntil };
         }
       })
       .finally(() => {
@@ -284,22 +294,31 @@ export class InstanceBreaker {
       throw new CircuitOpenError(this.serviceId, this.state, null);
     }
     trial.admitted += 1;
-    // Renewed with every later trial call, however slowly they come; if another replica
-    // took it meanwhile (it lapsed), the trials are theirs now.
+    // Renewed with every later trial call, however slowly they come (a lapsed one is asked
+    // for again before the call, in admitTrial); if another replica took it meanwhile, the
+    // trials are theirs now.
     if (trial.admitted > 1) {
-      void this.host.acquireTrial(this.serviceId).then((granted) => {
-        if (!granted && this.trial === trial) {
-          this.trial = null;
-          this.nextLeaseRequestAt = this.host.now() + LEASE_RETRY_MS;
-        }
-      });
+      const asked = this.host.now();
+      void this.host
+        .acquireTrial(this.serviceId)
+        .catch(() => false)
+        .then((granted) => {
+          if (this.trial !== trial) return;
+          if (granted) {
+            trial.leaseUntil = asked + this.host.trialLeaseMs;
+          } else {
+            this.trial = null;
+            this.nextLeaseRequestAt = this.host.now() + LEASE_RETRY_MS;
+          }
+        });
     }
     return { trial: true, generation: this.generation };
   }
 
-  private transition(state: CircuitState, reason: string): void {
+  private transition(state: CircuitState, reason: string, byOperator = false): void {
     const previousState = this.state;
     const at = this.host.now();
+    if (byOperator) this.operatorAt = at;
     this.state = state;
     this.lastStateChangeAt = at;
     this.generation += 1;
@@ -314,6 +333,7 @@ export class InstanceBreaker {
       state,
       at: new Date(at).toISOString(),
       reason,
+      byOperator,
       breaker: this.snapshot(),
     });
   }

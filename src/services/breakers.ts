@@ -88,6 +88,7 @@ export function createBreakers({
 
   const host: BreakerHost = {
     now,
+    trialLeaseMs,
     acquireTrial: async (serviceId) => {
       try {
         const granted = await leases.acquire(leaseName(serviceId), processId, trialLeaseMs);
@@ -219,7 +220,19 @@ export function createBreakers({
     async start(): Promise<void> {
       follow(
         events.subscribe("breaker.changed", (change) => change.origin !== processId),
-        (change) => breakerOf(change.serviceId).adopt(change),
+        (change) => {
+          const known = breakers.get(change.serviceId);
+          if (known) {
+            known.adopt(change);
+            return;
+          }
+          // Pub/sub channels are not ordered: a change may trail the unregistration.
+          isRegistered(change.serviceId)
+            .then((registered) => {
+              if (registered) breakerOf(change.serviceId).adopt(change);
+            })
+            .catch((error: unknown) => log.warn({ err: error }, "breaker change not applied"));
+        },
       );
       follow(
         events.subscribe("registry.changed", (event) => event.change === "UNREGISTERED"),

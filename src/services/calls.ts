@@ -239,10 +239,11 @@ export function createCalls({
         try {
           return await send(input, service, caller, trace);
         } catch (error) {
+          // Refused before anything was sent: a breaker, or an address never called.
           const refusedUnsent =
             error instanceof GatewayError &&
-            error.details.breakerState !== undefined &&
-            error.details.attempts === 0;
+            error.details.attempts === 0 &&
+            (error.code === "SERVICE_UNAVAILABLE" || error.code === "FORBIDDEN");
           if (!refusedUnsent || tried.size >= MAX_INSTANCES_TRIED - 1) throw error;
           tried.add(service.id);
         }

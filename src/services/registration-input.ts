@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { forbiddenHost } from "../clients/address-guard.js";
 import { badInput, GatewayError } from "../errors.js";
 import type { JsonObject, ServiceEndpoint } from "./model.js";
 
@@ -31,6 +32,9 @@ function urlProblem(value: string): string | null {
     return "must be an absolute http(s) URL";
   }
   if (url.username !== "" || url.password !== "") return "must not embed credentials";
+  const forbidden = forbiddenHost(url.hostname);
+  if (forbidden)
+    return `must not be link-local (${forbidden.split(" ")[0]}): the gateway never calls those`;
   return null;
 }
 

@@ -22,6 +22,7 @@ function clientFor(settings: Partial<CallPolicySettings> = {}) {
         {
           now: () => clock.now,
           acquireTrial: async () => true,
+          trialLeaseMs: 10_000,
           changed: () => {},
         },
       );
@@ -243,6 +244,18 @@ describe("service client", () => {
     expect(breakerOf("svc-1").consecutiveFailures).toBe(0);
   });
 
+  it("counts a 5xx as a failure however large its body", async () => {
+    const { client, breakerOf } = setup({ maxResponseBytes: 1000, maxAttempts: 1 });
+    upstream.answer({ status: 503, body: "z".repeat(5000) });
+    for (let i = 0; i < 5; i++) {
+      expect(await failureOf(client.call(request()))).toMatchObject({
+        code: "UPSTREAM_ERROR",
+        details: { status: 503 },
+      });
+    }
+    expect(breakerOf("svc-1").state).toBe("OPEN");
+  });
+
   it("answers HEAD, 204 and 304 whatever Content-Length they declare", async () => {
     const { client } = setup({ maxResponseBytes: 1000 });
     upstream.queue(
@@ -261,7 +274,7 @@ describe("service client", () => {
     const { client, breakerOf } = setup();
     for (let i = 0; i < 6; i++) {
       const error = await failureOf(client.call(request({ headers: { "x-note": "€" } })));
-      expect(error).toMatchObject({ code: "BAD_USER_INPUT", details: { attempts: 1 } });
+      expect(error).toMatchObject({ code: "BAD_USER_INPUT", details: { attempts: 0 } });
     }
     expect(breakerOf("svc-1").snapshot()).toMatchObject({ state: "CLOSED", failureCount: 0 });
     expect(upstream.received).toHaveLength(0);
@@ -269,9 +282,14 @@ describe("service client", () => {
 
   it("never calls a link-local address such as the cloud metadata service", async () => {
     const { client, breakerOf } = setup();
-    for (const baseUrl of ["http://169.254.169.254", "http://[fe80::1]:8080"]) {
+    for (const baseUrl of [
+      "http://169.254.169.254",
+      "http://[fe80::1]:8080",
+      "http://[64:ff9b::a9fe:a9fe]",
+      "http://[::ffff:169.254.169.254]",
+    ]) {
       const error = await failureOf(client.call(request({ baseUrl })));
-      expect(error).toMatchObject({ code: "FORBIDDEN", details: { attempts: 1 } });
+      expect(error).toMatchObject({ code: "FORBIDDEN", details: { attempts: 0 } });
       expect(error.message).toMatch(/link-local/);
     }
     expect(breakerOf("svc-1").consecutiveFailures).toBe(0);

@@ -13,6 +13,7 @@ import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpe
 const available = await redisIsAvailable();
 // Long enough for a trip, its pub/sub delivery and the checks on a busy machine.
 const RESET_TIMEOUT_MS = 1500;
+const ADMIN_TOKEN = "admin-token-for-replica-tests";
 const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) { status breakerState } }`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -41,6 +42,7 @@ describe.runIf(available)("circuit breakers shared by two replicas", () => {
         log: pino({ level: "silent" }),
       }),
       leases: createRedisLeaseStore({ redis: connection(), keyPrefix }),
+      adminToken: ADMIN_TOKEN,
       breakers: { failureThreshold: 3, resetTimeoutMs: RESET_TIMEOUT_MS, halfOpenMaxCalls: 2 },
       calls: { maxAttempts: 1 },
     });
@@ -127,5 +129,26 @@ describe.runIf(available)("circuit breakers shared by two replicas", () => {
     expect(await eventually(async () => (await stateOn(second)) === "CLOSED")).toBe(true);
     expect(dataOf(await call(first, "first")).callService.status).toBe(200);
     expect(dataOf(await call(second, "second")).callService.status).toBe(200);
+  });
+
+  it("isolates and resets on every replica, whichever one the operator asked", async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    dataOf(
+      await first.graphql(
+        `mutation { isolateCircuitBreaker(serviceId: "shared-1") { state } }`,
+        {},
+        admin,
+      ),
+    );
+    expect(await eventually(async () => (await stateOn(second)) === "ISOLATED")).toBe(true);
+    expect(errorCodeOf(await call(second, "second"))).toBe("SERVICE_UNAVAILABLE");
+    dataOf(
+      await second.graphql(
+        `mutation { resetCircuitBreaker(serviceId: "shared-1") { state } }`,
+        {},
+        admin,
+      ),
+    );
+    expect(await eventually(async () => (await stateOn(first)) === "CLOSED")).toBe(true);
   });
 });

@@ -182,6 +182,12 @@ describe("callService", () => {
     expect(response.errors?.[0]?.message).toMatch(/orchestrator-1 is MAINTENANCE/);
   });
 
+  it("refuses to register a service at a link-local address", async () => {
+    const response = await register("metadata", "agent_orchestrator", "http://169.254.169.254/");
+    expect(errorCodeOf(response)).toBe("BAD_USER_INPUT");
+    expect(response.errors?.[0]?.extensions?.field).toBe("input.baseUrl");
+  });
+
   it("picks an instance by type with a strategy", async () => {
     dataOf(await register("orchestrator-2"));
     const served = new Set<string>();

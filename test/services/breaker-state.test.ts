@@ -21,6 +21,7 @@ function breakerOnFakeClock({ leaseGranted = true } = {}) {
     { failureThreshold: 3, resetTimeoutMs: 10_000, halfOpenMaxCalls: 2 },
     {
       now: () => clock.now,
+      trialLeaseMs: 10_000,
       acquireTrial: async () => {
         lease.asked += 1;
         await lease.answer;
@@ -160,18 +161,18 @@ describe("instance circuit breaker", () => {
       consecutiveFailures: 7,
       lastStateChangeAt: new Date(clock.now + 5).toISOString(),
     };
-    expect(breaker.adopt({ breaker: remote, previousState: "CLOSED" })).toBe(true);
+    expect(breaker.adopt({ breaker: remote, byOperator: false })).toBe(true);
     expect(breaker.snapshot()).toMatchObject({ state: "OPEN", failureCount: 7 });
 
     clock.now += 20_000;
     breaker.reset("reset by an operator");
-    expect(breaker.adopt({ breaker: remote, previousState: "CLOSED" })).toBe(false);
+    expect(breaker.adopt({ breaker: remote, byOperator: false })).toBe(false);
     expect(breaker.state).toBe("CLOSED");
     await fail(1);
     expect(breaker.state).toBe("CLOSED");
   });
 
-  it("leaves isolation only for an operator's reset, whatever the clocks say", async () => {
+  it("orders operator actions among themselves, so the last reset or isolate wins everywhere", async () => {
     const { breaker, clock } = breakerOnFakeClock();
     breaker.isolate("isolated by an operator");
     const at = (ms: number) => new Date(clock.now + ms).toISOString();
@@ -182,28 +183,39 @@ describe("instance circuit breaker", () => {
     });
     // A trial closing, or failures opening it, on a replica that had not heard of the
     // isolation: newer by the clock, and still ignored.
-    expect(breaker.adopt({ breaker: remote("CLOSED", 50), previousState: "HALF_OPEN" })).toBe(
-      false,
-    );
-    expect(breaker.adopt({ breaker: remote("OPEN", 60), previousState: "CLOSED" })).toBe(false);
+    expect(breaker.adopt({ breaker: remote("CLOSED", 50), byOperator: false })).toBe(false);
+    expect(breaker.adopt({ breaker: remote("OPEN", 60), byOperator: false })).toBe(false);
     expect(breaker.state).toBe("ISOLATED");
-    expect(breaker.adopt({ breaker: remote("CLOSED", 70), previousState: "ISOLATED" })).toBe(true);
+    // A reset made on a replica that had not heard of the isolation either, just after it.
+    expect(breaker.adopt({ breaker: remote("CLOSED", 70), byOperator: true })).toBe(true);
+    expect(breaker.state).toBe("CLOSED");
+    // The isolation arriving again (a resync replaying it) is older than that reset.
+    expect(breaker.adopt({ breaker: remote("ISOLATED", 0), byOperator: true })).toBe(false);
+    // Failures recorded before the reset do not undo it either.
+    expect(breaker.adopt({ breaker: remote("OPEN", 65), byOperator: false })).toBe(false);
     expect(breaker.state).toBe("CLOSED");
 
-    // An isolation from a replica whose clock is behind is still adopted...
+    // A later isolation is adopted even when this breaker changed since, by calls.
     clock.now += 1000;
-    await breaker.admit();
     breaker.failed(await breaker.admit(), "HTTP 500");
-    expect(breaker.adopt({ breaker: remote("ISOLATED", -500), previousState: "CLOSED" })).toBe(
-      true,
-    );
+    expect(breaker.adopt({ breaker: remote("ISOLATED", -500), byOperator: true })).toBe(true);
     expect(breaker.state).toBe("ISOLATED");
-    // ...unless an operator reset the breaker here after it.
-    breaker.reset("reset by an operator");
-    expect(breaker.adopt({ breaker: remote("ISOLATED", -100), previousState: "CLOSED" })).toBe(
-      false,
-    );
-    expect(breaker.state).toBe("CLOSED");
+    // Isolating what is isolated already is published too: it may be news elsewhere.
+    breaker.isolate("isolated by an operator");
+    expect(breaker.state).toBe("ISOLATED");
+  });
+
+  it("asks for a lapsed trial lease again before the next trial call", async () => {
+    const { breaker, clock, fail, admit, lease } = breakerOnFakeClock();
+    await fail(3);
+    clock.now += 10_000;
+    breaker.succeeded(await admit());
+    expect(lease.asked).toBe(1);
+    clock.now += 10_001; // the lease (10 s) lapsed between two slow trial calls
+    lease.granted = false;
+    await expect(breaker.admit()).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(lease.asked).toBe(2);
+    expect(breaker.state).toBe("HALF_OPEN");
   });
 
   it("publishes a reset even when the breaker is closed, so replicas clear their counts", async () => {

@@ -27,6 +27,7 @@ describe("calls by type", () => {
         new InstanceBreaker(id, defaultBreakerSettings, {
           now: Date.now,
           acquireTrial: async () => true,
+          trialLeaseMs: 10_000,
           changed: () => {},
         }),
       ]),

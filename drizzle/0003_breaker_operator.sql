@@ -1,0 +1,1 @@
+ALTER TABLE "circuit_breaker_events" ADD COLUMN "by_operator" boolean DEFAULT false NOT NULL;
