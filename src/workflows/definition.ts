@@ -1,0 +1,261 @@
+import { z } from "zod";
+import { GatewayError } from "../errors.js";
+import type { JsonObject, JsonValue } from "../services/model.js";
+import { httpMethods, normalizeServiceType } from "../services/registration-input.js";
+import { compileTemplate, referencedSteps, type Template } from "./template.js";
+
+/**
+ * A workflow definition is data: JSON, checked here, versioned in the database. Values
+ * that say `{{ … }}` are templates (see template.ts) over `input`, `steps.<id>.output`,
+ * and inside `forEach` the current `item` and `index`.
+ */
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, "must be a letter then letters, digits or _ (at most 64)");
+
+const json = z.custom<JsonValue>((value) => value !== undefined, "must be JSON");
+
+const retrySchema = z.object({
+  /** Attempts of the step, the first included (each attempt runs the call's own policies). */
+  maxAttempts: z.number().int().min(1).max(20).default(1),
+  /** Wait before the second attempt; doubled for each one after. */
+  backoffMs: z.number().int().min(0).max(600_000).default(1000),
+});
+
+const pollSchema = z.object({
+  intervalMs: z.number().int().min(10).max(3_600_000).default(2000),
+  /** A template over the answer (`response`) whose value ends the polling when in `in`. */
+  until: z.string().min(1),
+  in: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
+  /** Values of `until` that fail the step (and the workflow) rather than complete it. */
+  failOn: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
+  /** Bounds: at most this many calls, and this long. At least one must be given. */
+  maxAttempts: z.number().int().min(1).max(1_000_000).optional(),
+  timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+});
+
+const callSchema = z.object({
+  method: z
+    .string()
+    .transform((method) => method.toUpperCase())
+    .pipe(z.enum(httpMethods, { error: `must be one of ${httpMethods.join(", ")}` }))
+    .default("GET"),
+  path: z.string().min(1).max(2048),
+  body: json.optional(),
+  query: json.optional(),
+});
+
+const stepSchema = z
+  .object({
+    id: identifier,
+    name: z.string().max(200).optional(),
+    /** The service type to call; omitted for a step that only computes `output`. */
+    serviceType: z.string().min(1).max(100).transform(normalizeServiceType).optional(),
+    method: callSchema.shape.method,
+    path: z.string().min(1).max(2048).optional(),
+    body: json.optional(),
+    query: json.optional(),
+    dependsOn: z.array(identifier).max(100).default([]),
+    retry: retrySchema.optional(),
+    /** Deadline of the whole step, polling and retries included. */
+    timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    poll: pollSchema.optional(),
+    /** Runs the step once per element of the array this template gives. */
+    forEach: z
+      .object({
+        items: z.string().min(1),
+        concurrency: z.number().int().min(1).max(100).default(4),
+      })
+      .optional(),
+    /** What the step keeps: a template over `response` (the answer, unwrapped). */
+    output: json.optional(),
+    /** Undoes a completed step when a later one fails; reads `output` and `input`. */
+    compensate: callSchema.extend({ serviceType: z.string().min(1).max(100).optional() }).optional(),
+  })
+  .superRefine((step, ctx) => {
+    if (step.serviceType !== undefined && step.path === undefined) {
+      ctx.addIssue({ code: "custom", path: ["path"], message: "is required with serviceType" });
+    }
+    if (step.serviceType === undefined && step.output === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["serviceType"],
+        message: "is required unless the step only computes an output",
+      });
+    }
+    if (step.serviceType === undefined && (step.poll || step.compensate)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [step.poll ? "poll" : "compensate"],
+        message: "needs a serviceType to call",
+      });
+    }
+    if (step.poll && step.poll.maxAttempts === undefined && step.poll.timeoutSeconds === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["poll"],
+        message: "needs maxAttempts or timeoutSeconds: polling must be bounded",
+      });
+    }
+  });
+
+const definitionSchema = z.object({
+  type: z
+    .string()
+    .min(1)
+    .max(100)
+    .transform(normalizeServiceType)
+    .refine((type) => type !== "", "must contain a letter or digit"),
+  description: z.string().max(2000).default(""),
+  /** Fields `input` must have. */
+  input: z.object({ required: z.array(z.string().min(1)).max(100).default([]) }).default({
+    required: [],
+  }),
+  steps: z.array(stepSchema).min(1).max(100),
+  /** The execution's result: a template over `input` and `steps`. */
+  output: json.optional(),
+});
+
+export type StepDefinition = z.output<typeof stepSchema>;
+export type WorkflowDefinition = z.output<typeof definitionSchema>;
+
+/** A definition with its templates compiled and its steps in dependency order. */
+export type CompiledDefinition = {
+  definition: WorkflowDefinition;
+  steps: CompiledStep[];
+  output: Template | null;
+};
+
+export type CompiledStep = {
+  step: StepDefinition;
+  path: Template | null;
+  body: Template | null;
+  query: Template | null;
+  output: Template | null;
+  forEach: Template | null;
+  pollUntil: Template | null;
+  compensate: { path: Template; body: Template | null; query: Template | null } | null;
+};
+
+/**
+ * Parses and checks a definition: zod for the shape, then what zod cannot see: unique
+ * step ids, `dependsOn` naming known steps without a cycle, templates that compile and
+ * read only steps the step depends on (directly or not). Errors name the bad field.
+ */
+export function parseDefinition(raw: JsonValue | unknown): CompiledDefinition {
+  const parsed = definitionSchema.safeParse(raw);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    throw invalid(
+      ["definition", ...(issue?.path ?? []).map(String)].join("."),
+      issue?.message ?? "is invalid",
+    );
+  }
+  const definition = parsed.data;
+  const byId = new Map<string, { step: StepDefinition; index: number }>();
+  for (const [index, step] of definition.steps.entries()) {
+    if (byId.has(step.id)) throw invalid(`definition.steps.${index}.id`, `"${step.id}" is used twice`);
+    byId.set(step.id, { step, index });
+  }
+  for (const [index, step] of definition.steps.entries()) {
+    for (const dependency of step.dependsOn) {
+      if (!byId.has(dependency)) {
+        throw invalid(`definition.steps.${index}.dependsOn`, `names unknown step "${dependency}"`);
+      }
+    }
+  }
+  const order = topologicalOrder(definition.steps);
+  const ancestors = ancestorsOf(definition.steps);
+
+  const compile = (value: JsonValue | undefined, field: string, index: number, step: string | null) => {
+    if (value === undefined) return null;
+    const template = compileTemplate(value, `definition.steps.${index}.${field}`);
+    if (step !== null) {
+      const reachable = ancestors.get(step) as Set<string>;
+      for (const read of referencedSteps(template)) {
+        if (!reachable.has(read)) {
+          throw invalid(
+            `definition.steps.${index}.${field}`,
+            read === step || byId.has(read)
+              ? `reads steps.${read}, which "${step}" does not depend on`
+              : `reads unknown step "${read}"`,
+          );
+        }
+      }
+    }
+    return template;
+  };
+
+  const steps = order.map((step): CompiledStep => {
+    const index = byId.get(step.id)?.index as number;
+    return {
+      step,
+      path: compile(step.path, "path", index, step.id),
+      body: compile(step.body, "body", index, step.id),
+      query: compile(step.query, "query", index, step.id),
+      output: compile(step.output, "output", index, step.id),
+      forEach: compile(step.forEach?.items, "forEach.items", index, step.id),
+      pollUntil: compile(step.poll?.until, "poll.until", index, step.id),
+      compensate: step.compensate
+        ? {
+            path: compile(step.compensate.path, "compensate.path", index, step.id) as Template,
+            body: compile(step.compensate.body, "compensate.body", index, step.id),
+            query: compile(step.compensate.query, "compensate.query", index, step.id),
+          }
+        : null,
+    };
+  });
+  let output: Template | null = null;
+  if (definition.output !== undefined) output = compileTemplate(definition.output, "definition.output");
+  return { definition, steps, output };
+}
+
+function invalid(field: string, message: string): GatewayError {
+  return new GatewayError("BAD_USER_INPUT", `${field}: ${message}`, { field });
+}
+
+/** Steps so that each comes after those it depends on; a cycle is refused, naming it. */
+function topologicalOrder(steps: readonly StepDefinition[]): StepDefinition[] {
+  const byId = new Map(steps.map((step) => [step.id, step]));
+  const state = new Map<string, "visiting" | "done">();
+  const order: StepDefinition[] = [];
+  const visit = (step: StepDefinition, trail: string[]) => {
+    const seen = state.get(step.id);
+    if (seen === "done") return;
+    if (seen === "visiting") {
+      const cycle = [...trail.slice(trail.indexOf(step.id)), step.id].join(" → ");
+      throw invalid("definition.steps", `dependsOn has a cycle: ${cycle}`);
+    }
+    state.set(step.id, "visiting");
+    for (const dependency of step.dependsOn) {
+      visit(byId.get(dependency) as StepDefinition, [...trail, step.id]);
+    }
+    state.set(step.id, "done");
+    order.push(step);
+  };
+  for (const step of steps) visit(step, []);
+  return order;
+}
+
+/** For each step, every step it depends on directly or through others. */
+function ancestorsOf(steps: readonly StepDefinition[]): Map<string, Set<string>> {
+  const byId = new Map(steps.map((step) => [step.id, step]));
+  const memo = new Map<string, Set<string>>();
+  const of = (id: string): Set<string> => {
+    const known = memo.get(id);
+    if (known) return known;
+    const all = new Set<string>();
+    for (const dependency of byId.get(id)?.dependsOn ?? []) {
+      all.add(dependency);
+      for (const further of of(dependency)) all.add(further);
+    }
+    memo.set(id, all);
+    return all;
+  };
+  for (const step of steps) of(step.id);
+  return memo;
+}
+
+/** A stored definition, as it goes to and comes from the database. */
+export type StoredDefinition = { type: string; version: number; definition: JsonObject };
