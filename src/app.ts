@@ -26,6 +26,7 @@ export type AppDeps = {
     | "probes"
     | "breakers"
     | "calls"
+    | "workflows"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -38,6 +39,8 @@ export type AppDeps = {
   leases?: LeaseStore;
   /** How often breaker transitions missed over pub/sub are read back. Default 10,000 ms. */
   breakerResyncIntervalMs?: number;
+  /** Workflow leases and claim period; tests shorten them. */
+  workflowRunner?: { leaseMs?: number; claimIntervalMs?: number };
 };
 
 export type App = {
@@ -73,6 +76,7 @@ export function createApp(deps: AppDeps): App {
     breakers: config.breakers,
     calls: config.calls,
     breakerResyncIntervalMs: deps.breakerResyncIntervalMs,
+    workflows: { ...config.workflows, ...deps.workflowRunner },
   });
   const graphql = createGraphQL({
     services,

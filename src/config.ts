@@ -96,6 +96,15 @@ const environmentSchema = z
     CALL_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(100),
     /** Calls waiting for a slot of one instance beyond that; more are refused. Default 100. */
     CALL_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(100),
+    /** Workflow executions one replica drives at once; more wait their turn. Default 10. */
+    MAX_CONCURRENT_WORKFLOWS: z.coerce.number().int().min(1).max(1000).default(10),
+    /** Deadline of a workflow execution that sets none, in seconds. Default 3,600. */
+    WORKFLOW_EXECUTION_TIMEOUT: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(3600),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   })
@@ -127,6 +136,7 @@ export type Config = {
   heartbeatSweepIntervalSeconds: number;
   breakers: BreakerSettings;
   calls: CallPolicySettings;
+  workflows: { maxConcurrent: number; executionTimeoutSeconds: number };
   probes: {
     enabled: boolean;
     intervalMs: number;
@@ -172,6 +182,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
       resetTimeoutMs: e.CIRCUIT_BREAKER_RESET_TIMEOUT_MS,
       halfOpenMaxCalls: e.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS,
+    },
+    workflows: {
+      maxConcurrent: e.MAX_CONCURRENT_WORKFLOWS,
+      executionTimeoutSeconds: e.WORKFLOW_EXECUTION_TIMEOUT,
     },
     calls: {
       ...defaultCallPolicy,

@@ -3,12 +3,14 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { BreakerChange } from "./services/breakers.js";
 import type { RegistryChangeEvent, StatusChange } from "./services/model.js";
+import type { WorkflowExecution } from "./workflows/model.js";
 
 /** Every event the gateway publishes, by topic. Services publish; subscriptions read. */
 export type EventTopics = {
   "registry.changed": [RegistryChangeEvent];
   "service.statusChanged": [StatusChange];
   "breaker.changed": [BreakerChange];
+  "workflow.updated": [WorkflowExecution];
 };
 
 export type EventTopic = keyof EventTopics;
@@ -27,7 +29,12 @@ export type Events = {
   close(): Promise<void>;
 };
 
-const topics: EventTopic[] = ["registry.changed", "service.statusChanged", "breaker.changed"];
+const topics: EventTopic[] = [
+  "registry.changed",
+  "service.statusChanged",
+  "breaker.changed",
+  "workflow.updated",
+];
 
 /**
  * Events a subscriber that cannot keep up may fall behind by; past that its oldest are

@@ -13,6 +13,7 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import type { JsonObject, JsonValue, ServiceEndpoint, ServiceRecord } from "../services/model.js";
+import type { StepCall } from "../workflows/model.js";
 
 /*
  * The durable record: PostgreSQL (or embedded PGlite) is the source of truth; the live
@@ -154,6 +155,8 @@ export const workflowSteps = pgTable(
     durationMs: doublePrecision("duration_ms"),
     output: jsonb("output").$type<JsonValue>(),
     error: text("error"),
+    /** Every call the step made: which instance answered, how, and how long it took. */
+    calls: jsonb("calls").$type<StepCall[]>().notNull().default(sql`'[]'::jsonb`),
   },
   (table) => [primaryKey({ columns: [table.executionId, table.stepId] })],
 );

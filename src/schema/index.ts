@@ -5,6 +5,7 @@ import "./watch.js";
 import "./health.js";
 import "./breakers.js";
 import "./calls.js";
+import "./workflows.js";
 import { builder } from "./builder.js";
 
 /** The gateway's GraphQL schema; domain files register their types on import. */

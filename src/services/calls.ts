@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
 import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
 import { GatewayError, notFound } from "../errors.js";
+import type { StepRequest, StepResponse } from "../workflows/engine.js";
 import type { CircuitState } from "./breakers.js";
 import type { Caller } from "./caller.js";
 import type { Discovery } from "./discovery.js";
@@ -33,6 +34,9 @@ export type ServiceCallResult = {
   breakerState: CircuitState;
   durationMs: number;
 };
+
+/** The gateway calling for itself (workflow steps): any declared or undeclared path. */
+const gatewayCaller: Caller = { ownerKey: null, isAdmin: true };
 
 /** Where a call comes from, for tracing: forwarded to the service. */
 export type CallTrace = { requestId: string; traceparent: string | null };
@@ -223,34 +227,63 @@ export function createCalls({
     };
   }
 
-  return {
-    async call(
-      raw: CallServiceInput,
-      caller: Caller,
-      trace: CallTrace,
-    ): Promise<ServiceCallResult> {
-      const input = parseInput(raw);
-      if (input.serviceId != null) return send(input, await byId(input.serviceId), caller, trace);
-      // By type, an instance whose breaker refused the call before sending it (its trials
-      // are another replica's, say) gives way to the next one.
-      const tried = new Set<string>();
-      for (;;) {
-        const service = await byType(input.serviceType as string, input.strategy, tried);
-        try {
-          return await send(input, service, caller, trace);
-        } catch (error) {
-          // Refused before anything was sent: a breaker, or an address never called.
-          const refusedUnsent =
-            error instanceof GatewayError &&
-            error.details.attempts === 0 &&
-            (error.code === "SERVICE_UNAVAILABLE" || error.code === "FORBIDDEN");
-          if (!refusedUnsent || tried.size >= MAX_INSTANCES_TRIED - 1) throw error;
-          tried.add(service.id);
-        }
+  async function call(
+    raw: CallServiceInput,
+    caller: Caller,
+    trace: CallTrace,
+  ): Promise<ServiceCallResult> {
+    const input = parseInput(raw);
+    if (input.serviceId != null) return send(input, await byId(input.serviceId), caller, trace);
+    // By type, an instance whose breaker refused the call before sending it (its trials
+    // are another replica's, say) gives way to the next one.
+    const tried = new Set<string>();
+    for (;;) {
+      const service = await byType(input.serviceType as string, input.strategy, tried);
+      try {
+        return await send(input, service, caller, trace);
+      } catch (error) {
+        // Refused before anything was sent: a breaker, or an address never called.
+        const refusedUnsent =
+          error instanceof GatewayError &&
+          error.details.attempts === 0 &&
+          (error.code === "SERVICE_UNAVAILABLE" || error.code === "FORBIDDEN");
+        if (!refusedUnsent || tried.size >= MAX_INSTANCES_TRIED - 1) throw error;
+        tried.add(service.id);
       }
+    }
+  }
+
+  return {
+    call,
+
+    /**
+     * A call the gateway makes for itself (a workflow step): by type, round-robin, to any
+     * path, as an admin would.
+     */
+    async callAsGateway(request: StepRequest, trace: CallTrace): Promise<StepResponse> {
+      const result = await call(
+        {
+          serviceType: request.serviceType,
+          strategy: "ROUND_ROBIN",
+          method: request.method,
+          path: request.path,
+          body: request.body,
+          query: request.query,
+        },
+        gatewayCaller,
+        trace,
+      );
+      return {
+        status: result.status,
+        body: result.body,
+        serviceId: result.serviceId,
+        attempts: result.attempts,
+        durationMs: result.durationMs,
+      };
     },
   };
 }
+
 export type Calls = ReturnType<typeof createCalls>;
 
 function parseInput(raw: CallServiceInput) {

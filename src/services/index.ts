@@ -9,6 +9,7 @@ import type { Config } from "../config.js";
 import { createBreakerRepository } from "../db/breakers.js";
 import type { Database } from "../db/client.js";
 import { createRegistryRepository } from "../db/registry.js";
+import { createWorkflowRepository } from "../db/workflows.js";
 import type { Events } from "../events.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
@@ -23,6 +24,7 @@ import { createProber } from "./prober.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
 import { createWatch } from "./watch.js";
+import { createWorkflows } from "./workflows.js";
 
 export type ServicesDeps = {
   store: RegistryStore;
@@ -46,6 +48,8 @@ export type ServicesDeps = {
   calls?: Partial<CallPolicySettings>;
   /** How often breaker transitions missed over pub/sub are read back. Default 10,000 ms. */
   breakerResyncIntervalMs?: number;
+  /** The workflow runner; the defaults of Config when omitted. */
+  workflows?: Partial<Config["workflows"]> & { leaseMs?: number; claimIntervalMs?: number };
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -128,15 +132,25 @@ export function createServices(deps: ServicesDeps) {
     deps.log,
     deps.restoreCheckIntervalMs ?? RESTORE_CHECK_INTERVAL_MS,
   );
+  const calls = createCalls({
+    discovery,
+    client,
+    breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
+  });
+  const workflows = createWorkflows({
+    repository: createWorkflowRepository(deps.database.db),
+    events: deps.events,
+    log: deps.log,
+    call: (request, executionId) =>
+      calls.callAsGateway(request, { requestId: executionId, traceparent: null }),
+    ...deps.workflows,
+  });
   return {
     registry,
     discovery,
     breakers,
-    calls: createCalls({
-      discovery,
-      client,
-      breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
-    }),
+    workflows,
+    calls,
     expiry,
     prober,
     watch: createWatch(deps.events),
@@ -156,10 +170,12 @@ export function createServices(deps: ServicesDeps) {
       heartbeats.start();
       expiry.start();
       if (deps.probes?.enabled ?? true) prober.start();
+      await workflows.start();
     },
 
     /** Writes what is pending; the caller closes the backends afterwards. */
     async stop(): Promise<void> {
+      await workflows.stop();
       await liveStore.stop();
       await prober.stop();
       await expiry.stop();

@@ -32,7 +32,12 @@ const pollSchema = z.object({
   failOn: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
   /** Bounds: at most this many calls, and this long. At least one must be given. */
   maxAttempts: z.number().int().min(1).max(1_000_000).optional(),
-  timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .optional(),
 });
 
 const callSchema = z.object({
@@ -59,7 +64,12 @@ const stepSchema = z
     dependsOn: z.array(identifier).max(100).default([]),
     retry: retrySchema.optional(),
     /** Deadline of the whole step, polling and retries included. */
-    timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
     poll: pollSchema.optional(),
     /** Runs the step once per element of the array this template gives. */
     forEach: z
@@ -71,7 +81,9 @@ const stepSchema = z
     /** What the step keeps: a template over `response` (the answer, unwrapped). */
     output: json.optional(),
     /** Undoes a completed step when a later one fails; reads `output` and `input`. */
-    compensate: callSchema.extend({ serviceType: z.string().min(1).max(100).optional() }).optional(),
+    compensate: callSchema
+      .extend({ serviceType: z.string().min(1).max(100).optional() })
+      .optional(),
   })
   .superRefine((step, ctx) => {
     if (step.serviceType !== undefined && step.path === undefined) {
@@ -91,7 +103,11 @@ const stepSchema = z
         message: "needs a serviceType to call",
       });
     }
-    if (step.poll && step.poll.maxAttempts === undefined && step.poll.timeoutSeconds === undefined) {
+    if (
+      step.poll &&
+      step.poll.maxAttempts === undefined &&
+      step.poll.timeoutSeconds === undefined
+    ) {
       ctx.addIssue({
         code: "custom",
         path: ["poll"],
@@ -155,7 +171,8 @@ export function parseDefinition(raw: JsonValue | unknown): CompiledDefinition {
   const definition = parsed.data;
   const byId = new Map<string, { step: StepDefinition; index: number }>();
   for (const [index, step] of definition.steps.entries()) {
-    if (byId.has(step.id)) throw invalid(`definition.steps.${index}.id`, `"${step.id}" is used twice`);
+    if (byId.has(step.id))
+      throw invalid(`definition.steps.${index}.id`, `"${step.id}" is used twice`);
     byId.set(step.id, { step, index });
   }
   for (const [index, step] of definition.steps.entries()) {
@@ -168,7 +185,12 @@ export function parseDefinition(raw: JsonValue | unknown): CompiledDefinition {
   const order = topologicalOrder(definition.steps);
   const ancestors = ancestorsOf(definition.steps);
 
-  const compile = (value: JsonValue | undefined, field: string, index: number, step: string | null) => {
+  const compile = (
+    value: JsonValue | undefined,
+    field: string,
+    index: number,
+    step: string | null,
+  ) => {
     if (value === undefined) return null;
     const template = compileTemplate(value, `definition.steps.${index}.${field}`);
     if (step !== null) {
@@ -207,7 +229,8 @@ export function parseDefinition(raw: JsonValue | unknown): CompiledDefinition {
     };
   });
   let output: Template | null = null;
-  if (definition.output !== undefined) output = compileTemplate(definition.output, "definition.output");
+  if (definition.output !== undefined)
+    output = compileTemplate(definition.output, "definition.output");
   return { definition, steps, output };
 }
 

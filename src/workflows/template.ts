@@ -86,8 +86,15 @@ function compileExpression(raw: string, field: string): Expression {
   return { source, evaluate: (context) => compiled.evaluate(context) };
 }
 
-/** Renders a template; an expression with no value gives null (or "" inside text). */
-export async function render(template: Template, context: TemplateContext): Promise<JsonValue> {
+/**
+ * Renders a template; an expression with no value gives null (or "" inside text).
+ * `encode` escapes the values written into text (a URL path's segments, say).
+ */
+export async function render(
+  template: Template,
+  context: TemplateContext,
+  encode: (text: string) => string = (text) => text,
+): Promise<JsonValue> {
   switch (template.kind) {
     case "literal":
       return template.value;
@@ -101,15 +108,19 @@ export async function render(template: Template, context: TemplateContext): Prom
           continue;
         }
         const value = toJson(await part.evaluate(context));
-        text += value === null ? "" : typeof value === "string" ? value : JSON.stringify(value);
+        text += encode(
+          value === null ? "" : typeof value === "string" ? value : JSON.stringify(value),
+        );
       }
       return text;
     }
     case "array":
-      return Promise.all(template.items.map((item) => render(item, context)));
+      return Promise.all(template.items.map((item) => render(item, context, encode)));
     case "object": {
       const entries = await Promise.all(
-        template.entries.map(async ([key, item]) => [key, await render(item, context)] as const),
+        template.entries.map(
+          async ([key, item]) => [key, await render(item, context, encode)] as const,
+        ),
       );
       return Object.fromEntries(entries);
     }

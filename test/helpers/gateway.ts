@@ -31,6 +31,8 @@ export async function startGateway(
     calls?: Partial<Config["calls"]>;
     leases?: LeaseStore;
     breakerResyncIntervalMs?: number;
+    workflows?: Partial<Config["workflows"]>;
+    workflowRunner?: { leaseMs?: number; claimIntervalMs?: number };
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -59,6 +61,7 @@ export async function startGateway(
       breakers: { ...defaultBreakerSettings, ...options.breakers },
       // Short waits, so retries and timeouts do not slow the suite down.
       calls: { ...defaultCallPolicy, timeoutMs: 1000, retryBaseDelayMs: 10, ...options.calls },
+      workflows: { maxConcurrent: 10, executionTimeoutSeconds: 3600, ...options.workflows },
     },
     store,
     database,
@@ -67,6 +70,7 @@ export async function startGateway(
     restoreCheckIntervalMs: 200,
     leases: options.leases,
     breakerResyncIntervalMs: options.breakerResyncIntervalMs,
+    workflowRunner: { claimIntervalMs: 100, ...options.workflowRunner },
   });
   const { url } = await app.start();
 

@@ -1,0 +1,393 @@
+import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import type { JsonObject, JsonValue } from "../services/model.js";
+import type { WorkflowExecution, WorkflowStatus, WorkflowStepState } from "../workflows/model.js";
+import type { Db } from "./client.js";
+import { guardDatabase } from "./errors.js";
+import { workflowDefinitions, workflowExecutions, workflowSteps } from "./schema.js";
+
+export type ExecutionListQuery = {
+  workflowType?: string | null;
+  status?: WorkflowStatus | null;
+  first: number;
+  /** The id of the last execution of the previous page. */
+  after?: string | null;
+};
+
+/** Workflow definitions, executions and their steps. */
+export function createWorkflowRepository(db: Db) {
+  return {
+    /** The active (newest) version of every type. */
+    activeDefinitions: () =>
+      guardDatabase(async () =>
+        db
+          .selectDistinctOn([workflowDefinitions.type])
+          .from(workflowDefinitions)
+          .where(eq(workflowDefinitions.active, true))
+          .orderBy(workflowDefinitions.type, desc(workflowDefinitions.version)),
+      ),
+
+    definition: (type: string, version: number) =>
+      guardDatabase(async () => {
+        const [row] = await db
+          .select()
+          .from(workflowDefinitions)
+          .where(and(eq(workflowDefinitions.type, type), eq(workflowDefinitions.version, version)));
+        return row ?? null;
+      }),
+
+    /**
+     * Stores a definition as the next version of its type, unless the newest version is
+     * the same document (then that version is returned). Two writers racing get distinct
+     * versions: the loser's insert conflicts and it tries again.
+     */
+    saveDefinition: (type: string, definition: JsonObject) =>
+      guardDatabase(async (): Promise<{ version: number; created: boolean }> => {
+        for (let round = 0; round < 5; round++) {
+          const [latest] = await db
+            .select()
+            .from(workflowDefinitions)
+            .where(eq(workflowDefinitions.type, type))
+            .orderBy(desc(workflowDefinitions.version))
+            .limit(1);
+          if (latest && JSON.stringify(latest.definition) === JSON.stringify(definition)) {
+            return { version: latest.version, created: false };
+          }
+          const version = (latest?.version ?? 0) + 1;
+          const inserted = await db
+            .insert(workflowDefinitions)
+            .values({
+              type,
+              version,
+              definition,
+              active: true,
+              createdAt: new Date().toISOString(),
+            })
+            .onConflictDoNothing()
+            .returning({ version: workflowDefinitions.version });
+          if (inserted.length > 0) return { version, created: true };
+        }
+        throw new Error(`could not store a new version of ${type}`);
+      }),
+
+    /**
+     * Inserts an execution; when its idempotency key (or, without one, its id) is taken,
+     * returns that execution instead.
+     */
+    createExecution: (execution: WorkflowExecution) =>
+      guardDatabase(async (): Promise<{ execution: WorkflowExecution; created: boolean }> => {
+        const inserted = await db
+          .insert(workflowExecutions)
+          .values(toExecutionRow(execution))
+          .onConflictDoNothing()
+          .returning();
+        if (inserted[0]) return { execution: fromExecutionRow(inserted[0]), created: true };
+        // The id, or the idempotency key, is taken: that execution is the answer.
+        const [existing] = await db
+          .select()
+          .from(workflowExecutions)
+          .where(
+            execution.idempotencyKey === null
+              ? eq(workflowExecutions.id, execution.id)
+              : eq(workflowExecutions.idempotencyKey, execution.idempotencyKey),
+          );
+        if (!existing) throw new Error("idempotency conflict without a row");
+        return { execution: fromExecutionRow(existing), created: false };
+      }),
+
+    execution: (id: string) =>
+      guardDatabase(async () => {
+        const [row] = await db
+          .select()
+          .from(workflowExecutions)
+          .where(eq(workflowExecutions.id, id));
+        return row ? fromExecutionRow(row) : null;
+      }),
+
+    executions: (query: ExecutionListQuery) =>
+      guardDatabase(async () => {
+        const rows = await db
+          .select()
+          .from(workflowExecutions)
+          .where(
+            and(
+              query.workflowType
+                ? eq(workflowExecutions.workflowType, query.workflowType)
+                : undefined,
+              query.status ? eq(workflowExecutions.status, query.status) : undefined,
+              query.after
+                ? sql`(${workflowExecutions.startedAt}, ${workflowExecutions.id}) < (SELECT started_at, id FROM workflow_executions WHERE id = ${query.after})`
+                : undefined,
+            ),
+          )
+          .orderBy(desc(workflowExecutions.startedAt), desc(workflowExecutions.id))
+          .limit(query.first);
+        return rows.map(fromExecutionRow);
+      }),
+
+    steps: (executionId: string) =>
+      guardDatabase(async () =>
+        (
+          await db
+            .select()
+            .from(workflowSteps)
+            .where(eq(workflowSteps.executionId, executionId))
+            .orderBy(asc(workflowSteps.startedAt), asc(workflowSteps.stepId))
+        ).map(fromStepRow),
+      ),
+
+    /**
+     * Takes up to `limit` executions that nobody drives (new, or whose driver's lease ran
+     * out), oldest first, for `owner` until `leaseMs` from now. FOR UPDATE SKIP LOCKED keeps
+     * two replicas claiming at once from taking the same one.
+     */
+    claim: (owner: string, leaseMs: number, limit: number) =>
+      guardDatabase(async () => {
+        if (limit <= 0) return [];
+        const result = await db.execute(sql`
+          UPDATE workflow_executions AS e
+          SET lease_owner = ${owner},
+              lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
+              status = CASE WHEN e.status = 'PENDING' THEN 'RUNNING' ELSE e.status END,
+              updated_at = now()
+          WHERE e.id IN (
+            SELECT id FROM workflow_executions
+            WHERE status IN ('PENDING', 'RUNNING')
+              AND (lease_expires_at IS NULL OR lease_expires_at < now())
+            ORDER BY started_at
+            LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED
+          )
+          RETURNING e.id`);
+        // node-postgres and PGlite both answer with `rows`.
+        const ids = ((result as { rows?: { id: string }[] }).rows ?? []).map((row) => row.id);
+        if (ids.length === 0) return [];
+        const rows = await db
+          .select()
+          .from(workflowExecutions)
+          .where(inArray(workflowExecutions.id, ids));
+        return rows.map(fromExecutionRow);
+      }),
+
+    /** Extends the leases `owner` still holds; the ids it no longer drives are returned. */
+    renew: (owner: string, ids: readonly string[], leaseMs: number) =>
+      guardDatabase(async (): Promise<string[]> => {
+        if (ids.length === 0) return [];
+        const renewed = await db
+          .update(workflowExecutions)
+          .set({
+            leaseExpiresAt: sql`now() + ${leaseMs} * interval '1 millisecond'`,
+          })
+          .where(
+            and(
+              inArray(workflowExecutions.id, [...ids]),
+              eq(workflowExecutions.leaseOwner, owner),
+              eq(workflowExecutions.status, "RUNNING"),
+            ),
+          )
+          .returning({ id: workflowExecutions.id });
+        const kept = new Set(renewed.map((row) => row.id));
+        return ids.filter((id) => !kept.has(id));
+      }),
+
+    /** Writes a step's state (before and after it runs), if `owner` still drives it. */
+    saveStep: (owner: string, step: WorkflowStepState) =>
+      guardDatabase(async (): Promise<boolean> => {
+        return db.transaction(async (tx) => {
+          const [held] = await tx
+            .select({ id: workflowExecutions.id })
+            .from(workflowExecutions)
+            .where(
+              and(
+                eq(workflowExecutions.id, step.executionId),
+                eq(workflowExecutions.leaseOwner, owner),
+                eq(workflowExecutions.status, "RUNNING"),
+              ),
+            )
+            .for("update");
+          if (!held) return false;
+          const row = toStepRow(step);
+          await tx
+            .insert(workflowSteps)
+            .values(row)
+            .onConflictDoUpdate({
+              target: [workflowSteps.executionId, workflowSteps.stepId],
+              set: row,
+            });
+          return true;
+        });
+      }),
+
+    /** Ends an execution, once: only its driver, and only while it is RUNNING. */
+    finish: (
+      owner: string,
+      id: string,
+      end: { status: WorkflowStatus; result: JsonValue | null; errors: string[] },
+    ) =>
+      guardDatabase(async () => {
+        const [row] = await db
+          .update(workflowExecutions)
+          .set({
+            status: end.status,
+            result: end.result,
+            errors: end.errors,
+            finishedAt: sql`now()`,
+            executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
+            leaseOwner: null,
+            leaseExpiresAt: null,
+            updatedAt: sql`now()`,
+          })
+          .where(
+            and(
+              eq(workflowExecutions.id, id),
+              eq(workflowExecutions.leaseOwner, owner),
+              eq(workflowExecutions.status, "RUNNING"),
+            ),
+          )
+          .returning();
+        return row ? fromExecutionRow(row) : null;
+      }),
+
+    /** Cancels an execution that has not ended; null when it had. */
+    cancel: (id: string) =>
+      guardDatabase(async () => {
+        const [row] = await db
+          .update(workflowExecutions)
+          .set({
+            status: "CANCELLED",
+            errors: sql`${workflowExecutions.errors} || '["cancelled"]'::jsonb`,
+            finishedAt: sql`now()`,
+            executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
+            leaseOwner: null,
+            leaseExpiresAt: null,
+            updatedAt: sql`now()`,
+          })
+          .where(
+            and(
+              eq(workflowExecutions.id, id),
+              inArray(workflowExecutions.status, ["PENDING", "RUNNING"]),
+            ),
+          )
+          .returning();
+        return row ? fromExecutionRow(row) : null;
+      }),
+
+    /** Gives up `owner`'s leases at once (a clean shutdown), so another replica resumes them. */
+    release: (owner: string, ids: readonly string[]) =>
+      guardDatabase(async () => {
+        if (ids.length === 0) return;
+        await db
+          .update(workflowExecutions)
+          .set({ leaseOwner: null, leaseExpiresAt: null })
+          .where(
+            and(inArray(workflowExecutions.id, [...ids]), eq(workflowExecutions.leaseOwner, owner)),
+          );
+      }),
+
+    /** Fails executions past their deadline that nobody drives (their driver died). */
+    failOverdue: () =>
+      guardDatabase(async () => {
+        const rows = await db
+          .update(workflowExecutions)
+          .set({
+            status: "FAILED",
+            errors: sql`${workflowExecutions.errors} || '["execution timed out"]'::jsonb`,
+            finishedAt: sql`now()`,
+            executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
+            leaseOwner: null,
+            leaseExpiresAt: null,
+            updatedAt: sql`now()`,
+          })
+          .where(
+            and(
+              inArray(workflowExecutions.status, ["PENDING", "RUNNING"]),
+              lt(workflowExecutions.deadlineAt, sql`now()`),
+              sql`(${workflowExecutions.leaseExpiresAt} IS NULL OR ${workflowExecutions.leaseExpiresAt} < now())`,
+            ),
+          )
+          .returning();
+        return rows.map(fromExecutionRow);
+      }),
+  };
+}
+
+export type WorkflowRepository = ReturnType<typeof createWorkflowRepository>;
+
+type ExecutionRow = typeof workflowExecutions.$inferSelect;
+type StepRow = typeof workflowSteps.$inferSelect;
+
+const iso = (value: string) => new Date(value).toISOString();
+const isoOrNull = (value: string | null) => (value === null ? null : iso(value));
+
+function toExecutionRow(execution: WorkflowExecution): typeof workflowExecutions.$inferInsert {
+  return {
+    id: execution.id,
+    workflowType: execution.workflowType,
+    definitionVersion: execution.definitionVersion,
+    status: execution.status,
+    data: execution.data,
+    options: execution.options,
+    result: execution.result,
+    errors: execution.errors,
+    idempotencyKey: execution.idempotencyKey,
+    startedAt: execution.startedAt,
+    finishedAt: execution.finishedAt,
+    executionTimeMs: execution.executionTimeMs,
+    deadlineAt: execution.deadlineAt,
+    updatedAt: execution.updatedAt,
+  };
+}
+
+function fromExecutionRow(row: ExecutionRow): WorkflowExecution {
+  return {
+    id: row.id,
+    workflowType: row.workflowType,
+    definitionVersion: row.definitionVersion,
+    status: row.status as WorkflowStatus,
+    data: row.data,
+    options: row.options,
+    result: row.result ?? null,
+    errors: row.errors,
+    idempotencyKey: row.idempotencyKey,
+    startedAt: iso(row.startedAt),
+    finishedAt: isoOrNull(row.finishedAt),
+    executionTimeMs: row.executionTimeMs,
+    deadlineAt: isoOrNull(row.deadlineAt),
+    updatedAt: iso(row.updatedAt),
+  };
+}
+
+function toStepRow(step: WorkflowStepState): typeof workflowSteps.$inferInsert {
+  return {
+    executionId: step.executionId,
+    stepId: step.stepId,
+    name: step.name,
+    serviceType: step.serviceType,
+    serviceId: step.serviceId,
+    status: step.status,
+    attempt: step.attempt,
+    startedAt: step.startedAt,
+    finishedAt: step.finishedAt,
+    durationMs: step.durationMs,
+    output: step.output,
+    error: step.error,
+    calls: step.calls,
+  };
+}
+
+function fromStepRow(row: StepRow): WorkflowStepState {
+  return {
+    executionId: row.executionId,
+    stepId: row.stepId,
+    name: row.name,
+    serviceType: row.serviceType,
+    serviceId: row.serviceId,
+    status: row.status as WorkflowStatus,
+    attempt: row.attempt,
+    startedAt: isoOrNull(row.startedAt),
+    finishedAt: isoOrNull(row.finishedAt),
+    durationMs: row.durationMs,
+    output: row.output ?? null,
+    error: row.error,
+    calls: row.calls,
+  };
+}

@@ -1,0 +1,298 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { ExecutionListQuery, WorkflowRepository } from "../db/workflows.js";
+import { badInput, notFound } from "../errors.js";
+import type { Events } from "../events.js";
+import { builtInDefinitions } from "../workflows/builtins.js";
+import { type CompiledDefinition, parseDefinition } from "../workflows/definition.js";
+import type { StepRequest, StepResponse } from "../workflows/engine.js";
+import {
+  TERMINAL,
+  type WorkflowExecution,
+  type WorkflowStatus,
+  type WorkflowStepState,
+  workflowStatuses,
+} from "../workflows/model.js";
+import { createWorkflowRunner } from "../workflows/runner.js";
+import type { JsonObject, JsonValue } from "./model.js";
+import { normalizeServiceType } from "./registration-input.js";
+
+export type ExecuteWorkflowInput = {
+  id?: string | null;
+  workflowType: string;
+  data: JsonValue;
+  options?: WorkflowOptionsInput | null;
+};
+
+export type WorkflowOptionsInput = {
+  wait?: boolean | null;
+  timeoutSeconds?: number | null;
+  idempotencyKey?: string | null;
+};
+
+export type WorkflowDefinitionView = {
+  type: string;
+  version: number;
+  description: string;
+  definition: JsonObject;
+  active: boolean;
+};
+
+export type WorkflowsDeps = {
+  repository: WorkflowRepository;
+  events: Events;
+  log: Logger;
+  call(request: StepRequest, executionId: string): Promise<StepResponse>;
+  /** Executions driven at once by this replica (MAX_CONCURRENT_WORKFLOWS). */
+  maxConcurrent?: number;
+  /** Deadline of an execution that sets none (WORKFLOW_EXECUTION_TIMEOUT), seconds. */
+  executionTimeoutSeconds?: number;
+  leaseMs?: number;
+  claimIntervalMs?: number;
+};
+
+const optionsSchema = z.object({
+  wait: z.boolean().nullish(),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .nullish(),
+  idempotencyKey: z.string().trim().min(1).max(200).nullish(),
+});
+
+/**
+ * Workflows: definitions (built-in and registered, versioned), executions started here
+ * and driven by the runner of whichever replica claims them, and their live updates.
+ */
+export function createWorkflows({
+  repository,
+  events,
+  log,
+  call,
+  maxConcurrent,
+  executionTimeoutSeconds = 3600,
+  leaseMs,
+  claimIntervalMs,
+}: WorkflowsDeps) {
+  const compiled = new Map<string, CompiledDefinition>();
+
+  async function definitionOf(type: string, version: number): Promise<CompiledDefinition> {
+    const key = `${type}@${version}`;
+    const known = compiled.get(key);
+    if (known) return known;
+    const row = await repository.definition(type, version);
+    if (!row) throw new Error(`definition ${key} is missing`);
+    const definition = parseDefinition(row.definition);
+    compiled.set(key, definition);
+    return definition;
+  }
+
+  let seeded = false;
+  /** The built-ins become version 1 of their type, unless the type has versions already. */
+  async function seedBuiltIns(): Promise<void> {
+    if (seeded) return;
+    const known = new Set((await repository.activeDefinitions()).map((row) => row.type));
+    for (const builtIn of builtInDefinitions) {
+      const { definition } = parseDefinition(builtIn);
+      if (!known.has(definition.type)) await repository.saveDefinition(definition.type, builtIn);
+    }
+    seeded = true;
+  }
+
+  async function activeVersion(type: string): Promise<number> {
+    await seedBuiltIns();
+    const active = await repository.activeDefinitions();
+    const found = active.find((row) => row.type === type);
+    if (!found) {
+      const known = active.map((row) => row.type).join(", ");
+      throw badInput("workflowType", `unknown workflow type ${type}; known: ${known}`);
+    }
+    return found.version;
+  }
+
+  const runner = createWorkflowRunner({
+    repository,
+    definitionOf,
+    call: (request) => call(request, "workflow"),
+    changed: (execution) => events.publish("workflow.updated", execution),
+    log,
+    maxConcurrent,
+    leaseMs,
+    claimIntervalMs,
+  });
+
+  /** Resolves once the execution has ended, or after `seconds`, with it as it is then. */
+  async function waitFor(id: string, seconds: number): Promise<WorkflowExecution> {
+    const updates = events
+      .subscribe("workflow.updated", (execution) => execution.id === id)
+      [Symbol.asyncIterator]();
+    const timeout = new Promise<"timeout">((resolve) => {
+      setTimeout(() => resolve("timeout"), seconds * 1000).unref();
+    });
+    try {
+      for (;;) {
+        const current = await repository.execution(id);
+        if (!current || TERMINAL.has(current.status)) return current as WorkflowExecution;
+        const next = await Promise.race([updates.next(), timeout]);
+        if (next === "timeout" || next.done) return (await repository.execution(id)) ?? current;
+      }
+    } finally {
+      await updates.return?.();
+    }
+  }
+
+  async function execute(input: ExecuteWorkflowInput): Promise<WorkflowExecution> {
+    const type = normalizeServiceType(input.workflowType);
+    const version = await activeVersion(type);
+    const definition = await definitionOf(type, version);
+    const data = input.data;
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      throw badInput("data", "must be a JSON object");
+    }
+    for (const field of definition.definition.input.required) {
+      if (data[field] === undefined || data[field] === null || data[field] === "") {
+        throw badInput(`data.${field}`, `is required by ${type}`);
+      }
+    }
+    const parsed = optionsSchema.safeParse(input.options ?? {});
+    if (!parsed.success) {
+      const [issue] = parsed.error.issues;
+      throw badInput(`options.${issue?.path.join(".")}`, issue?.message ?? "is invalid");
+    }
+    const options = parsed.data;
+    const timeoutSeconds = options.timeoutSeconds ?? executionTimeoutSeconds;
+    const now = new Date();
+    const id = input.id?.trim() || randomUUID();
+    const { execution, created } = await repository.createExecution({
+      id,
+      workflowType: type,
+      definitionVersion: version,
+      status: "PENDING",
+      data,
+      options: Object.fromEntries(
+        Object.entries(options).filter(([, value]) => value !== null && value !== undefined),
+      ) as JsonObject,
+      result: null,
+      errors: [],
+      idempotencyKey: options.idempotencyKey ?? null,
+      startedAt: now.toISOString(),
+      finishedAt: null,
+      executionTimeMs: null,
+      deadlineAt: new Date(now.getTime() + timeoutSeconds * 1000).toISOString(),
+      updatedAt: now.toISOString(),
+    });
+    if (created) {
+      events.publish("workflow.updated", execution);
+      runner.kick();
+    }
+    return options.wait ? waitFor(execution.id, timeoutSeconds) : execution;
+  }
+
+  return {
+    execute,
+
+    executeAgentTask(
+      taskId: string,
+      agentId: string,
+      parameters: JsonValue | null | undefined,
+      options?: WorkflowOptionsInput | null,
+    ) {
+      return execute({
+        workflowType: "AGENT_TASK_EXECUTION",
+        data: { task_id: taskId, agent_id: agentId, parameters: parameters ?? {} },
+        options,
+      });
+    },
+
+    executeProjectPlanning(projectId: string, options?: WorkflowOptionsInput | null) {
+      return execute({
+        workflowType: "PROJECT_PLANNING",
+        data: { project_id: projectId },
+        options,
+      });
+    },
+
+    /** Cancels an execution that has not ended; one that has is returned as it is. */
+    async cancel(id: string): Promise<WorkflowExecution> {
+      const cancelled = await repository.cancel(id);
+      if (cancelled) {
+        runner.cancelled(id);
+        events.publish("workflow.updated", cancelled);
+        return cancelled;
+      }
+      const existing = await repository.execution(id);
+      if (!existing) throw notFound(`Workflow execution ${id} does not exist.`);
+      return existing;
+    },
+
+    get: (id: string) => repository.execution(id),
+
+    list(
+      query: Omit<ExecutionListQuery, "workflowType" | "status"> & {
+        workflowType?: string | null;
+        status?: string | null;
+      },
+    ) {
+      if (query.status && !(workflowStatuses as readonly string[]).includes(query.status)) {
+        throw badInput("status", `must be one of ${workflowStatuses.join(", ")}`);
+      }
+      if (query.first < 1 || query.first > 500) throw badInput("first", "must be 1 to 500");
+      return repository.executions({
+        ...query,
+        workflowType: query.workflowType ? normalizeServiceType(query.workflowType) : null,
+        status: (query.status as WorkflowStatus | null | undefined) ?? null,
+      });
+    },
+
+    steps: (id: string): Promise<WorkflowStepState[]> => repository.steps(id),
+
+    /** Updates of one execution, for workflowExecutionUpdated. */
+    updates(id: string): AsyncIterable<WorkflowExecution> {
+      return events.subscribe("workflow.updated", (execution) => execution.id === id);
+    },
+
+    /** Stores a definition as the next version of its type (checked first). */
+    async registerDefinition(raw: JsonValue): Promise<WorkflowDefinitionView> {
+      const { definition } = parseDefinition(raw);
+      const document = { ...(raw as JsonObject), type: definition.type };
+      const { version } = await repository.saveDefinition(definition.type, document);
+      return {
+        type: definition.type,
+        version,
+        description: definition.description,
+        definition: document,
+        active: true,
+      };
+    },
+
+    async definitions(): Promise<WorkflowDefinitionView[]> {
+      await seedBuiltIns();
+      return (await repository.activeDefinitions()).map((row) => ({
+        type: row.type,
+        version: row.version,
+        description:
+          typeof row.definition.description === "string" ? row.definition.description : "",
+        definition: row.definition,
+        active: row.active,
+      }));
+    },
+
+    /**
+     * Stores the built-in definitions, then runs. A database not there yet (or not yet
+     * migrated) does not stop the gateway: they are stored on first use instead.
+     */
+    async start(): Promise<void> {
+      await seedBuiltIns().catch((error: unknown) =>
+        log.warn({ err: error }, "built-in workflow definitions not stored yet"),
+      );
+      runner.start();
+    },
+
+    stop: () => runner.stop(),
+  };
+}
+
+export type Workflows = ReturnType<typeof createWorkflows>;

@@ -1,0 +1,75 @@
+import type { JsonObject, JsonValue } from "../services/model.js";
+
+export const workflowStatuses = [
+  "PENDING",
+  "RUNNING",
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+  "COMPENSATED",
+] as const;
+export type WorkflowStatus = (typeof workflowStatuses)[number];
+
+export const TERMINAL: ReadonlySet<WorkflowStatus> = new Set([
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+  "COMPENSATED",
+]);
+
+export type WorkflowOptions = {
+  /** Answer when the execution ends, not when it starts (bounded by timeoutSeconds). */
+  wait?: boolean;
+  /** Deadline of the execution; WORKFLOW_EXECUTION_TIMEOUT when not given. */
+  timeoutSeconds?: number;
+  /** A second request with the same key gets the first execution back. */
+  idempotencyKey?: string;
+};
+
+export type WorkflowExecution = {
+  id: string;
+  workflowType: string;
+  definitionVersion: number;
+  status: WorkflowStatus;
+  /** The input. */
+  data: JsonValue;
+  options: JsonObject;
+  result: JsonValue | null;
+  errors: string[];
+  idempotencyKey: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  executionTimeMs: number | null;
+  deadlineAt: string | null;
+  updatedAt: string;
+};
+
+/** One call a step made, kept on the step. */
+export type StepCall = {
+  serviceId: string | null;
+  status: number | null;
+  attempts: number;
+  durationMs: number;
+  at: string;
+  error: string | null;
+};
+
+/**
+ * A step's state. A forEach step has a row of its own and one per item (`id[index]`);
+ * a compensation has one too (`id.compensate`, `id[index].compensate`).
+ */
+export type WorkflowStepState = {
+  executionId: string;
+  stepId: string;
+  name: string;
+  serviceType: string | null;
+  serviceId: string | null;
+  status: WorkflowStatus;
+  attempt: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  output: JsonValue | null;
+  error: string | null;
+  calls: StepCall[];
+};

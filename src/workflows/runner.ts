@@ -1,0 +1,202 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { WorkflowRepository } from "../db/workflows.js";
+import type { CompiledDefinition } from "./definition.js";
+import { type EngineDeps, runExecution } from "./engine.js";
+import type { WorkflowExecution, WorkflowStepState } from "./model.js";
+
+export type RunnerDeps = {
+  repository: WorkflowRepository;
+  /** The compiled definition an execution was started with. */
+  definitionOf(type: string, version: number): Promise<CompiledDefinition>;
+  call: EngineDeps["call"];
+  /** Told of every change of an execution or one of its steps. */
+  changed(execution: WorkflowExecution): void;
+  log: Logger;
+  /** Executions this replica drives at once; more wait in the table. Default 10. */
+  maxConcurrent?: number;
+  /** How long a claim lasts without renewal; another replica resumes after it. Default 30 s. */
+  leaseMs?: number;
+  /** How often the table is looked at for work nobody drives. Default 1,000 ms. */
+  claimIntervalMs?: number;
+};
+
+class Stopped extends Error {
+  constructor(readonly why: "lease lost" | "cancelled" | "shutdown" | "deadline") {
+    super(`execution stopped: ${why}`);
+  }
+}
+
+/**
+ * Drives executions on this replica: claims those nobody drives (new ones, and those whose
+ * driver's lease ran out: it died), at most `maxConcurrent` at once, renews its leases,
+ * and ends each execution once. Every replica runs one; the table's row locks (FOR UPDATE
+ * SKIP LOCKED) keep two from taking the same execution.
+ */
+export function createWorkflowRunner({
+  repository,
+  definitionOf,
+  call,
+  changed,
+  log,
+  maxConcurrent = 10,
+  leaseMs = 30_000,
+  claimIntervalMs = 1000,
+}: RunnerDeps) {
+  const owner = randomUUID();
+  const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  let claimTimer: NodeJS.Timeout | null = null;
+  let renewTimer: NodeJS.Timeout | null = null;
+  let claiming: Promise<void> | null = null;
+  let again = false;
+  let stopped = true;
+  let failing = false;
+
+  async function claim(): Promise<void> {
+    const free = maxConcurrent - active.size;
+    if (free <= 0 || stopped) return;
+    for (const overdue of await repository.failOverdue()) changed(overdue);
+    const claimed = await repository.claim(owner, leaseMs, free);
+    for (const execution of claimed) drive(execution);
+  }
+
+  /** Looks for work now (a new execution, a slot freed), one look at a time. */
+  function kick(): void {
+    if (stopped) return;
+    if (claiming) {
+      again = true;
+      return;
+    }
+    claiming = claim()
+      .then(() => {
+        if (failing) log.info("workflow runner reaches the database again");
+        failing = false;
+      })
+      .catch((error: unknown) => {
+        if (!failing) log.error({ err: error }, "workflow runner cannot claim executions");
+        failing = true;
+      })
+      .finally(() => {
+        claiming = null;
+        if (again) {
+          again = false;
+          kick();
+        }
+      });
+  }
+
+  function drive(execution: WorkflowExecution): void {
+    const controller = new AbortController();
+    const done = run(execution, controller).finally(() => {
+      active.delete(execution.id);
+      kick();
+    });
+    active.set(execution.id, { controller, done });
+  }
+
+  async function run(execution: WorkflowExecution, controller: AbortController): Promise<void> {
+    const started = { ...execution, status: "RUNNING" as const };
+    changed(started);
+    const deadline = execution.deadlineAt
+      ? setTimeout(
+          () => controller.abort(new Stopped("deadline")),
+          Math.max(0, Date.parse(execution.deadlineAt) - Date.now()),
+        )
+      : null;
+    try {
+      const [compiled, recorded] = await Promise.all([
+        definitionOf(execution.workflowType, execution.definitionVersion),
+        repository.steps(execution.id),
+      ]);
+      const save = async (step: WorkflowStepState) => {
+        if (controller.signal.aborted) throw controller.signal.reason;
+        if (!(await repository.saveStep(owner, step))) {
+          controller.abort(new Stopped("lease lost"));
+          throw controller.signal.reason;
+        }
+        changed({ ...started, updatedAt: new Date().toISOString() });
+      };
+      const end = await runExecution(
+        execution,
+        compiled,
+        recorded,
+        { call, save },
+        controller.signal,
+      );
+      const finished = await repository.finish(owner, execution.id, end);
+      if (finished) changed(finished);
+    } catch (error) {
+      const reason = controller.signal.aborted ? controller.signal.reason : error;
+      if (reason instanceof Stopped && reason.why !== "deadline") {
+        log.info({ executionId: execution.id, why: reason.why }, "workflow execution left");
+        return;
+      }
+      const message =
+        reason instanceof Stopped
+          ? `execution timed out at ${execution.deadlineAt}`
+          : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+      if (!(reason instanceof Stopped)) {
+        log.error({ err: error, executionId: execution.id }, "workflow execution failed");
+      }
+      const finished = await repository
+        .finish(owner, execution.id, { status: "FAILED", result: null, errors: [message] })
+        .catch((finishError: unknown) => {
+          log.error({ err: finishError, executionId: execution.id }, "could not end execution");
+          return null;
+        });
+      if (finished) changed(finished);
+    } finally {
+      if (deadline) clearTimeout(deadline);
+    }
+  }
+
+  async function renew(): Promise<void> {
+    const lost = await repository.renew(owner, [...active.keys()], leaseMs);
+    for (const id of lost) active.get(id)?.controller.abort(new Stopped("lease lost"));
+  }
+
+  return {
+    owner,
+    kick,
+
+    /** Stops driving an execution cancelled elsewhere. */
+    cancelled(id: string): void {
+      active.get(id)?.controller.abort(new Stopped("cancelled"));
+    },
+
+    /** Executions this replica drives now. */
+    get activeCount(): number {
+      return active.size;
+    },
+
+    start(): void {
+      stopped = false;
+      claimTimer ??= setInterval(kick, claimIntervalMs);
+      claimTimer.unref();
+      renewTimer ??= setInterval(() => {
+        renew().catch((error: unknown) => log.warn({ err: error }, "workflow leases not renewed"));
+      }, leaseMs / 3);
+      renewTimer.unref();
+      kick();
+    },
+
+    /**
+     * Lets go of every execution: they stop where they are and their leases are given
+     * back, so another replica (or this one, restarted) resumes them at once.
+     */
+    async stop(): Promise<void> {
+      stopped = true;
+      if (claimTimer) clearInterval(claimTimer);
+      if (renewTimer) clearInterval(renewTimer);
+      claimTimer = null;
+      renewTimer = null;
+      await claiming;
+      const ids = [...active.keys()];
+      for (const { controller } of active.values()) controller.abort(new Stopped("shutdown"));
+      await Promise.all([...active.values()].map(({ done }) => done));
+      await repository.release(owner, ids).catch(() => {});
+    },
+  };
+}
+
+export type WorkflowRunner = ReturnType<typeof createWorkflowRunner>;
