@@ -39,8 +39,8 @@ export type AppDeps = {
   leases?: LeaseStore;
   /** How often breaker transitions missed over pub/sub are read back. Default 10,000 ms. */
   breakerResyncIntervalMs?: number;
-  /** Workflow leases and claim period; tests shorten them. */
-  workflowRunner?: { leaseMs?: number; claimIntervalMs?: number };
+  /** How often the workflow runner looks for work; tests shorten it. */
+  workflowRunner?: { claimIntervalMs?: number };
 };
 
 export type App = {

@@ -105,6 +105,11 @@ const environmentSchema = z
       .min(1)
       .max(7 * 24 * 3600)
       .default(3600),
+    /**
+     * How long a replica's claim on an execution lasts unrenewed; when a replica dies,
+     * another resumes its executions after this. Default 30.
+     */
+    WORKFLOW_LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   })
@@ -136,7 +141,7 @@ export type Config = {
   heartbeatSweepIntervalSeconds: number;
   breakers: BreakerSettings;
   calls: CallPolicySettings;
-  workflows: { maxConcurrent: number; executionTimeoutSeconds: number };
+  workflows: { maxConcurrent: number; executionTimeoutSeconds: number; leaseMs: number };
   probes: {
     enabled: boolean;
     intervalMs: number;
@@ -186,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workflows: {
       maxConcurrent: e.MAX_CONCURRENT_WORKFLOWS,
       executionTimeoutSeconds: e.WORKFLOW_EXECUTION_TIMEOUT,
+      leaseMs: e.WORKFLOW_LEASE_SECONDS * 1000,
     },
     calls: {
       ...defaultCallPolicy,

@@ -49,7 +49,7 @@ export function createWorkflowRepository(db: Db) {
             .where(eq(workflowDefinitions.type, type))
             .orderBy(desc(workflowDefinitions.version))
             .limit(1);
-          if (latest && JSON.stringify(latest.definition) === JSON.stringify(definition)) {
+          if (latest && canonical(latest.definition) === canonical(definition)) {
             return { version: latest.version, created: false };
           }
           const version = (latest?.version ?? 0) + 1;
@@ -311,6 +311,16 @@ export function createWorkflowRepository(db: Db) {
 }
 
 export type WorkflowRepository = ReturnType<typeof createWorkflowRepository>;
+
+/** JSON with its keys sorted: jsonb does not keep the order a document was written in. */
+function canonical(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key] as JsonValue)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
 
 type ExecutionRow = typeof workflowExecutions.$inferSelect;
 type StepRow = typeof workflowSteps.$inferSelect;

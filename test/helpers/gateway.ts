@@ -32,7 +32,7 @@ export async function startGateway(
     leases?: LeaseStore;
     breakerResyncIntervalMs?: number;
     workflows?: Partial<Config["workflows"]>;
-    workflowRunner?: { leaseMs?: number; claimIntervalMs?: number };
+    workflowRunner?: { claimIntervalMs?: number };
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -61,7 +61,12 @@ export async function startGateway(
       breakers: { ...defaultBreakerSettings, ...options.breakers },
       // Short waits, so retries and timeouts do not slow the suite down.
       calls: { ...defaultCallPolicy, timeoutMs: 1000, retryBaseDelayMs: 10, ...options.calls },
-      workflows: { maxConcurrent: 10, executionTimeoutSeconds: 3600, ...options.workflows },
+      workflows: {
+        maxConcurrent: 10,
+        executionTimeoutSeconds: 3600,
+        leaseMs: 30_000,
+        ...options.workflows,
+      },
     },
     store,
     database,

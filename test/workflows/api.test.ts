@@ -1,0 +1,270 @@
+import { createClient } from "graphql-ws";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type PlatformServices, startPlatformServices } from "../fixtures/platform-services.js";
+import { startUpstreamService, type UpstreamService } from "../fixtures/upstream-service.js";
+import { dataOf, errorCodeOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+
+const ADMIN_TOKEN = "admin-token-for-workflow-tests";
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
+const DEFINE = `mutation($definition: JSON!) { registerWorkflowDefinition(definition: $definition) { type version } }`;
+const EXECUTE = `mutation($input: ExecuteWorkflowInput!) {
+  executeWorkflow(input: $input) { id status result errors steps { id status output startedAt finishedAt } } }`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Execution = {
+  id: string;
+  status: string;
+  result: unknown;
+  errors: string[];
+  steps: { id: string; status: string; output: unknown; startedAt: string; finishedAt: string }[];
+};
+
+/** A user's workflow: two independent calls, then one that reads both. */
+const fanIn = {
+  type: "fan_in",
+  description: "Two lookups in parallel, then a summary.",
+  input: { required: ["name"] },
+  steps: [
+    {
+      id: "left",
+      serviceType: "echo",
+      method: "GET",
+      path: "/left/{{input.name}}",
+      output: "{{response}}",
+    },
+    {
+      id: "right",
+      serviceType: "echo",
+      method: "GET",
+      path: "/right",
+      query: { n: "{{input.name}}" },
+    },
+    {
+      id: "summary",
+      serviceType: "echo",
+      method: "POST",
+      path: "/summary",
+      dependsOn: ["left", "right"],
+      body: {
+        left: "{{steps.left.output}}",
+        right: "{{steps.right.output}}",
+        count: "{{ 1 + 1 }}",
+      },
+    },
+  ],
+  output: { name: "{{input.name}}", summary: "{{steps.summary.output}}" },
+};
+
+describe("workflows through GraphQL", () => {
+  let gateway: TestGateway;
+  let echo: UpstreamService;
+  let platform: PlatformServices | null = null;
+
+  beforeAll(async () => {
+    echo = await startUpstreamService();
+    gateway = await startGateway({ adminToken: ADMIN_TOKEN });
+    dataOf(
+      await gateway.graphql(REGISTER, {
+        input: { id: "echo-1", name: "echo", type: "echo", version: "1.0.0", baseUrl: echo.url },
+      }),
+    );
+  });
+  afterAll(async () => {
+    await gateway.stop();
+    await echo.stop();
+  });
+  afterEach(async () => {
+    echo.reset();
+    await platform?.stop();
+    platform = null;
+  });
+
+  const execute = (input: Record<string, unknown>) =>
+    gateway.graphql<{ executeWorkflow: Execution }>(EXECUTE, { input });
+
+  it("runs a registered definition: independent steps overlap, the last reads both", async () => {
+    expect(errorCodeOf(await gateway.graphql(DEFINE, { definition: fanIn }))).toBe("FORBIDDEN");
+    expect(dataOf(await gateway.graphql(DEFINE, { definition: fanIn }, admin))).toEqual({
+      registerWorkflowDefinition: { type: "FAN_IN", version: 1 },
+    });
+    echo.answer({ status: 200, body: { ok: true }, delayMs: 200 });
+    const execution = dataOf(
+      await execute({
+        workflowType: "fan_in",
+        data: { name: "a b" },
+        options: { wait: true, timeoutSeconds: 30 },
+      }),
+    ).executeWorkflow;
+    expect(execution).toMatchObject({
+      status: "COMPLETED",
+      result: { name: "a b", summary: { ok: true } },
+    });
+    const [left, right] = ["left", "right"].map(
+      (id) => execution.steps.find((step) => step.id === id) as Execution["steps"][0],
+    ) as [Execution["steps"][0], Execution["steps"][0]];
+    expect(Date.parse(left.startedAt)).toBeLessThan(Date.parse(right.finishedAt));
+    expect(Date.parse(right.startedAt)).toBeLessThan(Date.parse(left.finishedAt));
+    const paths = echo.received.map((request) => `${request.method} ${request.url}`);
+    expect(paths).toContain("GET /left/a%20b");
+    expect(paths).toContain("GET /right?n=a+b");
+    expect(JSON.parse(echo.received.find((r) => r.url === "/summary")?.body ?? "")).toEqual({
+      left: { ok: true },
+      right: { ok: true },
+      count: 2,
+    });
+  });
+
+  it("versions definitions: a changed one is the next version, the same one is not", async () => {
+    const changed = { ...fanIn, description: "changed" };
+    expect(dataOf(await gateway.graphql(DEFINE, { definition: changed }, admin))).toEqual({
+      registerWorkflowDefinition: { type: "FAN_IN", version: 2 },
+    });
+    expect(dataOf(await gateway.graphql(DEFINE, { definition: changed }, admin))).toEqual({
+      registerWorkflowDefinition: { type: "FAN_IN", version: 2 },
+    });
+    const listed = dataOf(
+      await gateway.graphql<{ workflowDefinitions: { type: string; version: number }[] }>(
+        `{ workflowDefinitions { type version } }`,
+      ),
+    ).workflowDefinitions;
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        { type: "AGENT_TASK_EXECUTION", version: 1 },
+        { type: "PROJECT_PLANNING", version: 1 },
+        { type: "FAN_IN", version: 2 },
+      ]),
+    );
+  });
+
+  it("rejects bad definitions with BAD_USER_INPUT naming the field", async () => {
+    const step = { id: "a", serviceType: "echo", path: "/a" };
+    for (const [definition, field, message] of [
+      [{ type: "x", steps: [] }, "definition.steps", /at least|too small|>=1/i],
+      [
+        { type: "x", steps: [{ ...step, dependsOn: ["nope"] }] },
+        "definition.steps.0.dependsOn",
+        /unknown step "nope"/,
+      ],
+      [
+        {
+          type: "x",
+          steps: [
+            { ...step, dependsOn: ["b"] },
+            { id: "b", serviceType: "echo", path: "/b", dependsOn: ["a"] },
+          ],
+        },
+        "definition.steps",
+        /cycle: a → b → a|cycle: b → a → b/,
+      ],
+      [{ type: "x", steps: [step, { ...step }] }, "definition.steps.1.id", /used twice/],
+      [
+        {
+          type: "x",
+          steps: [step, { id: "b", serviceType: "echo", path: "/b/{{steps.a.output.id}}" }],
+        },
+        "definition.steps.1.path",
+        /does not depend on/,
+      ],
+      [
+        { type: "x", steps: [{ ...step, body: "{{ 1 + }}" }] },
+        "definition.steps.0.body",
+        /\{\{ 1 \+ \}\}/,
+      ],
+      [
+        { type: "x", steps: [{ ...step, poll: { until: "{{response.s}}", in: ["DONE"] } }] },
+        "definition.steps.0.poll",
+        /bounded/,
+      ],
+      [{ type: "x", steps: [{ ...step, method: "BREW" }] }, "definition.steps.0.method", /one of/],
+    ] as const) {
+      const response = await gateway.graphql(DEFINE, { definition }, admin);
+      expect(errorCodeOf(response), JSON.stringify(definition)).toBe("BAD_USER_INPUT");
+      expect(response.errors?.[0]?.extensions?.field).toBe(field);
+      expect(response.errors?.[0]?.message).toMatch(message);
+    }
+  });
+
+  it("rejects an unknown type and missing input, and starts nothing", async () => {
+    const unknown = await execute({ workflowType: "NOPE", data: {} });
+    expect(errorCodeOf(unknown)).toBe("BAD_USER_INPUT");
+    expect(unknown.errors?.[0]?.extensions?.field).toBe("workflowType");
+    const missing = await gateway.graphql(`mutation { executeWorkflow(input: {
+      workflowType: "AGENT_TASK_EXECUTION", data: { task_id: "t" } }) { id } }`);
+    expect(errorCodeOf(missing)).toBe("BAD_USER_INPUT");
+    expect(missing.errors?.[0]?.extensions?.field).toBe("data.agent_id");
+  });
+
+  it("returns the first execution again for the same idempotency key", async () => {
+    const input = {
+      workflowType: "FAN_IN",
+      data: { name: "x" },
+      options: { idempotencyKey: "order-42" },
+    };
+    const first = dataOf(await execute(input)).executeWorkflow;
+    const second = dataOf(await execute(input)).executeWorkflow;
+    expect(second.id).toBe(first.id);
+    const listed = dataOf(
+      await gateway.graphql<{ workflowExecutions: { id: string }[] }>(
+        `{ workflowExecutions(workflowType: "fan_in", first: 100) { id } }`,
+      ),
+    ).workflowExecutions;
+    expect(listed.filter((execution) => execution.id === first.id)).toHaveLength(1);
+  });
+
+  it("streams every change of an execution, and cancelling stops its polling", async () => {
+    platform = await startPlatformServices({ pollsBeforeEnd: 1_000_000 });
+    for (const service of platform.registrations()) {
+      dataOf(
+        await gateway.graphql(REGISTER, { input: { ...service, name: service.id, version: "1" } }),
+      );
+    }
+    const client = createClient({
+      url: `${gateway.url.replace("http", "ws")}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const updates = client.iterate<{
+      workflowExecutionUpdated: { status: string; steps: { id: string; status: string }[] };
+    }>({
+      query: `subscription { workflowExecutionUpdated(id: "watched-1") { status steps { id status } } }`,
+    });
+    const seen: string[] = [];
+    const collecting = (async () => {
+      for await (const update of updates) {
+        const execution = update.data?.workflowExecutionUpdated;
+        if (!execution) continue;
+        seen.push(
+          `${execution.status}:${execution.steps.map((s) => `${s.id}=${s.status}`).join(",")}`,
+        );
+        if (execution.status === "CANCELLED") break;
+      }
+    })();
+    await sleep(200); // graphql-ws does not acknowledge a subscription
+    dataOf(
+      await execute({
+        id: "watched-1",
+        workflowType: "AGENT_TASK_EXECUTION",
+        data: { task_id: "t", agent_id: "a" },
+      }),
+    );
+    for (let i = 0; i < 100 && (platform.polls.get("exec-1") ?? 0) < 1; i++) await sleep(50);
+    const cancelled = dataOf(
+      await gateway.graphql<{ cancelWorkflow: { status: string } }>(
+        `mutation { cancelWorkflow(id: "watched-1") { status } }`,
+      ),
+    ).cancelWorkflow;
+    expect(cancelled.status).toBe("CANCELLED");
+    const polled = platform.polls.get("exec-1") ?? 0;
+    await sleep(2500); // longer than the poll interval
+    expect(platform.polls.get("exec-1")).toBe(polled);
+    await Promise.race([collecting, sleep(2000)]);
+    await client.dispose();
+    expect(seen).toContain("RUNNING:plan=COMPLETED,start=COMPLETED,monitor=RUNNING");
+    expect(seen.at(-1)).toMatch(/^CANCELLED:/);
+    expect(
+      errorCodeOf(await gateway.graphql(`mutation { cancelWorkflow(id: "nope") { id } }`)),
+    ).toBe("NOT_FOUND");
+  }, 30_000);
+});

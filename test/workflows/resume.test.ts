@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../../src/db/client.js";
+import { type PlatformServices, startPlatformServices } from "../fixtures/platform-services.js";
+import { createScratchDatabase, postgresIsAvailable } from "../helpers/database.js";
+import { dataOf, type GraphQLResponse, startGateway } from "../helpers/gateway.js";
+
+const postgres = await postgresIsAvailable();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A real gateway process on the scratch database, to be killed outright. */
+async function startGatewayProcess(databaseUrl: string) {
+  const main = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", main], {
+    env: {
+      PATH: process.env.PATH,
+      SERVICE_PORT: "0",
+      SERVICE_HOST: "127.0.0.1",
+      DATABASE_URL: databaseUrl,
+      PROBES: "false",
+      GRAPHIQL: "false",
+      WORKFLOW_LEASE_SECONDS: "2",
+      LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    const entry = JSON.parse(line) as { msg?: string; url?: string };
+    if (entry.msg === "service integration gateway listening" && entry.url) {
+      lines.on("line", () => {});
+      return { url: entry.url.replace(/\/graphql$/, ""), process: child };
+    }
+  }
+  throw new Error("the gateway exited before it listened");
+}
+
+describe.runIf(postgres)("a workflow whose gateway dies", () => {
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let platform: PlatformServices;
+  beforeAll(async () => {
+    scratch = await createScratchDatabase();
+    // The execution polls RUNNING until the test lets it end.
+    platform = await startPlatformServices({ pollsBeforeEnd: 1_000_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await platform?.stop();
+    await scratch?.drop();
+  });
+
+  it("is resumed by a fresh gateway from its last completed step and completes once", async () => {
+    const first = await startGatewayProcess(scratch.url);
+    const graphql = async (query: string, variables = {}) =>
+      (await (
+        await fetch(`${first.url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query, variables }),
+        })
+      ).json()) as GraphQLResponse;
+    for (const service of platform.registrations()) {
+      dataOf(
+        await graphql(
+          `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`,
+          { input: { ...service, name: service.id, version: "1.0.0" } },
+        ),
+      );
+    }
+    const started = dataOf(
+      await graphql(`mutation { executeAgentTask(taskId: "t-1", agentId: "a-1") { id status } }`),
+    ) as { executeAgentTask: { id: string } };
+    const id = started.executeAgentTask.id;
+
+    // Polling has begun on the first gateway: kill it there.
+    for (let i = 0; i < 100 && (platform.polls.get("exec-1") ?? 0) < 1; i++) await sleep(50);
+    expect(platform.polls.get("exec-1")).toBeGreaterThanOrEqual(1);
+    first.process.kill("SIGKILL");
+    await new Promise((resolve) => first.process.once("exit", resolve));
+    platform.settings.pollsBeforeEnd = 0;
+
+    const database = await openDatabase({ url: scratch.url });
+    const second = await startGateway({ database, workflows: { leaseMs: 2000 } });
+    try {
+      let execution: { status: string; steps: { id: string; attempt: number; status: string }[] } =
+        { status: "RUNNING", steps: [] };
+      for (let i = 0; i < 200 && execution.status === "RUNNING"; i++) {
+        await sleep(100);
+        execution = dataOf(
+          await second.graphql<{ workflowExecution: typeof execution }>(
+            `query($id: ID!) { workflowExecution(id: $id) { status steps { id attempt status } } }`,
+            { id },
+          ),
+        ).workflowExecution;
+      }
+      expect(execution.status).toBe("COMPLETED");
+      // The plan and the start ran once, on the first gateway; only the polling resumed.
+      expect(
+        platform.planning.received.filter((r) => r.path === "/plans/execution-plan"),
+      ).toHaveLength(1);
+      expect(
+        platform.orchestrator.received.filter(
+          (r) => r.method === "POST" && r.path === "/executions",
+        ),
+      ).toHaveLength(1);
+      expect(execution.steps).toEqual([
+        { id: "plan", attempt: 1, status: "COMPLETED" },
+        { id: "start", attempt: 1, status: "COMPLETED" },
+        { id: "monitor", attempt: 2, status: "COMPLETED" },
+      ]);
+      // Ended once: the second gateway's answer stands, and nothing runs it again.
+      await sleep(500);
+      const again = dataOf(
+        await second.graphql<{ workflowExecution: { status: string } }>(
+          `query($id: ID!) { workflowExecution(id: $id) { status } }`,
+          { id },
+        ),
+      );
+      expect(again.workflowExecution.status).toBe("COMPLETED");
+    } finally {
+      await second.stop();
+      await database.close();
+    }
+  }, 60_000);
+});
