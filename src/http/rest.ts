@@ -2,8 +2,9 @@ import type { IncomingMessage } from "node:http";
 import { badInput, GatewayError, notFound } from "../errors.js";
 import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
-import type { ServiceRecord } from "../services/model.js";
+import type { JsonObject, JsonValue, ServiceRecord } from "../services/model.js";
 import type { Page } from "../services/pagination.js";
+import type { WorkflowExecution } from "../workflows/model.js";
 
 /**
  * The seed service's REST API, kept for existing callers: thin adapters over the same
@@ -136,7 +137,72 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
       pattern: /^\/discovery\/health\/([^/]+)$/,
       handle: async (_request, [id]) => ({ status: 200, body: (await mustGet(id)).status }),
     },
+    {
+      method: "POST",
+      pattern: /^\/workflows\/execute\/?$/,
+      handle: (request) => {
+        const body = jsonObjectBody(request.body);
+        const type = body.workflow_type ?? body.workflowType;
+        if (typeof type !== "string") throw badInput("workflow_type", "is required");
+        return runWorkflow(type, body.data ?? null, body, body.workflow_id);
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/workflows\/agent-task-execution\/?$/,
+      handle: (request) =>
+        runWorkflow(
+          "AGENT_TASK_EXECUTION",
+          jsonObjectBody(request.body),
+          jsonObjectBody(request.body),
+        ),
+    },
+    {
+      method: "POST",
+      pattern: /^\/workflows\/project-planning\/?$/,
+      handle: (request) =>
+        runWorkflow("PROJECT_PLANNING", jsonObjectBody(request.body), jsonObjectBody(request.body)),
+    },
+    {
+      method: "GET",
+      pattern: /^\/workflows\/executions\/([^/]+)$/,
+      handle: async (_request, [id]) => {
+        const execution = await services.workflows.get(id as string);
+        if (!execution) throw notFound(`Workflow execution ${id} not found`);
+        return { status: 200, body: toWorkflowResponse(execution) };
+      },
+    },
   ];
+
+  /**
+   * The seed ran workflows inside the request; so do these routes by default, now bounded
+   * by the execution's deadline. `options.wait: false` answers 202 at once instead.
+   */
+  async function runWorkflow(
+    workflowType: string,
+    data: JsonValue,
+    body: JsonObject,
+    id?: JsonValue,
+  ): Promise<RestResponse> {
+    const options =
+      body.options !== null && typeof body.options === "object" && !Array.isArray(body.options)
+        ? body.options
+        : {};
+    const wait = options.wait !== false;
+    const execution = await services.workflows.execute({
+      id: typeof id === "string" ? id : null,
+      workflowType,
+      data,
+      options: {
+        wait,
+        timeoutSeconds:
+          typeof options.timeout_seconds === "number" ? options.timeout_seconds : null,
+        idempotencyKey:
+          typeof options.idempotency_key === "string" ? options.idempotency_key : null,
+      },
+    });
+    return { status: wait ? 200 : 202, body: toWorkflowResponse(execution) };
+  }
 
   async function mustGet(id: string | undefined): Promise<ServiceRecord> {
     const found = await services.discovery.get(id as string);
@@ -146,7 +212,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
 
   return {
     /** The prefixes these routes own; the server sends nothing else here. */
-    prefixes: ["/registry/", "/discovery/"],
+    prefixes: ["/registry/", "/discovery/", "/workflows/"],
     /** Null when no route matches the path; 405 when the path matches another method. */
     async handle(request: RestRequest): Promise<RestResponse | null> {
       let pathMatched = false;
@@ -164,6 +230,29 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
 }
 
 export type RestRoutes = ReturnType<typeof createRestRoutes>;
+
+/** A parsed JSON body that must be an object. */
+function jsonObjectBody(body: unknown): JsonObject {
+  return objectBody(body) as JsonObject;
+}
+
+/** The seed's DataResponse of WorkflowResponseData (execution_time in seconds). */
+function toWorkflowResponse(execution: WorkflowExecution) {
+  const ended = execution.status === "COMPLETED";
+  return {
+    success: ended,
+    message: `Workflow ${execution.status.toLowerCase()}`,
+    data: {
+      id: execution.id,
+      workflow_id: execution.id,
+      workflow_type: execution.workflowType,
+      status: execution.status,
+      execution_time: execution.executionTimeMs === null ? null : execution.executionTimeMs / 1000,
+      result: execution.result,
+      errors: execution.errors,
+    },
+  };
+}
 
 /** The seed's ServiceInfo, snake_case, plus the fields this gateway adds. */
 export function toServiceInfo(service: ServiceRecord) {

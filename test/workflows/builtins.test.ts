@@ -96,6 +96,30 @@ describe("built-in workflows against real services", () => {
     expect(execution).toMatchObject({ status: "COMPLETED", result: { status: "COMPLETED" } });
   }, 30_000);
 
+  it("answers the seed's REST route synchronously, in its DataResponse shape", async () => {
+    await start({ pollsBeforeEnd: 0 });
+    const response = await fetch(`${gateway.url}/workflows/agent-task-execution`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ task_id: "task-9", agent_id: "agent-9" }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { success: boolean; data: Record<string, unknown> };
+    expect(body).toMatchObject({
+      success: true,
+      data: { status: "COMPLETED", result: { task_id: "task-9" }, errors: [] },
+    });
+    expect(body.data.execution_time).toBeGreaterThan(0);
+    const again = await fetch(`${gateway.url}/workflows/executions/${body.data.id}`);
+    expect(((await again.json()) as typeof body).data.status).toBe("COMPLETED");
+    const unknown = await fetch(`${gateway.url}/workflows/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ workflow_type: "NOPE", data: {} }),
+    });
+    expect(unknown.status).toBe(422);
+  }, 30_000);
+
   it("fails the workflow when the execution ends FAILED", async () => {
     await start({ finalState: "FAILED", pollsBeforeEnd: 0 });
     const execution = await agentTask();
