@@ -13,6 +13,8 @@ export async function guardDatabase<T>(operation: () => Promise<T>): Promise<T> 
   try {
     return await operation();
   } catch (error) {
+    // Our own verdicts (a conflict found inside a transaction, say) pass through as they are.
+    if (error instanceof GatewayError) throw error;
     const root = rootCause(error);
     const code =
       typeof root === "object" && root !== null ? (root as { code?: unknown }).code : undefined;

@@ -131,7 +131,11 @@ export const workflowExecutions = pgTable(
     updatedAt: timestamptz("updated_at").notNull(),
   },
   (table) => [
-    uniqueIndex("workflow_executions_idempotency_key_idx").on(table.idempotencyKey),
+    // An idempotency key names one execution of one workflow type.
+    uniqueIndex("workflow_executions_type_idempotency_key_idx").on(
+      table.workflowType,
+      table.idempotencyKey,
+    ),
     index("workflow_executions_status_lease_idx").on(table.status, table.leaseExpiresAt),
     index("workflow_executions_type_started_idx").on(table.workflowType, table.startedAt.desc()),
   ],

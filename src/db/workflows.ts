@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { GatewayError } from "../errors.js";
 import type { JsonObject, JsonValue } from "../services/model.js";
 import type { WorkflowExecution, WorkflowStatus, WorkflowStepState } from "../workflows/model.js";
 import type { Db } from "./client.js";
@@ -70,8 +71,8 @@ export function createWorkflowRepository(db: Db) {
       }),
 
     /**
-     * Inserts an execution; when its idempotency key (or, without one, its id) is taken,
-     * returns that execution instead.
+     * Inserts an execution; when its idempotency key is taken (for its type), returns that
+     * execution instead. An id already taken otherwise is a CONFLICT.
      */
     createExecution: (execution: WorkflowExecution) =>
       guardDatabase(async (): Promise<{ execution: WorkflowExecution; created: boolean }> => {
@@ -81,17 +82,36 @@ export function createWorkflowRepository(db: Db) {
           .onConflictDoNothing()
           .returning();
         if (inserted[0]) return { execution: fromExecutionRow(inserted[0]), created: true };
-        // The id, or the idempotency key, is taken: that execution is the answer.
-        const [existing] = await db
+        // The idempotency key is taken (that execution is the answer), or the id is.
+        if (execution.idempotencyKey !== null) {
+          const [same] = await db
+            .select()
+            .from(workflowExecutions)
+            .where(
+              and(
+                eq(workflowExecutions.workflowType, execution.workflowType),
+                eq(workflowExecutions.idempotencyKey, execution.idempotencyKey),
+              ),
+            );
+          if (same) return { execution: fromExecutionRow(same), created: false };
+        }
+        // Asked again with the same id (and no other key): the same execution.
+        const [byId] = await db
           .select()
           .from(workflowExecutions)
-          .where(
-            execution.idempotencyKey === null
-              ? eq(workflowExecutions.id, execution.id)
-              : eq(workflowExecutions.idempotencyKey, execution.idempotencyKey),
-          );
-        if (!existing) throw new Error("idempotency conflict without a row");
-        return { execution: fromExecutionRow(existing), created: false };
+          .where(eq(workflowExecutions.id, execution.id));
+        if (
+          byId &&
+          byId.workflowType === execution.workflowType &&
+          (byId.idempotencyKey ?? null) === execution.idempotencyKey
+        ) {
+          return { execution: fromExecutionRow(byId), created: false };
+        }
+        throw new GatewayError(
+          "CONFLICT",
+          `Workflow execution id ${execution.id} is taken by another execution.`,
+          { field: "input.id", id: execution.id },
+        );
       }),
 
     execution: (id: string) =>
@@ -244,6 +264,8 @@ export function createWorkflowRepository(db: Db) {
             ),
           )
           .returning();
+        if (row && end.status !== "COMPLETED")
+          await settleSteps(db, [id], end.errors[0] ?? "ended");
         return row ? fromExecutionRow(row) : null;
       }),
 
@@ -268,6 +290,7 @@ export function createWorkflowRepository(db: Db) {
             ),
           )
           .returning();
+        if (row) await settleSteps(db, [id], "cancelled");
         return row ? fromExecutionRow(row) : null;
       }),
 
@@ -305,12 +328,31 @@ export function createWorkflowRepository(db: Db) {
             ),
           )
           .returning();
+        await settleSteps(
+          db,
+          rows.map((row) => row.id),
+          "execution timed out",
+        );
         return rows.map(fromExecutionRow);
       }),
   };
 }
 
 export type WorkflowRepository = ReturnType<typeof createWorkflowRepository>;
+
+/** Steps still running when their execution ended (cancelled, timed out) end with it. */
+async function settleSteps(db: Db, ids: readonly string[], why: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(workflowSteps)
+    .set({ status: "CANCELLED", error: why, finishedAt: sql`now()` })
+    .where(
+      and(
+        inArray(workflowSteps.executionId, [...ids]),
+        inArray(workflowSteps.status, ["PENDING", "RUNNING"]),
+      ),
+    );
+}
 
 /** JSON with its keys sorted: jsonb does not keep the order a document was written in. */
 function canonical(value: JsonValue): string {

@@ -141,8 +141,8 @@ export function createServices(deps: ServicesDeps) {
     repository: createWorkflowRepository(deps.database.db),
     events: deps.events,
     log: deps.log,
-    call: (request, executionId) =>
-      calls.callAsGateway(request, { requestId: executionId, traceparent: null }),
+    call: (request) =>
+      calls.callAsGateway(request, { requestId: request.requestId, traceparent: null }),
     ...deps.workflows,
   });
   return {

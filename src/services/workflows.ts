@@ -43,7 +43,7 @@ export type WorkflowsDeps = {
   repository: WorkflowRepository;
   events: Events;
   log: Logger;
-  call(request: StepRequest, executionId: string): Promise<StepResponse>;
+  call(request: StepRequest): Promise<StepResponse>;
   /** Executions driven at once by this replica (MAX_CONCURRENT_WORKFLOWS). */
   maxConcurrent?: number;
   /** Deadline of an execution that sets none (WORKFLOW_EXECUTION_TIMEOUT), seconds. */
@@ -116,7 +116,7 @@ export function createWorkflows({
   const runner = createWorkflowRunner({
     repository,
     definitionOf,
-    call: (request) => call(request, "workflow"),
+    call,
     changed: (execution) => events.publish("workflow.updated", execution),
     log,
     maxConcurrent,
@@ -124,22 +124,36 @@ export function createWorkflows({
     claimIntervalMs,
   });
 
-  /** Resolves once the execution has ended, or after `seconds`, with it as it is then. */
+  /**
+   * Resolves once the execution has ended, or after `seconds`, with it as it is then. It
+   * listens before it first reads, and reads again every second besides: an update
+   * published in between, or lost (another replica's, over a reconnecting Redis), only
+   * costs that second.
+   */
   async function waitFor(id: string, seconds: number): Promise<WorkflowExecution> {
     const updates = events
       .subscribe("workflow.updated", (execution) => execution.id === id)
       [Symbol.asyncIterator]();
-    const timeout = new Promise<"timeout">((resolve) => {
-      setTimeout(() => resolve("timeout"), seconds * 1000).unref();
-    });
+    let next = updates.next();
+    const until = Date.now() + seconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
     try {
       for (;;) {
         const current = await repository.execution(id);
-        if (!current || TERMINAL.has(current.status)) return current as WorkflowExecution;
-        const next = await Promise.race([updates.next(), timeout]);
-        if (next === "timeout" || next.done) return (await repository.execution(id)) ?? current;
+        if (!current || TERMINAL.has(current.status) || Date.now() >= until) {
+          return current as WorkflowExecution;
+        }
+        const woke = await Promise.race([
+          next.then(() => "update" as const),
+          new Promise<"tick">((resolve) => {
+            timer = setTimeout(() => resolve("tick"), Math.min(1000, until - Date.now()));
+          }),
+        ]);
+        clearTimeout(timer);
+        if (woke === "update") next = updates.next();
       }
     } finally {
+      clearTimeout(timer);
       await updates.return?.();
     }
   }
@@ -188,7 +202,8 @@ export function createWorkflows({
       events.publish("workflow.updated", execution);
       runner.kick();
     }
-    return options.wait ? waitFor(execution.id, timeoutSeconds) : execution;
+    // A little past the deadline, so a wait as long as it sees the execution ended by it.
+    return options.wait ? waitFor(execution.id, timeoutSeconds + 2) : execution;
   }
 
   return {

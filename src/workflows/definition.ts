@@ -229,8 +229,12 @@ export function parseDefinition(raw: JsonValue | unknown): CompiledDefinition {
     };
   });
   let output: Template | null = null;
-  if (definition.output !== undefined)
+  if (definition.output !== undefined) {
     output = compileTemplate(definition.output, "definition.output");
+    for (const read of referencedSteps(output)) {
+      if (!byId.has(read)) throw invalid("definition.output", `reads unknown step "${read}"`);
+    }
+  }
   return { definition, steps, output };
 }
 

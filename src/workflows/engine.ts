@@ -11,6 +11,8 @@ export type StepRequest = {
   path: string;
   body: JsonValue | null;
   query: JsonValue | null;
+  /** Sent as x-request-id: execution, step and attempt. */
+  requestId: string;
 };
 
 export type StepResponse = {
@@ -33,6 +35,9 @@ export type ExecutionEnd = { status: WorkflowStatus; result: JsonValue | null; e
 
 /** A step failed for good: retrying it would not help (a terminal FAILED, a bad template). */
 class FinalStepFailure extends Error {}
+
+/** Longest wait between two attempts of a step. */
+const MAX_BACKOFF_MS = 3_600_000;
 
 /** Calls kept on a step's row: a long poll keeps its latest ones. */
 const KEPT_CALLS = 20;
@@ -105,7 +110,14 @@ export async function runExecution(
     };
     let response: StepResponse;
     try {
-      response = await deps.call({ serviceType, method, path, body, query });
+      response = await deps.call({
+        serviceType,
+        method,
+        path,
+        body,
+        query,
+        requestId: `${execution.id}/${row.stepId}/${row.attempt}`,
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       record({
@@ -158,6 +170,8 @@ export async function runExecution(
         throw new FinalStepFailure(`ended ${JSON.stringify(value)}`);
       }
       if (reached(settings.in)) return response;
+      // Each poll is written, so watchers see it going and a resume knows its calls.
+      await save(row);
       const outOfAttempts = settings.maxAttempts !== undefined && attempt >= settings.maxAttempts;
       const outOfTime =
         settings.timeoutSeconds !== undefined &&
@@ -181,6 +195,8 @@ export async function runExecution(
   ): Promise<JsonValue> {
     const row = rowFor(stepId, step, name);
     if (row.status === "COMPLETED") return row.output;
+    // Failed for good before a resume (an item whose parent had not yet been told).
+    if (row.status === "FAILED") throw new Error(`step ${stepId} failed: ${row.error ?? "failed"}`);
     const retry = step.step.retry ?? { maxAttempts: 1, backoffMs: 1000 };
     for (;;) {
       row.attempt += 1;
@@ -201,10 +217,12 @@ export async function runExecution(
         return row.output;
       } catch (error) {
         if (stop.aborted) {
-          // Stopped because a sibling failed: said on the row. Any other stop (a cancel,
-          // a lost lease, shutdown) writes nothing more: the execution is not ours to end.
-          if (stop.reason instanceof SiblingFailed)
+          // Stopped because a sibling failed: said on the row. The step's own deadline is
+          // said by withDeadline. Any other stop (a cancel, a lost lease, shutdown) writes
+          // nothing more: the execution is not this run's to end.
+          if (stop.reason instanceof SiblingFailed) {
             await finishRow(row, "CANCELLED", stop.reason.message);
+          }
           throw stop.reason;
         }
         const message = error instanceof Error ? error.message : String(error);
@@ -215,7 +233,7 @@ export async function runExecution(
         }
         row.error = message;
         await save(row);
-        await sleep(retry.backoffMs * 2 ** (row.attempt - 1), stop);
+        await sleep(Math.min(retry.backoffMs * 2 ** (row.attempt - 1), MAX_BACKOFF_MS), stop);
       }
     }
   }
@@ -235,13 +253,9 @@ export async function runExecution(
     return withDeadline(step, stop, async (inner) => {
       const parent = rowFor(id, step);
       if (parent.status === "COMPLETED") return parent.output;
-      const items = await render(step.forEach as Template, context());
-      if (!Array.isArray(items)) {
-        parent.status = "RUNNING";
-        parent.startedAt = new Date(now()).toISOString();
-        await finishRow(parent, "FAILED", `forEach.items is not a list: ${snippet(items)}`);
-        throw new Error(`step ${id} failed: forEach.items is not a list`);
-      }
+      // JSONata gives one match as the value itself and none as nothing: both are lists.
+      const rendered = await render(step.forEach as Template, context());
+      const items = Array.isArray(rendered) ? rendered : rendered === null ? [] : [rendered];
       parent.status = "RUNNING";
       parent.attempt += 1;
       parent.startedAt ??= new Date(now()).toISOString();
@@ -282,7 +296,12 @@ export async function runExecution(
     });
   }
 
-  /** The step's own deadline (`timeoutSeconds`), over all its attempts and polls. */
+  /**
+   * The step's own deadline (`timeoutSeconds`), over all its attempts and polls. At the
+   * deadline its waits (backoff, poll interval) end at once; a call in flight is let
+   * finish (it has its own deadline), so whatever it did is recorded: a late success
+   * completes the step, and can then be compensated like any other.
+   */
   async function withDeadline(
     step: CompiledStep,
     stop: AbortSignal,
@@ -298,12 +317,17 @@ export async function runExecution(
       seconds * 1000,
     );
     try {
-      return await raceAbort(run(inner.signal), inner.signal);
+      return await run(inner.signal);
     } catch (error) {
-      if (error instanceof StepTimeout && !stop.aborted) {
-        const row = rowFor(step.step.id, step);
-        if (row.status === "RUNNING") await finishRow(row, "FAILED", error.message);
-        throw new Error(error.message);
+      const reason = inner.signal.reason;
+      if (inner.signal.aborted && reason instanceof StepTimeout && !stop.aborted) {
+        for (const row of rows.values()) {
+          const ofStep = row.stepId === step.step.id || row.stepId.startsWith(`${step.step.id}[`);
+          if (ofStep && row.status === "RUNNING" && !row.stepId.endsWith(".compensate")) {
+            await finishRow(row, "FAILED", reason.message);
+          }
+        }
+        throw new Error(reason.message);
       }
       throw error;
     } finally {
@@ -385,7 +409,12 @@ export async function runExecution(
           // A forEach step is undone item by item, not as a whole.
           (entry.step.forEach === null || entry.row.stepId !== entry.step.step.id),
       )
-      .sort((a, b) => (b.row.finishedAt ?? "").localeCompare(a.row.finishedAt ?? ""));
+      // Latest finished first; items finished in the same millisecond, highest index first.
+      .sort(
+        (a, b) =>
+          (b.row.finishedAt ?? "").localeCompare(a.row.finishedAt ?? "") ||
+          itemIndex(b.row.stepId) - itemIndex(a.row.stepId),
+      );
     const errors: string[] = [];
     for (const { row, step } of toUndo) {
       const undoId = `${row.stepId}.compensate`;
@@ -421,6 +450,10 @@ export async function runExecution(
     }
     return { ran: toUndo.length, errors };
   }
+}
+
+function itemIndex(stepId: string): number {
+  return Number(/\[(\d+)\]$/.exec(stepId)?.[1] ?? -1);
 }
 
 function stepCall(step: CompiledStep) {
@@ -473,24 +506,5 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason);
     };
     signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Stops waiting on `work` when the signal aborts (the work itself may still finish). */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
   });
 }

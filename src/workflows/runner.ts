@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { WorkflowRepository } from "../db/workflows.js";
+import { isGatewayError } from "../errors.js";
 import type { CompiledDefinition } from "./definition.js";
-import { type EngineDeps, runExecution } from "./engine.js";
+import { type EngineDeps, type ExecutionEnd, runExecution } from "./engine.js";
 import type { WorkflowExecution, WorkflowStepState } from "./model.js";
 
 export type RunnerDeps = {
@@ -22,7 +23,9 @@ export type RunnerDeps = {
 };
 
 class Stopped extends Error {
-  constructor(readonly why: "lease lost" | "cancelled" | "shutdown" | "deadline") {
+  constructor(
+    readonly why: "lease lost" | "cancelled" | "shutdown" | "deadline" | "database unavailable",
+  ) {
     super(`execution stopped: ${why}`);
   }
 }
@@ -108,9 +111,24 @@ export function createWorkflowRunner({
         definitionOf(execution.workflowType, execution.definitionVersion),
         repository.steps(execution.id),
       ]);
+      // While the lease is ours, what a step did is written even as the run stops (a
+      // shutdown, the deadline): otherwise the next driver would do it again.
       const save = async (step: WorkflowStepState) => {
-        if (controller.signal.aborted) throw controller.signal.reason;
-        if (!(await repository.saveStep(owner, step))) {
+        const why = controller.signal.aborted ? (controller.signal.reason as Stopped).why : null;
+        if (why === "lease lost" || why === "cancelled" || why === "database unavailable") {
+          throw controller.signal.reason;
+        }
+        let held: boolean;
+        try {
+          held = await repository.saveStep(owner, step);
+        } catch (error) {
+          // Not the step's failure: the run stops, the lease lapses, and whoever drives it
+          // next (this replica included) resumes once the database is back.
+          log.warn({ err: error, executionId: execution.id }, "step state not written");
+          controller.abort(new Stopped("database unavailable"));
+          throw controller.signal.reason;
+        }
+        if (!held) {
           controller.abort(new Stopped("lease lost"));
           throw controller.signal.reason;
         }
@@ -123,12 +141,17 @@ export function createWorkflowRunner({
         { call, save },
         controller.signal,
       );
-      const finished = await repository.finish(owner, execution.id, end);
+      const finished = await finishWithRetries(execution.id, end);
       if (finished) changed(finished);
     } catch (error) {
       const reason = controller.signal.aborted ? controller.signal.reason : error;
       if (reason instanceof Stopped && reason.why !== "deadline") {
         log.info({ executionId: execution.id, why: reason.why }, "workflow execution left");
+        return;
+      }
+      if (isGatewayError(reason) && reason.code === "SERVICE_UNAVAILABLE") {
+        // The database is away: the lease lapses and the execution is resumed later.
+        log.warn({ err: reason, executionId: execution.id }, "workflow execution left");
         return;
       }
       const message =
@@ -147,6 +170,21 @@ export function createWorkflowRunner({
       if (finished) changed(finished);
     } finally {
       if (deadline) clearTimeout(deadline);
+    }
+  }
+
+  /**
+   * Ends an execution, trying again through a short database outage; if it stays away the
+   * lease lapses and the next driver finds every step done and ends it then.
+   */
+  async function finishWithRetries(id: string, end: ExecutionEnd) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await repository.finish(owner, id, end);
+      } catch (error) {
+        if (attempt >= 5 || stopped) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
     }
   }
 

@@ -26,7 +26,7 @@ export type TemplateContext = Record<string, unknown>;
 
 const WHOLE = /^\s*\{\{([\s\S]+?)\}\}\s*$/;
 const ANY = /\{\{([\s\S]+?)\}\}/g;
-const PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+const PATH = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/;
 
 export function compileTemplate(value: JsonValue, field: string): Template {
   if (typeof value === "string") {
@@ -62,20 +62,6 @@ export function compileTemplate(value: JsonValue, field: string): Template {
 
 function compileExpression(raw: string, field: string): Expression {
   const source = raw.trim();
-  if (PATH.test(source)) {
-    const path = source.split(".");
-    return {
-      source,
-      evaluate: (context) => {
-        let current: unknown = context;
-        for (const key of path) {
-          if (current === null || typeof current !== "object") return undefined;
-          current = (current as Record<string, unknown>)[key];
-        }
-        return current;
-      },
-    };
-  }
   let compiled: ReturnType<typeof jsonata>;
   try {
     compiled = jsonata(source);
@@ -83,8 +69,31 @@ function compileExpression(raw: string, field: string): Expression {
     const message = (error as { message?: string }).message ?? "cannot be parsed";
     throw new GatewayError("BAD_USER_INPUT", `${field}: {{ ${source} }}: ${message}`, { field });
   }
-  return { source, evaluate: (context) => compiled.evaluate(context) };
+  const evaluate = (context: TemplateContext) => compiled.evaluate(context);
+  if (!PATH.test(source) || KEYWORDS.has(source.split(".")[0] as string)) {
+    return { source, evaluate };
+  }
+  // A plain path through plain objects is read directly (most templates are such paths);
+  // anything else (a list on the way, a missing key) is left to JSONata, whose answer it is.
+  const path = source.split(".");
+  return {
+    source,
+    evaluate: (context) => {
+      let current: unknown = context;
+      for (const key of path) {
+        if (current === null || typeof current !== "object" || Array.isArray(current)) {
+          return evaluate(context);
+        }
+        if (!Object.hasOwn(current, key)) return evaluate(context);
+        current = (current as Record<string, unknown>)[key];
+      }
+      return current;
+    },
+  };
 }
+
+/** Words JSONata reads as values or operators, not as field names. */
+const KEYWORDS = new Set(["true", "false", "null", "and", "or", "in"]);
 
 /**
  * Renders a template; an expression with no value gives null (or "" inside text).
@@ -157,9 +166,12 @@ export function referencedSteps(template: Template): Set<string> {
 
 /** JSONata answers with its own sequences and undefined; what is stored is plain JSON. */
 function toJson(value: unknown): JsonValue {
-  if (value === undefined) return null;
-  if (value === null || typeof value !== "object") {
+  if (value === undefined || value === null || typeof value === "function") return null;
+  if (typeof value !== "object") {
     return typeof value === "number" && !Number.isFinite(value) ? null : (value as JsonValue);
   }
-  return JSON.parse(JSON.stringify(value)) as JsonValue;
+  // A JSONata function given as a value (`{{ $uppercase }}`) is no JSON.
+  if ("_jsonata_function" in value || "_jsonata_lambda" in value) return null;
+  const text = JSON.stringify(value);
+  return text === undefined ? null : (JSON.parse(text) as JsonValue);
 }

@@ -249,7 +249,8 @@ describe("workflows through GraphQL", () => {
         data: { task_id: "t", agent_id: "a" },
       }),
     );
-    for (let i = 0; i < 100 && (platform.polls.get("exec-1") ?? 0) < 1; i++) await sleep(50);
+    // Two polls: the subscription (not acknowledged by graphql-ws) has seen one by then.
+    for (let i = 0; i < 200 && (platform.polls.get("exec-1") ?? 0) < 2; i++) await sleep(50);
     const cancelled = dataOf(
       await gateway.graphql<{ cancelWorkflow: { status: string } }>(
         `mutation { cancelWorkflow(id: "watched-1") { status } }`,
@@ -258,7 +259,8 @@ describe("workflows through GraphQL", () => {
     expect(cancelled.status).toBe("CANCELLED");
     const polled = platform.polls.get("exec-1") ?? 0;
     await sleep(2500); // longer than the poll interval
-    expect(platform.polls.get("exec-1")).toBe(polled);
+    // A poll already on its way when the cancel landed may still arrive; no more.
+    expect(platform.polls.get("exec-1")).toBeLessThanOrEqual(polled + 1);
     await Promise.race([collecting, sleep(2000)]);
     await client.dispose();
     expect(seen).toContain("RUNNING:plan=COMPLETED,start=COMPLETED,monitor=RUNNING");

@@ -186,7 +186,11 @@ describe("built-in workflows against real services", () => {
     // The agent created last is deleted first.
     const finishedOrder = execution.steps
       .filter((step) => /^agents\[\d\]$/.test(step.id))
-      .sort((a, b) => (a.finishedAt ?? "").localeCompare(b.finishedAt ?? ""))
+      // Finished in the same millisecond: the engine undoes the higher index first.
+      .sort(
+        (a, b) =>
+          (a.finishedAt ?? "").localeCompare(b.finishedAt ?? "") || a.id.localeCompare(b.id),
+      )
       .map((step) => (step.output as { id: string }).id);
     expect(platform.deleted).toEqual([...finishedOrder].reverse());
   }, 30_000);

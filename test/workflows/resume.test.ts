@@ -74,7 +74,7 @@ describe.runIf(postgres)("a workflow whose gateway dies", () => {
     const id = started.executeAgentTask.id;
 
     // Polling has begun on the first gateway: kill it there.
-    for (let i = 0; i < 100 && (platform.polls.get("exec-1") ?? 0) < 1; i++) await sleep(50);
+    for (let i = 0; i < 300 && (platform.polls.get("exec-1") ?? 0) < 1; i++) await sleep(50);
     expect(platform.polls.get("exec-1")).toBeGreaterThanOrEqual(1);
     first.process.kill("SIGKILL");
     await new Promise((resolve) => first.process.once("exit", resolve));

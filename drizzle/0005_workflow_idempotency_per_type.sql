@@ -1,0 +1,2 @@
+DROP INDEX "workflow_executions_idempotency_key_idx";--> statement-breakpoint
+CREATE UNIQUE INDEX "workflow_executions_type_idempotency_key_idx" ON "workflow_executions" USING btree ("workflow_type","idempotency_key");
