@@ -110,6 +110,12 @@ const environmentSchema = z
      * another resumes its executions after this. Default 30.
      */
     WORKFLOW_LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
+    /**
+     * A directory of workflow definitions (*.json) registered at start-up, each as the next
+     * version of its type when it differs from the active one: how a deployment changes
+     * the built-ins' paths, say.
+     */
+    WORKFLOW_DEFINITIONS_DIR: z.string().min(1).optional(),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   })
@@ -141,7 +147,12 @@ export type Config = {
   heartbeatSweepIntervalSeconds: number;
   breakers: BreakerSettings;
   calls: CallPolicySettings;
-  workflows: { maxConcurrent: number; executionTimeoutSeconds: number; leaseMs: number };
+  workflows: {
+    maxConcurrent: number;
+    executionTimeoutSeconds: number;
+    leaseMs: number;
+    definitionsDir: string | null;
+  };
   probes: {
     enabled: boolean;
     intervalMs: number;
@@ -192,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrent: e.MAX_CONCURRENT_WORKFLOWS,
       executionTimeoutSeconds: e.WORKFLOW_EXECUTION_TIMEOUT,
       leaseMs: e.WORKFLOW_LEASE_SECONDS * 1000,
+      definitionsDir: e.WORKFLOW_DEFINITIONS_DIR ?? null,
     },
     calls: {
       ...defaultCallPolicy,

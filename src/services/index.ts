@@ -145,6 +145,17 @@ export function createServices(deps: ServicesDeps) {
       calls.callAsGateway(request, { requestId: request.requestId, traceparent: null }),
     ...deps.workflows,
   });
+  /** Writes what is pending; the caller closes the backends afterwards. */
+  async function stop(): Promise<void> {
+    await workflows.stop();
+    await liveStore.stop();
+    await prober.stop();
+    await expiry.stop();
+    await heartbeats.stop();
+    await breakers.stop();
+    await client.close();
+  }
+
   return {
     registry,
     discovery,
@@ -165,24 +176,21 @@ export function createServices(deps: ServicesDeps) {
 
     /** Restores an empty live store from the database, then starts background work. */
     async start(): Promise<void> {
-      await liveStore.start();
-      await breakers.start();
-      heartbeats.start();
-      expiry.start();
-      if (deps.probes?.enabled ?? true) prober.start();
-      await workflows.start();
+      try {
+        await liveStore.start();
+        await breakers.start();
+        heartbeats.start();
+        expiry.start();
+        if (deps.probes?.enabled ?? true) prober.start();
+        await workflows.start();
+      } catch (error) {
+        // Nothing keeps running behind a start that failed.
+        await stop().catch(() => {});
+        throw error;
+      }
     },
 
-    /** Writes what is pending; the caller closes the backends afterwards. */
-    async stop(): Promise<void> {
-      await workflows.stop();
-      await liveStore.stop();
-      await prober.stop();
-      await expiry.stop();
-      await heartbeats.stop();
-      await breakers.stop();
-      await client.close();
-    },
+    stop,
   };
 }
 

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { ExecutionListQuery, WorkflowRepository } from "../db/workflows.js";
-import { badInput, notFound } from "../errors.js";
+import { badInput, isGatewayError, notFound } from "../errors.js";
 import type { Events } from "../events.js";
 import { builtInDefinitions } from "../workflows/builtins.js";
 import { type CompiledDefinition, parseDefinition } from "../workflows/definition.js";
@@ -50,6 +52,8 @@ export type WorkflowsDeps = {
   executionTimeoutSeconds?: number;
   leaseMs?: number;
   claimIntervalMs?: number;
+  /** Definitions (*.json) registered at start-up (WORKFLOW_DEFINITIONS_DIR). */
+  definitionsDir?: string | null;
 };
 
 const optionsSchema = z.object({
@@ -76,6 +80,7 @@ export function createWorkflows({
   executionTimeoutSeconds = 3600,
   leaseMs,
   claimIntervalMs,
+  definitionsDir = null,
 }: WorkflowsDeps) {
   const compiled = new Map<string, CompiledDefinition>();
 
@@ -155,6 +160,33 @@ export function createWorkflows({
     } finally {
       clearTimeout(timer);
       await updates.return?.();
+    }
+  }
+
+  /**
+   * Registers every *.json definition in a directory. A bad one stops the start-up with
+   * its file named: a deployment should not run with a definition it did not mean.
+   */
+  async function registerFromDirectory(directory: string): Promise<void> {
+    const files = (await readdir(directory)).filter((file) => file.endsWith(".json")).sort();
+    for (const file of files) {
+      const path = join(directory, file);
+      try {
+        const document = JSON.parse(await readFile(path, "utf8")) as JsonValue;
+        const { definition } = parseDefinition(document);
+        const { version, created } = await repository.saveDefinition(definition.type, {
+          ...(document as JsonObject),
+          type: definition.type,
+        });
+        log.info(
+          { file: path, type: definition.type, version, created },
+          "workflow definition loaded",
+        );
+      } catch (error) {
+        throw new Error(`${path}: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
+      }
     }
   }
 
@@ -303,6 +335,14 @@ export function createWorkflows({
       await seedBuiltIns().catch((error: unknown) =>
         log.warn({ err: error }, "built-in workflow definitions not stored yet"),
       );
+      if (definitionsDir) {
+        await registerFromDirectory(definitionsDir).catch((error: unknown) => {
+          const cause = (error as { cause?: unknown }).cause;
+          // A database away at start costs the loading (logged); a bad file stops the start.
+          if (!(isGatewayError(cause) && cause.code === "SERVICE_UNAVAILABLE")) throw error;
+          log.error({ err: error }, "workflow definitions not loaded: database unavailable");
+        });
+      }
       runner.start();
     },
 

@@ -65,6 +65,7 @@ export async function startGateway(
         maxConcurrent: 10,
         executionTimeoutSeconds: 3600,
         leaseMs: 30_000,
+        definitionsDir: null,
         ...options.workflows,
       },
     },
