@@ -243,56 +243,60 @@ export function createWorkflowRepository(db: Db) {
       id: string,
       end: { status: WorkflowStatus; result: JsonValue | null; errors: string[] },
     ) =>
-      guardDatabase(async () => {
-        const [row] = await db
-          .update(workflowExecutions)
-          .set({
-            status: end.status,
-            result: end.result,
-            errors: end.errors,
-            finishedAt: sql`now()`,
-            executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
-            leaseOwner: null,
-            leaseExpiresAt: null,
-            updatedAt: sql`now()`,
-          })
-          .where(
-            and(
-              eq(workflowExecutions.id, id),
-              eq(workflowExecutions.leaseOwner, owner),
-              eq(workflowExecutions.status, "RUNNING"),
-            ),
-          )
-          .returning();
-        if (row && end.status !== "COMPLETED")
-          await settleSteps(db, [id], end.errors[0] ?? "ended");
-        return row ? fromExecutionRow(row) : null;
-      }),
+      guardDatabase(() =>
+        db.transaction(async (tx) => {
+          const [row] = await tx
+            .update(workflowExecutions)
+            .set({
+              status: end.status,
+              result: storable(end.result),
+              errors: storable(end.errors),
+              finishedAt: sql`now()`,
+              executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              updatedAt: sql`now()`,
+            })
+            .where(
+              and(
+                eq(workflowExecutions.id, id),
+                eq(workflowExecutions.leaseOwner, owner),
+                eq(workflowExecutions.status, "RUNNING"),
+              ),
+            )
+            .returning();
+          if (row && end.status !== "COMPLETED")
+            await settleSteps(tx, [id], end.errors[0] ?? "ended");
+          return row ? fromExecutionRow(row) : null;
+        }),
+      ),
 
     /** Cancels an execution that has not ended; null when it had. */
     cancel: (id: string) =>
-      guardDatabase(async () => {
-        const [row] = await db
-          .update(workflowExecutions)
-          .set({
-            status: "CANCELLED",
-            errors: sql`${workflowExecutions.errors} || '["cancelled"]'::jsonb`,
-            finishedAt: sql`now()`,
-            executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
-            leaseOwner: null,
-            leaseExpiresAt: null,
-            updatedAt: sql`now()`,
-          })
-          .where(
-            and(
-              eq(workflowExecutions.id, id),
-              inArray(workflowExecutions.status, ["PENDING", "RUNNING"]),
-            ),
-          )
-          .returning();
-        if (row) await settleSteps(db, [id], "cancelled");
-        return row ? fromExecutionRow(row) : null;
-      }),
+      guardDatabase(() =>
+        db.transaction(async (tx) => {
+          const [row] = await tx
+            .update(workflowExecutions)
+            .set({
+              status: "CANCELLED",
+              errors: sql`${workflowExecutions.errors} || '["cancelled"]'::jsonb`,
+              finishedAt: sql`now()`,
+              executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              updatedAt: sql`now()`,
+            })
+            .where(
+              and(
+                eq(workflowExecutions.id, id),
+                inArray(workflowExecutions.status, ["PENDING", "RUNNING"]),
+              ),
+            )
+            .returning();
+          if (row) await settleSteps(tx, [id], "cancelled");
+          return row ? fromExecutionRow(row) : null;
+        }),
+      ),
 
     /** Gives up `owner`'s leases at once (a clean shutdown), so another replica resumes them. */
     release: (owner: string, ids: readonly string[]) =>
@@ -308,40 +312,63 @@ export function createWorkflowRepository(db: Db) {
 
     /** Fails executions past their deadline that nobody drives (their driver died). */
     failOverdue: () =>
-      guardDatabase(async () => {
-        const rows = await db
-          .update(workflowExecutions)
-          .set({
-            status: "FAILED",
-            errors: sql`${workflowExecutions.errors} || '["execution timed out"]'::jsonb`,
-            finishedAt: sql`now()`,
-            executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
-            leaseOwner: null,
-            leaseExpiresAt: null,
-            updatedAt: sql`now()`,
-          })
-          .where(
-            and(
-              inArray(workflowExecutions.status, ["PENDING", "RUNNING"]),
-              lt(workflowExecutions.deadlineAt, sql`now()`),
-              sql`(${workflowExecutions.leaseExpiresAt} IS NULL OR ${workflowExecutions.leaseExpiresAt} < now())`,
-            ),
-          )
-          .returning();
-        await settleSteps(
-          db,
-          rows.map((row) => row.id),
-          "execution timed out",
-        );
-        return rows.map(fromExecutionRow);
-      }),
+      guardDatabase(() =>
+        db.transaction(async (tx) => {
+          const rows = await tx
+            .update(workflowExecutions)
+            .set({
+              status: "FAILED",
+              errors: sql`${workflowExecutions.errors} || '["execution timed out"]'::jsonb`,
+              finishedAt: sql`now()`,
+              executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              updatedAt: sql`now()`,
+            })
+            .where(
+              and(
+                inArray(workflowExecutions.status, ["PENDING", "RUNNING"]),
+                lt(workflowExecutions.deadlineAt, sql`now()`),
+                sql`(${workflowExecutions.leaseExpiresAt} IS NULL OR ${workflowExecutions.leaseExpiresAt} < now())`,
+              ),
+            )
+            .returning();
+          await settleSteps(
+            tx,
+            rows.map((row) => row.id),
+            "execution timed out",
+          );
+          return rows.map(fromExecutionRow);
+        }),
+      ),
   };
 }
 
 export type WorkflowRepository = ReturnType<typeof createWorkflowRepository>;
 
+/**
+ * What a service answered, made storable: PostgreSQL text and jsonb take no NUL and no
+ * lone surrogate, and one in an answer must not make a step unrecordable.
+ */
+function storable<T>(value: T): T {
+  const clean = (text: string) => text.replaceAll("\u0000", "").replace(LONE_SURROGATE, "\uFFFD");
+  const walk = (item: unknown): unknown => {
+    if (typeof item === "string") return clean(item);
+    if (Array.isArray(item)) return item.map(walk);
+    if (item !== null && typeof item === "object") {
+      return Object.fromEntries(
+        Object.entries(item).map(([key, inner]) => [clean(key), walk(inner)]),
+      );
+    }
+    return item;
+  };
+  return walk(value) as T;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /** Steps still running when their execution ended (cancelled, timed out) end with it. */
-async function settleSteps(db: Db, ids: readonly string[], why: string): Promise<void> {
+async function settleSteps(db: Db | Tx, ids: readonly string[], why: string): Promise<void> {
   if (ids.length === 0) return;
   await db
     .update(workflowSteps)
@@ -364,6 +391,7 @@ function canonical(value: JsonValue): string {
   return JSON.stringify(value);
 }
 
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 type ExecutionRow = typeof workflowExecutions.$inferSelect;
 type StepRow = typeof workflowSteps.$inferSelect;
 
@@ -376,10 +404,10 @@ function toExecutionRow(execution: WorkflowExecution): typeof workflowExecutions
     workflowType: execution.workflowType,
     definitionVersion: execution.definitionVersion,
     status: execution.status,
-    data: execution.data,
-    options: execution.options,
-    result: execution.result,
-    errors: execution.errors,
+    data: storable(execution.data),
+    options: storable(execution.options),
+    result: storable(execution.result),
+    errors: storable(execution.errors),
     idempotencyKey: execution.idempotencyKey,
     startedAt: execution.startedAt,
     finishedAt: execution.finishedAt,
@@ -420,9 +448,9 @@ function toStepRow(step: WorkflowStepState): typeof workflowSteps.$inferInsert {
     startedAt: step.startedAt,
     finishedAt: step.finishedAt,
     durationMs: step.durationMs,
-    output: step.output,
-    error: step.error,
-    calls: step.calls,
+    output: step.output === null ? null : storable(step.output),
+    error: step.error === null ? null : storable(step.error),
+    calls: storable(step.calls),
   };
 }
 

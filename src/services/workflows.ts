@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { ExecutionListQuery, WorkflowRepository } from "../db/workflows.js";
-import { badInput, isGatewayError, notFound } from "../errors.js";
+import { badInput, notFound } from "../errors.js";
 import type { Events } from "../events.js";
 import { builtInDefinitions } from "../workflows/builtins.js";
 import { type CompiledDefinition, parseDefinition } from "../workflows/definition.js";
@@ -56,6 +56,17 @@ export type WorkflowsDeps = {
   definitionsDir?: string | null;
 };
 
+/** A definition file that cannot be read or is not a valid definition. */
+class DefinitionFileError extends Error {
+  constructor(path: string, cause: unknown) {
+    super(`${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "DefinitionFileError";
+  }
+}
+
+/** How long past an execution's deadline a wait lasts: a call in flight may still finish. */
+const WAIT_GRACE_SECONDS = 20;
+
 const optionsSchema = z.object({
   wait: z.boolean().nullish(),
   timeoutSeconds: z
@@ -96,7 +107,10 @@ export function createWorkflows({
   }
 
   let seeded = false;
-  /** The built-ins become version 1 of their type, unless the type has versions already. */
+  /**
+   * The built-ins become version 1 of their type, unless the type has versions already;
+   * then WORKFLOW_DEFINITIONS_DIR's definitions are registered over them.
+   */
   async function seedBuiltIns(): Promise<void> {
     if (seeded) return;
     const known = new Set((await repository.activeDefinitions()).map((row) => row.type));
@@ -104,6 +118,7 @@ export function createWorkflows({
       const { definition } = parseDefinition(builtIn);
       if (!known.has(definition.type)) await repository.saveDefinition(definition.type, builtIn);
     }
+    if (definitionsDir) await registerFromDirectory(definitionsDir);
     seeded = true;
   }
 
@@ -139,7 +154,7 @@ export function createWorkflows({
     const updates = events
       .subscribe("workflow.updated", (execution) => execution.id === id)
       [Symbol.asyncIterator]();
-    let next = updates.next();
+    let next = updates.next().then(() => "update" as const);
     const until = Date.now() + seconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -149,13 +164,13 @@ export function createWorkflows({
           return current as WorkflowExecution;
         }
         const woke = await Promise.race([
-          next.then(() => "update" as const),
+          next,
           new Promise<"tick">((resolve) => {
             timer = setTimeout(() => resolve("tick"), Math.min(1000, until - Date.now()));
           }),
         ]);
         clearTimeout(timer);
-        if (woke === "update") next = updates.next();
+        if (woke === "update") next = updates.next().then(() => "update" as const);
       }
     } finally {
       clearTimeout(timer);
@@ -171,22 +186,19 @@ export function createWorkflows({
     const files = (await readdir(directory)).filter((file) => file.endsWith(".json")).sort();
     for (const file of files) {
       const path = join(directory, file);
+      let document: JsonValue;
+      let type: string;
       try {
-        const document = JSON.parse(await readFile(path, "utf8")) as JsonValue;
-        const { definition } = parseDefinition(document);
-        const { version, created } = await repository.saveDefinition(definition.type, {
-          ...(document as JsonObject),
-          type: definition.type,
-        });
-        log.info(
-          { file: path, type: definition.type, version, created },
-          "workflow definition loaded",
-        );
+        document = JSON.parse(await readFile(path, "utf8")) as JsonValue;
+        type = parseDefinition(document).definition.type;
       } catch (error) {
-        throw new Error(`${path}: ${error instanceof Error ? error.message : String(error)}`, {
-          cause: error,
-        });
+        throw new DefinitionFileError(path, error);
       }
+      const { version, created } = await repository.saveDefinition(type, {
+        ...(document as JsonObject),
+        type,
+      });
+      log.info({ file: path, type, version, created }, "workflow definition loaded");
     }
   }
 
@@ -212,6 +224,10 @@ export function createWorkflows({
     const timeoutSeconds = options.timeoutSeconds ?? executionTimeoutSeconds;
     const now = new Date();
     const id = input.id?.trim() || randomUUID();
+    // It travels in x-request-id headers to the services the steps call.
+    if (!/^[\w.:-]{1,128}$/.test(id)) {
+      throw badInput("id", "must be 1 to 128 letters, digits, '.', ':', '_' or '-'");
+    }
     const { execution, created } = await repository.createExecution({
       id,
       workflowType: type,
@@ -234,8 +250,9 @@ export function createWorkflows({
       events.publish("workflow.updated", execution);
       runner.kick();
     }
-    // A little past the deadline, so a wait as long as it sees the execution ended by it.
-    return options.wait ? waitFor(execution.id, timeoutSeconds + 2) : execution;
+    // Past the deadline by the time a call in flight may still take, so a wait as long as
+    // the deadline sees the execution ended by it.
+    return options.wait ? waitFor(execution.id, timeoutSeconds + WAIT_GRACE_SECONDS) : execution;
   }
 
   return {
@@ -332,17 +349,12 @@ export function createWorkflows({
      * migrated) does not stop the gateway: they are stored on first use instead.
      */
     async start(): Promise<void> {
-      await seedBuiltIns().catch((error: unknown) =>
-        log.warn({ err: error }, "built-in workflow definitions not stored yet"),
-      );
-      if (definitionsDir) {
-        await registerFromDirectory(definitionsDir).catch((error: unknown) => {
-          const cause = (error as { cause?: unknown }).cause;
-          // A database away at start costs the loading (logged); a bad file stops the start.
-          if (!(isGatewayError(cause) && cause.code === "SERVICE_UNAVAILABLE")) throw error;
-          log.error({ err: error }, "workflow definitions not loaded: database unavailable");
-        });
-      }
+      await seedBuiltIns().catch((error: unknown) => {
+        // A bad definition file stops the start. A database that is away (or not migrated
+        // yet) only delays the storing to first use.
+        if (error instanceof DefinitionFileError) throw error;
+        log.warn({ err: error }, "workflow definitions not stored yet; stored on first use");
+      });
       runner.start();
     },
 

@@ -116,7 +116,7 @@ export async function runExecution(
         path,
         body,
         query,
-        requestId: `${execution.id}/${row.stepId}/${row.attempt}`,
+        requestId: `${execution.id}:${row.stepId.replace(/[^\w.-]/g, "_")}:${row.attempt}`,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -417,6 +417,8 @@ export async function runExecution(
       );
     const errors: string[] = [];
     for (const { row, step } of toUndo) {
+      // Stopping (shutdown, a lost lease): whoever resumes the execution finishes undoing.
+      if (signal.aborted) throw signal.reason;
       const undoId = `${row.stepId}.compensate`;
       const undo = rows.get(undoId) ?? {
         ...rowFor(undoId, step, `undo ${row.name}`),

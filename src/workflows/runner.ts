@@ -22,6 +22,9 @@ export type RunnerDeps = {
   claimIntervalMs?: number;
 };
 
+/** How long a stopping replica waits for calls in flight to finish (under its lease). */
+const SHUTDOWN_GRACE_MS = 5000;
+
 class Stopped extends Error {
   constructor(
     readonly why: "lease lost" | "cancelled" | "shutdown" | "deadline" | "database unavailable",
@@ -48,6 +51,8 @@ export function createWorkflowRunner({
 }: RunnerDeps) {
   const owner = randomUUID();
   const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Executions left at shutdown, whose leases are given back at once. */
+  const released = new Set<string>();
   let claimTimer: NodeJS.Timeout | null = null;
   let renewTimer: NodeJS.Timeout | null = null;
   let claiming: Promise<void> | null = null;
@@ -122,8 +127,9 @@ export function createWorkflowRunner({
         try {
           held = await repository.saveStep(owner, step);
         } catch (error) {
-          // Not the step's failure: the run stops, the lease lapses, and whoever drives it
-          // next (this replica included) resumes once the database is back.
+          if (!(isGatewayError(error) && error.code === "SERVICE_UNAVAILABLE")) throw error;
+          // An outage is not the step's failure: the run stops, the lease lapses, and
+          // whoever drives it next (this replica included) resumes once the database is back.
           log.warn({ err: error, executionId: execution.id }, "step state not written");
           controller.abort(new Stopped("database unavailable"));
           throw controller.signal.reason;
@@ -147,6 +153,7 @@ export function createWorkflowRunner({
       const reason = controller.signal.aborted ? controller.signal.reason : error;
       if (reason instanceof Stopped && reason.why !== "deadline") {
         log.info({ executionId: execution.id, why: reason.why }, "workflow execution left");
+        if (reason.why === "shutdown") released.add(execution.id);
         return;
       }
       if (isGatewayError(reason) && reason.code === "SERVICE_UNAVAILABLE") {
@@ -225,14 +232,31 @@ export function createWorkflowRunner({
     async stop(): Promise<void> {
       stopped = true;
       if (claimTimer) clearInterval(claimTimer);
-      if (renewTimer) clearInterval(renewTimer);
       claimTimer = null;
-      renewTimer = null;
       await claiming;
-      const ids = [...active.keys()];
       for (const { controller } of active.values()) controller.abort(new Stopped("shutdown"));
-      await Promise.all([...active.values()].map(({ done }) => done));
-      await repository.release(owner, ids).catch(() => {});
+      // Runs stop at their next wait; a call in flight is let finish so that what it did
+      // is written. The leases are still renewed meanwhile, so nobody else starts the
+      // same call; past the grace, this replica goes, and its leases lapse by themselves.
+      const settled = Promise.all([...active.values()].map(({ done }) => done));
+      let grace: NodeJS.Timeout | undefined;
+      const outlasted = await Promise.race([
+        settled.then(() => false),
+        new Promise<boolean>((resolve) => {
+          grace = setTimeout(() => resolve(true), Math.min(leaseMs / 2, SHUTDOWN_GRACE_MS));
+        }),
+      ]);
+      clearTimeout(grace);
+      if (renewTimer) clearInterval(renewTimer);
+      renewTimer = null;
+      if (outlasted) {
+        log.warn(
+          { running: active.size },
+          "workflow runs still in flight at shutdown; leases left to lapse",
+        );
+        return;
+      }
+      await repository.release(owner, [...released]).catch(() => {});
     },
   };
 }

@@ -140,7 +140,8 @@ export async function render(
 export function referencedSteps(template: Template): Set<string> {
   const found = new Set<string>();
   const scan = (expression: Expression) => {
-    for (const match of expression.source.matchAll(/\bsteps\.([A-Za-z][A-Za-z0-9_]*)/g)) {
+    // `steps.x` at the start of a path, not `input.steps.x` nor `$steps.x`.
+    for (const match of expression.source.matchAll(/(?<![\w.$])steps\.([A-Za-z][A-Za-z0-9_]*)/g)) {
       found.add(match[1] as string);
     }
   };

@@ -186,6 +186,18 @@ describe("workflows through GraphQL", () => {
     }
   });
 
+  it("records answers PostgreSQL could not store as they are (NUL, lone surrogates)", async () => {
+    echo.answer({ status: 200, body: { note: "a\u0000b\ud800c" } });
+    const execution = dataOf(
+      await execute({ workflowType: "fan_in", data: { name: "n" }, options: { wait: true } }),
+    ).executeWorkflow;
+    expect(execution.errors).toEqual([]);
+    expect(execution.status).toBe("COMPLETED");
+    expect(execution.steps.find((step) => step.id === "left")?.output).toEqual({
+      note: "ab\ufffdc",
+    });
+  });
+
   it("rejects an unknown type and missing input, and starts nothing", async () => {
     const unknown = await execute({ workflowType: "NOPE", data: {} });
     expect(errorCodeOf(unknown)).toBe("BAD_USER_INPUT");
