@@ -1,10 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createScratchDatabase, postgresIsAvailable } from "./helpers/database.js";
+import { type GatewayProcess, startGatewayProcess } from "./helpers/process.js";
 import {
   deleteKeys,
   isolatedPrefix,
@@ -16,7 +14,7 @@ import {
 const postgres = await postgresIsAvailable();
 const redis = await redisIsAvailable();
 
-type Replica = { url: string; process: ChildProcess };
+type Replica = GatewayProcess;
 
 /**
  * Two real gateway processes, as replicas run: one Redis, one PostgreSQL. A subscriber
@@ -30,33 +28,14 @@ describe.runIf(postgres && redis)("replicas as separate processes", () => {
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
 
   async function startReplica(): Promise<Replica> {
-    const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", main], {
-      env: {
-        PATH: process.env.PATH,
-        SERVICE_PORT: "0",
-        SERVICE_HOST: "127.0.0.1",
-        REDIS_URL: redisUrl,
-        REDIS_KEY_PREFIX: keyPrefix,
-        DATABASE_URL: scratch.url,
-        HEARTBEAT_SWEEP_INTERVAL_SECONDS: "0.3",
-        PROBES: "false",
-        GRAPHIQL: "false",
-        LOG_LEVEL: "info",
-      },
-      stdio: ["ignore", "pipe", "inherit"],
+    const replica = await startGatewayProcess({
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: keyPrefix,
+      DATABASE_URL: scratch.url,
+      HEARTBEAT_SWEEP_INTERVAL_SECONDS: "0.3",
     });
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    for await (const line of lines) {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === "service integration gateway listening" && entry.url) {
-        const replica = { url: entry.url.replace(/\/graphql$/, ""), process: child };
-        replicas.push(replica);
-        lines.on("line", () => {});
-        return replica;
-      }
-    }
-    throw new Error("the replica exited before it listened");
+    replicas.push(replica);
+    return replica;
   }
 
   const graphql = async (replica: Replica, query: string, variables = {}) => {

@@ -251,11 +251,7 @@ export function createWorkflowRepository(db: Db) {
               status: end.status,
               result: storable(end.result),
               errors: storable(end.errors),
-              finishedAt: sql`now()`,
-              executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              updatedAt: sql`now()`,
+              ...endedNow(),
             })
             .where(
               and(
@@ -280,11 +276,7 @@ export function createWorkflowRepository(db: Db) {
             .set({
               status: "CANCELLED",
               errors: sql`${workflowExecutions.errors} || '["cancelled"]'::jsonb`,
-              finishedAt: sql`now()`,
-              executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              updatedAt: sql`now()`,
+              ...endedNow(),
             })
             .where(
               and(
@@ -319,11 +311,7 @@ export function createWorkflowRepository(db: Db) {
             .set({
               status: "FAILED",
               errors: sql`${workflowExecutions.errors} || '["execution timed out"]'::jsonb`,
-              finishedAt: sql`now()`,
-              executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              updatedAt: sql`now()`,
+              ...endedNow(),
             })
             .where(
               and(
@@ -366,6 +354,17 @@ function storable<T>(value: T): T {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** What every ending of an execution sets besides its status: when, how long, no lease. */
+function endedNow() {
+  return {
+    finishedAt: sql`now()`,
+    executionTimeMs: sql`extract(epoch from (now() - ${workflowExecutions.startedAt})) * 1000`,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    updatedAt: sql`now()`,
+  };
+}
 
 /** Steps still running when their execution ended (cancelled, timed out) end with it. */
 async function settleSteps(db: Db | Tx, ids: readonly string[], why: string): Promise<void> {

@@ -1,41 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/client.js";
 import { type PlatformServices, startPlatformServices } from "../fixtures/platform-services.js";
 import { createScratchDatabase, postgresIsAvailable } from "../helpers/database.js";
 import { dataOf, type GraphQLResponse, startGateway } from "../helpers/gateway.js";
+import { startGatewayProcess } from "../helpers/process.js";
 
 const postgres = await postgresIsAvailable();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A real gateway process on the scratch database, to be killed outright. */
-async function startGatewayProcess(databaseUrl: string) {
-  const main = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", main], {
-    env: {
-      PATH: process.env.PATH,
-      SERVICE_PORT: "0",
-      SERVICE_HOST: "127.0.0.1",
-      DATABASE_URL: databaseUrl,
-      PROBES: "false",
-      GRAPHIQL: "false",
-      WORKFLOW_LEASE_SECONDS: "2",
-      LOG_LEVEL: "info",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  for await (const line of lines) {
-    const entry = JSON.parse(line) as { msg?: string; url?: string };
-    if (entry.msg === "service integration gateway listening" && entry.url) {
-      lines.on("line", () => {});
-      return { url: entry.url.replace(/\/graphql$/, ""), process: child };
-    }
-  }
-  throw new Error("the gateway exited before it listened");
-}
 
 describe.runIf(postgres)("a workflow whose gateway dies", () => {
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
@@ -51,7 +22,10 @@ describe.runIf(postgres)("a workflow whose gateway dies", () => {
   });
 
   it("is resumed by a fresh gateway from its last completed step and completes once", async () => {
-    const first = await startGatewayProcess(scratch.url);
+    const first = await startGatewayProcess({
+      DATABASE_URL: scratch.url,
+      WORKFLOW_LEASE_SECONDS: "2",
+    });
     const graphql = async (query: string, variables = {}) =>
       (await (
         await fetch(`${first.url}/graphql`, {
