@@ -162,7 +162,7 @@ export async function runExecution(
         stepCall(step),
         scope,
       );
-      const value = await render(until, { ...scope, response });
+      const value = await renderFinal(until, { ...scope, response }, "poll.until");
       const reached = (wanted: readonly (string | number | boolean)[]) =>
         wanted.some((terminal) => terminal === value);
       if (reached(settings.failOn)) {
@@ -212,7 +212,9 @@ export async function runExecution(
             ? await poll(row, step, scope, stop)
             : await call(row, step.step.serviceType, step.step.method, stepCall(step), scope);
         }
-        row.output = step.output ? await render(step.output, { ...scope, response }) : response;
+        row.output = step.output
+          ? await renderFinal(step.output, { ...scope, response }, "output")
+          : response;
         await finishRow(row, "COMPLETED", null);
         return row.output;
       } catch (error) {
@@ -451,6 +453,23 @@ export async function runExecution(
       }
     }
     return { ran: toUndo.length, errors };
+  }
+}
+
+/**
+ * Renders a template over an answer already had: if it fails (a JSONata error), calling
+ * the service again would only repeat what the call did, so the step fails for good.
+ */
+async function renderFinal(
+  template: Template,
+  scope: TemplateContext,
+  field: string,
+): Promise<JsonValue> {
+  try {
+    return await render(template, scope);
+  } catch (error) {
+    const message = (error as { message?: string }).message ?? String(error);
+    throw new FinalStepFailure(`${field}: ${message}`);
   }
 }
 

@@ -103,6 +103,26 @@ describe("workflow engine", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("fails a step whose output cannot be computed without calling again", async () => {
+    const { calls, run } = harness(() => ({ amount: "not a number" }));
+    const end = await run({
+      type: "t",
+      steps: [
+        {
+          id: "charge",
+          serviceType: "s",
+          method: "POST",
+          path: "/charges",
+          retry: { maxAttempts: 3, backoffMs: 1 },
+          output: "{{ $number(response.amount) }}",
+        },
+      ],
+    });
+    expect(end.status).toBe("FAILED");
+    expect(end.errors[0]).toMatch(/step charge failed: output: /);
+    expect(calls).toHaveLength(1);
+  });
+
   it("does not run again an item that had failed for good before a resume", async () => {
     const { calls, run } = harness(() => ({ ok: true }));
     const failedItem: WorkflowStepState = {
