@@ -11,9 +11,9 @@
 import { execFileSync } from "node:child_process";
 import { ConsecutiveBreaker, circuitBreaker, handleAll, isBrokenCircuitError } from "cockatiel";
 import { Pool } from "undici";
+import { InstanceBreaker } from "../src/clients/circuit-breaker.js";
 import { createServiceClient, defaultCallPolicy } from "../src/clients/service-client.js";
 import { isGatewayError } from "../src/errors.js";
-import { InstanceBreaker } from "../src/services/breaker-state.js";
 import { defaultBreakerSettings } from "../src/services/breakers.js";
 import { pinning, startServer, stopServer } from "./processes.js";
 

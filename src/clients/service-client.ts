@@ -12,13 +12,13 @@ import {
 } from "cockatiel";
 import { Agent } from "undici";
 import { GatewayError } from "../errors.js";
+import { forbiddenHost, guardedLookup } from "./address-guard.js";
 import {
   CircuitOpenError,
   type InstanceBreaker,
   type Refusal,
   refusalMessage,
-} from "../services/breaker-state.js";
-import { forbiddenHost, guardedLookup } from "./address-guard.js";
+} from "./circuit-breaker.js";
 
 export type CallPolicySettings = {
   /** Deadline of one attempt: connect, headers and body. */

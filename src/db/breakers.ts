@@ -5,10 +5,11 @@ import {
   type CircuitBreakerSnapshot,
   type CircuitState,
   circuitStates,
-} from "../services/breaker-state.js";
+} from "../clients/circuit-breaker.js";
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { circuitBreakerEvents } from "./schema.js";
+import { iso, isoOrNull } from "./timestamps.js";
 
 /** A recorded transition, read back as the breaker it left behind. */
 export type RecordedBreaker = { breaker: CircuitBreakerSnapshot; byOperator: boolean };
@@ -68,7 +69,7 @@ function toRecorded(
   row: typeof circuitBreakerEvents.$inferSelect,
   settings: BreakerSettings,
 ): RecordedBreaker {
-  const at = new Date(row.at).toISOString();
+  const at = iso(row.at);
   return {
     byOperator: row.byOperator,
     breaker: {
@@ -77,7 +78,7 @@ function toRecorded(
       state: stateOf(row.toState) ?? "CLOSED",
       failureCount: row.failureCount,
       consecutiveFailures: row.consecutiveFailures,
-      lastFailureAt: row.lastFailureAt ? new Date(row.lastFailureAt).toISOString() : null,
+      lastFailureAt: isoOrNull(row.lastFailureAt),
       lastStateChangeAt: at,
     },
   };

@@ -3,6 +3,7 @@ import type { ServiceRecord, ServiceStatus, StatusChange } from "../services/mod
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { serviceStatusEvents, services } from "./schema.js";
+import { iso } from "./timestamps.js";
 
 export type HistoryQuery = { since?: string | null; first: number };
 
@@ -121,7 +122,7 @@ export function createRegistryRepository(db: Db) {
           previousStatus: row.fromStatus as ServiceStatus | null,
           status: row.toStatus as ServiceStatus,
           reason: row.reason,
-          at: normalizeTimestamp(row.at),
+          at: iso(row.at),
         }));
       }),
   };
@@ -181,9 +182,9 @@ function fromRow(row: typeof services.$inferSelect): ServiceRecord {
     probeIntervalSeconds: row.probeIntervalSeconds,
     owner: row.owner,
     status: row.lastKnownStatus as ServiceStatus,
-    lastHeartbeat: normalizeTimestamp(row.lastHeartbeat),
-    registeredAt: normalizeTimestamp(row.registeredAt),
-    updatedAt: normalizeTimestamp(row.updatedAt),
+    lastHeartbeat: iso(row.lastHeartbeat),
+    registeredAt: iso(row.registeredAt),
+    updatedAt: iso(row.updatedAt),
     // Probe results are live state; the next probe fills them in.
     health: null,
   };
@@ -198,9 +199,4 @@ function toEventRow(change: StatusChange): typeof serviceStatusEvents.$inferInse
     at: change.at,
     service: change.service,
   };
-}
-
-/** PostgreSQL answers "2026-01-01 10:00:00+00"; the API speaks ISO-8601 with a Z. */
-function normalizeTimestamp(value: string): string {
-  return new Date(value).toISOString();
 }

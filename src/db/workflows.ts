@@ -5,6 +5,7 @@ import type { WorkflowExecution, WorkflowStatus, WorkflowStepState } from "../wo
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { workflowDefinitions, workflowExecutions, workflowSteps } from "./schema.js";
+import { iso, isoOrNull } from "./timestamps.js";
 
 export type ExecutionListQuery = {
   workflowType?: string | null;
@@ -393,9 +394,6 @@ function canonical(value: JsonValue): string {
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 type ExecutionRow = typeof workflowExecutions.$inferSelect;
 type StepRow = typeof workflowSteps.$inferSelect;
-
-const iso = (value: string) => new Date(value).toISOString();
-const isoOrNull = (value: string | null) => (value === null ? null : iso(value));
 
 function toExecutionRow(execution: WorkflowExecution): typeof workflowExecutions.$inferInsert {
   return {

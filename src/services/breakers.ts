@@ -1,10 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { BreakerRepository, RecordedBreaker } from "../db/breakers.js";
-import { notFound } from "../errors.js";
-import type { Events } from "../events.js";
-import type { LeaseStore } from "../stores/lease.js";
-import { every } from "./background.js";
 import {
   type BreakerHost,
   type BreakerSettings,
@@ -13,7 +8,12 @@ import {
   type CircuitState,
   defaultBreakerSettings,
   InstanceBreaker,
-} from "./breaker-state.js";
+} from "../clients/circuit-breaker.js";
+import type { BreakerRepository, RecordedBreaker } from "../db/breakers.js";
+import { notFound } from "../errors.js";
+import type { Events } from "../events.js";
+import type { LeaseStore } from "../stores/lease.js";
+import { every } from "./background.js";
 
 export {
   type BreakerSettings,
@@ -21,7 +21,7 @@ export {
   type CircuitState,
   circuitStates,
   defaultBreakerSettings,
-} from "./breaker-state.js";
+} from "../clients/circuit-breaker.js";
 
 /** A transition as published to every replica; `origin` is the process that made it. */
 export type BreakerChange = BreakerTransition & { origin: string };
@@ -178,8 +178,6 @@ export function createBreakers({
   }
 
   return {
-    settings,
-
     forService,
 
     /** The breakers of every registered instance, by id; narrowed to `states` when given. */

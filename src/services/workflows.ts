@@ -64,6 +64,17 @@ class DefinitionFileError extends Error {
   }
 }
 
+/** A definition checked and ready to store: the document as given, its type normalised. */
+function checked(raw: JsonValue): { type: string; document: JsonObject } {
+  const { type } = parseDefinition(raw).definition;
+  return { type, document: { ...(raw as JsonObject), type } };
+}
+
+function viewOf(stored: Omit<WorkflowDefinitionView, "description">): WorkflowDefinitionView {
+  const description = stored.definition.description;
+  return { ...stored, description: typeof description === "string" ? description : "" };
+}
+
 /** How long past an execution's deadline a wait lasts: a call in flight may still finish. */
 const WAIT_GRACE_SECONDS = 20;
 
@@ -115,8 +126,8 @@ export function createWorkflows({
     if (seeded) return;
     const known = new Set((await repository.activeDefinitions()).map((row) => row.type));
     for (const builtIn of builtInDefinitions) {
-      const { definition } = parseDefinition(builtIn);
-      if (!known.has(definition.type)) await repository.saveDefinition(definition.type, builtIn);
+      const { type, document } = checked(builtIn);
+      if (!known.has(type)) await repository.saveDefinition(type, document);
     }
     if (definitionsDir) await registerFromDirectory(definitionsDir);
     seeded = true;
@@ -186,18 +197,14 @@ export function createWorkflows({
     const files = (await readdir(directory)).filter((file) => file.endsWith(".json")).sort();
     for (const file of files) {
       const path = join(directory, file);
-      let document: JsonValue;
-      let type: string;
+      let definition: ReturnType<typeof checked>;
       try {
-        document = JSON.parse(await readFile(path, "utf8")) as JsonValue;
-        type = parseDefinition(document).definition.type;
+        definition = checked(JSON.parse(await readFile(path, "utf8")) as JsonValue);
       } catch (error) {
         throw new DefinitionFileError(path, error);
       }
-      const { version, created } = await repository.saveDefinition(type, {
-        ...(document as JsonObject),
-        type,
-      });
+      const { type, document } = definition;
+      const { version, created } = await repository.saveDefinition(type, document);
       log.info({ file: path, type, version, created }, "workflow definition loaded");
     }
   }
@@ -320,28 +327,14 @@ export function createWorkflows({
 
     /** Stores a definition as the next version of its type (checked first). */
     async registerDefinition(raw: JsonValue): Promise<WorkflowDefinitionView> {
-      const { definition } = parseDefinition(raw);
-      const document = { ...(raw as JsonObject), type: definition.type };
-      const { version } = await repository.saveDefinition(definition.type, document);
-      return {
-        type: definition.type,
-        version,
-        description: definition.description,
-        definition: document,
-        active: true,
-      };
+      const { type, document } = checked(raw);
+      const { version } = await repository.saveDefinition(type, document);
+      return viewOf({ type, version, definition: document, active: true });
     },
 
     async definitions(): Promise<WorkflowDefinitionView[]> {
       await seedBuiltIns();
-      return (await repository.activeDefinitions()).map((row) => ({
-        type: row.type,
-        version: row.version,
-        description:
-          typeof row.definition.description === "string" ? row.definition.description : "",
-        definition: row.definition,
-        active: row.active,
-      }));
+      return (await repository.activeDefinitions()).map(viewOf);
     },
 
     /**

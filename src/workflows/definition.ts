@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { GatewayError } from "../errors.js";
-import type { JsonObject, JsonValue } from "../services/model.js";
+import type { JsonValue } from "../services/model.js";
 import { httpMethods, normalizeServiceType } from "../services/registration-input.js";
 import { compileTemplate, referencedSteps, type Template } from "./template.js";
 
@@ -16,6 +16,19 @@ const identifier = z
 
 const json = z.custom<JsonValue>((value) => value !== undefined, "must be JSON");
 
+/** A duration in whole seconds, up to a week. */
+const seconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(7 * 24 * 3600);
+
+/** A service type, normalised as registrations are: "planning_system" → PLANNING_SYSTEM. */
+const serviceType = z.string().min(1).max(100).transform(normalizeServiceType);
+
+/** Values a polled field is compared with. */
+const terminalValues = z.array(z.union([z.string(), z.number(), z.boolean()]));
+
 const retrySchema = z.object({
   /** Attempts of the step, the first included (each attempt runs the call's own policies). */
   maxAttempts: z.number().int().min(1).max(20).default(1),
@@ -27,17 +40,12 @@ const pollSchema = z.object({
   intervalMs: z.number().int().min(10).max(3_600_000).default(2000),
   /** A template over the answer (`response`) whose value ends the polling when in `in`. */
   until: z.string().min(1),
-  in: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
+  in: terminalValues.min(1),
   /** Values of `until` that fail the step (and the workflow) rather than complete it. */
-  failOn: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
+  failOn: terminalValues.default([]),
   /** Bounds: at most this many calls, and this long. At least one must be given. */
   maxAttempts: z.number().int().min(1).max(1_000_000).optional(),
-  timeoutSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 3600)
-    .optional(),
+  timeoutSeconds: seconds.optional(),
 });
 
 const callSchema = z.object({
@@ -56,7 +64,7 @@ const stepSchema = z
     id: identifier,
     name: z.string().max(200).optional(),
     /** The service type to call; omitted for a step that only computes `output`. */
-    serviceType: z.string().min(1).max(100).transform(normalizeServiceType).optional(),
+    serviceType: serviceType.optional(),
     method: callSchema.shape.method,
     path: z.string().min(1).max(2048).optional(),
     body: json.optional(),
@@ -64,12 +72,7 @@ const stepSchema = z
     dependsOn: z.array(identifier).max(100).default([]),
     retry: retrySchema.optional(),
     /** Deadline of the whole step, polling and retries included. */
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 24 * 3600)
-      .optional(),
+    timeoutSeconds: seconds.optional(),
     poll: pollSchema.optional(),
     /** Runs the step once per element of the array this template gives. */
     forEach: z
@@ -81,9 +84,7 @@ const stepSchema = z
     /** What the step keeps: a template over `response` (the answer, unwrapped). */
     output: json.optional(),
     /** Undoes a completed step when a later one fails; reads `output` and `input`. */
-    compensate: callSchema
-      .extend({ serviceType: z.string().min(1).max(100).optional() })
-      .optional(),
+    compensate: callSchema.extend({ serviceType: serviceType.optional() }).optional(),
   })
   .superRefine((step, ctx) => {
     if (step.serviceType !== undefined && step.path === undefined) {
@@ -283,6 +284,3 @@ function ancestorsOf(steps: readonly StepDefinition[]): Map<string, Set<string>>
   for (const step of steps) of(step.id);
   return memo;
 }
-
-/** A stored definition, as it goes to and comes from the database. */
-export type StoredDefinition = { type: string; version: number; definition: JsonObject };

@@ -1,5 +1,4 @@
 import type { JsonValue } from "../services/model.js";
-import { normalizeServiceType } from "../services/registration-input.js";
 import type { CompiledDefinition, CompiledStep } from "./definition.js";
 import type { StepCall, WorkflowExecution, WorkflowStatus, WorkflowStepState } from "./model.js";
 import { render, type Template, type TemplateContext } from "./template.js";
@@ -440,7 +439,7 @@ export async function runExecution(
       try {
         undo.output = await call(
           undo,
-          normalizeServiceType(spec.serviceType ?? (step.step.serviceType as string)),
+          spec.serviceType ?? (step.step.serviceType as string),
           spec.method,
           step.compensate as NonNullable<CompiledStep["compensate"]>,
           scope,

@@ -17,15 +17,6 @@ export const TERMINAL: ReadonlySet<WorkflowStatus> = new Set([
   "COMPENSATED",
 ]);
 
-export type WorkflowOptions = {
-  /** Answer when the execution ends, not when it starts (bounded by timeoutSeconds). */
-  wait?: boolean;
-  /** Deadline of the execution; WORKFLOW_EXECUTION_TIMEOUT when not given. */
-  timeoutSeconds?: number;
-  /** A second request with the same key gets the first execution back. */
-  idempotencyKey?: string;
-};
-
 export type WorkflowExecution = {
   id: string;
   workflowType: string;

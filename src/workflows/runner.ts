@@ -201,17 +201,11 @@ export function createWorkflowRunner({
   }
 
   return {
-    owner,
     kick,
 
     /** Stops driving an execution cancelled elsewhere. */
     cancelled(id: string): void {
       active.get(id)?.controller.abort(new Stopped("cancelled"));
-    },
-
-    /** Executions this replica drives now. */
-    get activeCount(): number {
-      return active.size;
     },
 
     start(): void {

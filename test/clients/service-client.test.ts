@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { InstanceBreaker } from "../../src/clients/circuit-breaker.js";
 import {
   type CallPolicySettings,
   createServiceClient,
@@ -6,7 +7,6 @@ import {
   type OutgoingCall,
 } from "../../src/clients/service-client.js";
 import { GatewayError } from "../../src/errors.js";
-import { InstanceBreaker } from "../../src/services/breaker-state.js";
 import { startUpstreamService, type UpstreamService } from "../fixtures/upstream-service.js";
 
 /** A client on real sockets, with breakers on a clock the test can move. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultBreakerSettings, InstanceBreaker } from "../../src/clients/circuit-breaker.js";
 import { createServiceClient, defaultCallPolicy } from "../../src/clients/service-client.js";
-import { defaultBreakerSettings, InstanceBreaker } from "../../src/services/breaker-state.js";
 import { anonymousCaller } from "../../src/services/caller.js";
 import { createCalls } from "../../src/services/calls.js";
 import { createDiscovery } from "../../src/services/discovery.js";

@@ -4,7 +4,7 @@ import {
   CircuitOpenError,
   InstanceBreaker,
   type Permit,
-} from "../../src/services/breaker-state.js";
+} from "../../src/clients/circuit-breaker.js";
 
 /** A breaker on a clock the test moves, with a trial lease the test grants or refuses. */
 function breakerOnFakeClock({ leaseGranted = true } = {}) {
