@@ -12,6 +12,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // The fault-injection suites run on their own: `npm run test:faults`.
+    exclude: ["test/faults/**"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Each file starts its own gateways on port 0; two cores run two files at once.

@@ -1,0 +1,157 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/*
+ * Private Redis and PostgreSQL servers for the fault-injection suites: each on a port of
+ * its own, in a temporary directory, started and killed by pid. The shared servers of
+ * the machine (6379, 5432) are never touched.
+ */
+
+/** A port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    // Polling an external server that has no event to wait on: real time is the point.
+    await sleep(50);
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+}
+
+async function portAnswers(port: number): Promise<boolean> {
+  const { connect } = await import("node:net");
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+export type PrivateRedis = {
+  url: string;
+  port: number;
+  /** Starts the server (again): empty, as a restarted Redis without persistence is. */
+  start(): Promise<void>;
+  /** SIGKILL, as a crash: clients see their sockets reset. */
+  kill(): Promise<void>;
+  /** Kills it if it runs; for afterAll. */
+  dispose(): Promise<void>;
+};
+
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const redis: PrivateRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async start() {
+      child = spawn(
+        "redis-server",
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        { stdio: "ignore" },
+      );
+      await until(`private Redis on ${port}`, () => portAnswers(port));
+    },
+    async kill() {
+      const running = child;
+      child = null;
+      if (!running) return;
+      running.kill("SIGKILL");
+      await exited(running);
+    },
+    dispose: () => redis.kill(),
+  };
+  await redis.start();
+  return redis;
+}
+
+export type PrivatePostgres = {
+  url: string;
+  port: number;
+  /** Starts the cluster (again), its data kept across stops. */
+  start(): Promise<void>;
+  /** `pg_ctl stop -m immediate`: every backend killed at once, no checkpoint, as a crash. */
+  stopImmediately(): Promise<void>;
+  /** Stops it and deletes its files; for afterAll. */
+  dispose(): Promise<void>;
+};
+
+const postgresBin = (() => {
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  return versions.length > 0 ? join(root, versions[0] as string, "bin") : null;
+})();
+
+/** Whether this machine can run a private PostgreSQL (its binaries and a postgres user). */
+export const canRunPostgres = postgresBin !== null && existsSync(join(postgresBin, "initdb"));
+
+/** Runs a PostgreSQL binary as the postgres user (initdb refuses root). */
+function asPostgres(binary: string, args: string[]): void {
+  const command = [join(postgresBin as string, binary), ...args]
+    .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+    .join(" ");
+  const asRoot = process.getuid?.() === 0;
+  execFileSync(asRoot ? "su" : "sh", asRoot ? ["postgres", "-c", command] : ["-c", command], {
+    stdio: "ignore",
+  });
+}
+
+export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+  if (!canRunPostgres) throw new Error("PostgreSQL binaries not found under /usr/lib/postgresql");
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "sig-faults-pg-"));
+  chmodSync(dir, 0o777);
+  const data = join(dir, "data");
+  asPostgres("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+  let running = false;
+  const pg: PrivatePostgres = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    async start() {
+      // -k: the socket in our own directory, never the shared server's.
+      asPostgres("pg_ctl", [
+        "-D",
+        data,
+        "-l",
+        join(dir, "log"),
+        "-o",
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        "-w",
+        "start",
+      ]);
+      running = true;
+    },
+    async stopImmediately() {
+      if (!running) return;
+      asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      running = false;
+    },
+    async dispose() {
+      await pg.stopImmediately().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await pg.start();
+  return pg;
+}
