@@ -1,3 +1,4 @@
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
@@ -6,7 +7,7 @@ import type { Events } from "./events.js";
 import { createGraphQL } from "./http/graphql.js";
 import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
 import { createRestRoutes } from "./http/rest.js";
-import { createHttpServer } from "./http/server.js";
+import { createRequestListener, listen } from "./http/server.js";
 import { createMetrics } from "./metrics.js";
 import { createServices, type Services } from "./services/index.js";
 import { createMemoryLeaseStore, type LeaseStore } from "./stores/lease.js";
@@ -41,6 +42,12 @@ export type AppDeps = {
   breakerResyncIntervalMs?: number;
   /** How often the workflow runner looks for work; tests shorten it. */
   workflowRunner?: { claimIntervalMs?: number };
+  /**
+   * A server already listening on config.port (the composition root binds the port
+   * before it opens the database, and answers health checks on it while it waits).
+   * The gateway takes its requests over once started. Created here when omitted.
+   */
+  server?: Server;
 };
 
 export type App = {
@@ -84,7 +91,8 @@ export function createApp(deps: AppDeps): App {
     adminToken: config.adminToken,
     graphiql: config.graphiql,
   });
-  const server = createHttpServer({
+  const server = deps.server ?? createServer();
+  const handleRequest = createRequestListener({
     graphql,
     rest: createRestRoutes({
       services,
@@ -105,15 +113,13 @@ export function createApp(deps: AppDeps): App {
     services,
     async start() {
       await services.start();
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(config.port, config.host, () => {
-          const { port } = server.address() as AddressInfo;
-          const host =
-            config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
-          resolve({ url: `http://${host}:${port}`, port });
-        });
-      });
+      // Whatever answered on the port while the gateway started hands over to it now.
+      server.removeAllListeners("request");
+      server.on("request", handleRequest);
+      if (!server.listening) await listen(server, config.port, config.host);
+      const { port } = server.address() as AddressInfo;
+      const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+      return { url: `http://${host}:${port}`, port };
     },
     async stop() {
       await webSockets.close();

@@ -1,7 +1,13 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
-import { openDatabase } from "./db/client.js";
+import { type Database, openDatabase } from "./db/client.js";
+import { DataDirLockedError, lockDataDir } from "./db/data-dir-lock.js";
+import { migrateWhenReachable } from "./db/migrate-when-reachable.js";
 import { createInProcessEvents, createRedisEvents } from "./events.js";
+import { listen } from "./http/server.js";
+import { answerWhileStarting, type StartingState } from "./http/starting.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
 import { createMemoryLeaseStore, createRedisLeaseStore } from "./stores/lease.js";
@@ -9,18 +15,68 @@ import { createMemoryRegistryStore } from "./stores/memory-registry.js";
 import { createRedisRegistryStore } from "./stores/redis-registry.js";
 
 /**
- * Composition root: config → database (migrated) → live store → app → listen; on
- * SIGTERM/SIGINT the app stops first, then the backends close in reverse order.
+ * Composition root: config → the data directory's lock → the port (answering health
+ * checks while the rest starts) → database, waited for and migrated → live store → app.
+ * On SIGTERM/SIGINT the app stops first, then the backends close in reverse order.
  */
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config);
   const closers: (() => Promise<unknown>)[] = [];
-
   const started = performance.now();
-  const database = await openDatabase(config.database, log);
-  closers.push(() => database.close());
-  await database.migrate();
+
+  // Before anything inside the embedded data directory is touched: one process owns it.
+  if ("dataDir" in config.database) {
+    const lock = lockOrExit(config.database.dataDir);
+    closers.push(async () => lock.release());
+  }
+
+  // Before the database is opened: a port in use is one line, with nothing opened yet.
+  const databaseName = `database (${"url" in config.database ? "postgres" : "pglite"})`;
+  const starting: StartingState = { waitingFor: databaseName, error: null };
+  const server = createServer(answerWhileStarting(() => starting));
+  await listenOrExit(server, config);
+  const { port } = server.address() as AddressInfo;
+  log.info({ port }, "port bound; starting");
+  closers.push(() => new Promise((resolve) => server.close(resolve)));
+
+  let app: ReturnType<typeof createApp> | null = null;
+  let stopping = false;
+  const aborted = new AbortController();
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    aborted.abort();
+    const forced = setTimeout(() => {
+      log.error("shutdown took over 10 s; exiting");
+      process.exit(1);
+    }, 10_000);
+    forced.unref();
+    await app?.stop();
+    for (const close of closers.reverse()) await close().catch(() => {});
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  let database: Database;
+  try {
+    database = await openDatabase(config.database, log);
+    closers.push(() => database.close());
+    await migrateWhenReachable(database, {
+      log,
+      signal: aborted.signal,
+      onWaiting: (error) => {
+        starting.error = error;
+      },
+    });
+  } catch (error) {
+    // A signal while waiting: shutdown() exits.
+    if (stopping) return;
+    throw error;
+  }
   log.info(
     { database: database.kind, ms: Math.round(performance.now() - started) },
     "database ready",
@@ -43,7 +99,8 @@ async function main() {
   }
   closers.push(() => events.close());
 
-  const app = createApp({ config, store, database, events, leases, log });
+  if (stopping) return;
+  app = createApp({ config, store, database, events, leases, log, server });
   const { url } = await app.start();
   log.info(
     {
@@ -55,36 +112,44 @@ async function main() {
     },
     "service integration gateway listening",
   );
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    const forced = setTimeout(() => {
-      log.error("shutdown took over 10 s; exiting");
-      process.exit(1);
-    }, 10_000);
-    forced.unref();
-    await app.stop();
-    for (const close of closers.reverse()) await close();
-    log.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
 function loadConfigOrExit(): Config {
   try {
     return loadConfig();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
+    if (error instanceof ConfigError) exitWith(error.message);
     throw error;
   }
+}
+
+function lockOrExit(dataDir: string) {
+  try {
+    return lockDataDir(dataDir);
+  } catch (error) {
+    if (error instanceof DataDirLockedError) exitWith(error.message);
+    throw error;
+  }
+}
+
+async function listenOrExit(server: Server, config: Config): Promise<void> {
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `port ${config.port} on ${config.host}`;
+    if (code === "EADDRINUSE") exitWith(`${where} is in use by another process; set SERVICE_PORT`);
+    if (code === "EACCES") exitWith(`${where} may not be used by this user; set SERVICE_PORT`);
+    if (code === "EADDRNOTAVAIL") exitWith(`${config.host} is no address of this machine`);
+    throw error;
+  }
+}
+
+/** A start-up the operator must fix: one line, no stack trace, exit code 1. */
+function exitWith(message: string): never {
+  process.stderr.write(`${message}\n`);
+  // The lock file, if taken, goes with the exit handler.
+  process.exit(1);
 }
 
 await main();

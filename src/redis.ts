@@ -19,7 +19,9 @@ export function createRedisConnection(
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     connectionName: name,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
+    // At most a second between attempts, so the gateway is back within about a second
+    // of Redis; a reconnect attempt costs a refused connection, nothing more.
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   });
   let reported = false;
   redis.on("error", (error: Error) => {

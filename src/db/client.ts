@@ -110,8 +110,14 @@ async function openPostgres(
     query_timeout: 15_000,
     keepAlive: true,
   });
-  // An idle client that loses its server emits here; unhandled, it would end the process.
+  // An idle client that loses its server emits on the pool; a client checked out (for a
+  // transaction, a migration) has no pool listener while it is out, and an unhandled
+  // 'error' would end the process. Its pending query fails on its own and reaches the
+  // caller as SERVICE_UNAVAILABLE (guardDatabase); the listener only keeps the process.
   pool.on("error", (error) => log?.warn({ err: error }, "idle PostgreSQL connection lost"));
+  pool.on("connect", (client) => {
+    client.on("error", (error) => log?.debug({ err: error }, "PostgreSQL connection lost"));
+  });
   const db = drizzleNodePostgres(pool, { schema }) as unknown as Db;
   return {
     db,

@@ -15,12 +15,7 @@ export async function guardDatabase<T>(operation: () => Promise<T>): Promise<T> 
   } catch (error) {
     // Our own verdicts (a conflict found inside a transaction, say) pass through as they are.
     if (error instanceof GatewayError) throw error;
-    const root = rootCause(error);
-    const code =
-      typeof root === "object" && root !== null ? (root as { code?: unknown }).code : undefined;
-    const isQueryError =
-      typeof code === "string" && SQLSTATE.test(code) && !UNAVAILABLE_SQLSTATE.test(code);
-    if (isQueryError) throw error;
+    if (!isDatabaseUnavailable(error)) throw error;
     throw new GatewayError(
       "SERVICE_UNAVAILABLE",
       "The registry database is unavailable; try again shortly.",
@@ -28,6 +23,17 @@ export async function guardDatabase<T>(operation: () => Promise<T>): Promise<T> 
       { cause: error },
     );
   }
+}
+
+/**
+ * True for "the database is not there" (refused, dropped, timed out, starting up, shut
+ * down), false for an error the database raised about a query.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const root = rootCause(error);
+  const code =
+    typeof root === "object" && root !== null ? (root as { code?: unknown }).code : undefined;
+  return !(typeof code === "string" && SQLSTATE.test(code) && !UNAVAILABLE_SQLSTATE.test(code));
 }
 
 function rootCause(error: unknown): unknown {

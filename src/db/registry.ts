@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, gte, lte, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lte, sql } from "drizzle-orm";
 import type { ServiceRecord, ServiceStatus, StatusChange } from "../services/model.js";
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
@@ -102,6 +102,18 @@ export function createRegistryRepository(db: Db) {
 
     /** Every registered service, to rebuild an empty live store. */
     loadAll: () => guardDatabase(async () => (await db.select().from(services)).map(fromRow)),
+
+    /** The durable records of these ids, in their order; null where there is none. */
+    getMany: (ids: readonly string[]) =>
+      guardDatabase(async (): Promise<(ServiceRecord | null)[]> => {
+        if (ids.length === 0) return [];
+        const rows = await db
+          .select()
+          .from(services)
+          .where(inArray(services.id, [...ids]));
+        const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
+        return ids.map((id) => byId.get(id) ?? null);
+      }),
 
     /** Transitions of one service, newest first. */
     history: (serviceId: string, query: HistoryQuery) =>

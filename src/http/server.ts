@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { GatewayError, httpStatusOf, isGatewayError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
@@ -22,10 +22,25 @@ export type HttpServerOptions = {
 };
 
 /**
- * One node:http server for everything: probes and metrics answered here, GraphQL
- * handed to yoga with the body already read (and bounded), the seed's REST routes.
+ * Listens on port (0: any free one); rejects on a port in use (EADDRINUSE) or one it may
+ * not bind (EACCES), without leaving the server half-started.
  */
-export function createHttpServer(options: HttpServerOptions): Server {
+export function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error) => reject(error);
+    server.once("error", fail);
+    server.listen(port, host, () => {
+      server.off("error", fail);
+      resolve();
+    });
+  });
+}
+
+/**
+ * One request listener for everything on the port: probes and metrics answered here,
+ * GraphQL handed to yoga with the body already read (and bounded), the seed's REST routes.
+ */
+export function createRequestListener(options: HttpServerOptions): RequestListener {
   const { graphql, rest, services, metrics, log, maxRequestBodyBytes } = options;
 
   const routeFamily = (path: string) =>
@@ -112,7 +127,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     return sendJson(res, 404, { detail: `No route for ${path}` });
   }
 
-  return createServer((req, res) => {
+  return (req, res) => {
     const started = performance.now();
     const requestId = newRequestId(req.headers["x-request-id"] as string | undefined);
     res.setHeader("x-request-id", requestId);
@@ -142,7 +157,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       log.error({ err: error, requestId, path: url.pathname }, "unexpected error");
       sendJson(res, 500, { detail: "Unexpected error.", code: "INTERNAL_SERVER_ERROR", requestId });
     });
-  });
+  };
 }
 
 /** The seed's SystemHealthResponse, with what this gateway adds. */

@@ -288,7 +288,7 @@ function createTransitionWriter(repository: BreakerRepository, log: Logger) {
         );
         pending = pending.slice(-MAX_PENDING_WRITES);
       }
-      if (!failing) log.error({ err: error }, "database unavailable; breaker transitions held");
+      if (!failing) log.warn({ err: error }, "database unavailable; breaker transitions held");
       failing = true;
     }
   }

@@ -54,7 +54,7 @@ export function createHeartbeatRecorder({
         );
       }
       transitions = held.slice(-maxPendingTransitions);
-      if (!failing) log.error({ err: error }, "database unavailable; heartbeat writes held");
+      if (!failing) log.warn({ err: error }, "database unavailable; heartbeat writes held");
       failing = true;
     }
   }
@@ -82,7 +82,7 @@ export function createHeartbeatRecorder({
         await repository.recordTransition(change);
       } catch (error) {
         transitions = [...transitions, change].slice(-maxPendingTransitions);
-        if (!failing) log.error({ err: error }, "database unavailable; heartbeat writes held");
+        if (!failing) log.warn({ err: error }, "database unavailable; heartbeat writes held");
         failing = true;
       }
     },

@@ -13,13 +13,13 @@ import { createWorkflowRepository } from "../db/workflows.js";
 import type { Events } from "../events.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
-import { every } from "./background.js";
 import { type BreakerSettings, createBreakers, defaultBreakerSettings } from "./breakers.js";
 import { createCalls } from "./calls.js";
 import { createDiscovery } from "./discovery.js";
 import { createExpirySweeper } from "./expiry.js";
 import { createHealth } from "./health.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
+import { createLiveStore } from "./live-store.js";
 import { createProber } from "./prober.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
@@ -56,9 +56,17 @@ export type ServicesDeps = {
 export function createServices(deps: ServicesDeps) {
   const now = deps.now ?? (() => new Date());
   const repository = createRegistryRepository(deps.database.db);
+  const liveStore = createLiveStore({
+    store: deps.store,
+    repository,
+    log: deps.log,
+    checkIntervalMs: deps.restoreCheckIntervalMs ?? RESTORE_CHECK_INTERVAL_MS,
+  });
+  // Everything but restoring and readiness reads the live store through the guard.
+  const store = liveStore.store;
   const heartbeats = createHeartbeatRecorder({ repository, log: deps.log });
   const registry = createRegistry({
-    store: deps.store,
+    store,
     repository,
     heartbeats,
     events: deps.events,
@@ -66,7 +74,7 @@ export function createServices(deps: ServicesDeps) {
     now,
   });
   const expiry = createExpirySweeper({
-    store: deps.store,
+    store,
     registry,
     leases: deps.leases,
     log: deps.log,
@@ -74,7 +82,7 @@ export function createServices(deps: ServicesDeps) {
     now: () => now().getTime(),
   });
   const prober = createProber({
-    store: deps.store,
+    store,
     registry,
     probe: createHealthProbe({ timeoutMs: deps.probes?.timeoutMs }),
     leases: deps.leases,
@@ -96,14 +104,14 @@ export function createServices(deps: ServicesDeps) {
     // Long enough for the trial calls to finish, retries included.
     trialLeaseMs: callPolicy.timeoutMs * callPolicy.maxAttempts + 5000,
     resyncIntervalMs: deps.breakerResyncIntervalMs,
-    isRegistered: async (serviceId) => (await deps.store.get(serviceId)) !== null,
-    registeredIds: async () => (await deps.store.find({})).map((service) => service.id),
+    isRegistered: async (serviceId) => (await store.get(serviceId)) !== null,
+    registeredIds: async () => (await store.find({})).map((service) => service.id),
     // The client is built below, before any instance can be unregistered.
     onUnregistered: (serviceId) => client.forget(serviceId),
   });
   const client = createServiceClient({ settings: callPolicy, breakerOf: breakers.of });
   const discovery = createDiscovery({
-    store: deps.store,
+    store,
     maxPageSize: deps.maxPageSize,
     now: () => now().getTime(),
     random: deps.random,
@@ -114,9 +122,7 @@ export function createServices(deps: ServicesDeps) {
     {
       name: "live registry",
       check: async () => {
-        if (!(await deps.store.isRestored())) {
-          throw new Error("not yet restored from the database");
-        }
+        if (!liveStore.isRestored()) throw new Error("not yet restored from the database");
       },
     },
     {
@@ -127,11 +133,6 @@ export function createServices(deps: ServicesDeps) {
       },
     },
   ]);
-  const liveStore = keepLiveStoreRestored(
-    registry,
-    deps.log,
-    deps.restoreCheckIntervalMs ?? RESTORE_CHECK_INTERVAL_MS,
-  );
   const calls = createCalls({
     discovery,
     client,
@@ -158,6 +159,7 @@ export function createServices(deps: ServicesDeps) {
 
   return {
     registry,
+    liveStore,
     discovery,
     breakers,
     workflows,
@@ -167,7 +169,7 @@ export function createServices(deps: ServicesDeps) {
     watch: createWatch(deps.events),
     readiness,
     health: createHealth({
-      store: deps.store,
+      store,
       readiness,
       breakers,
       selfPreservation: expiry.selfPreservation,
@@ -198,30 +200,3 @@ export type Services = ReturnType<typeof createServices>;
 
 /** How often the live store is checked for lost state (e.g. a Redis restart). */
 const RESTORE_CHECK_INTERVAL_MS = 5000;
-
-/**
- * Restores the live store from the database at start, and again whenever it comes back
- * empty (Redis restarted or flushed). A store that is down at start does not stop the
- * gateway: readiness says so until the first restore succeeds.
- */
-function keepLiveStoreRestored(
-  registry: ReturnType<typeof createRegistry>,
-  log: Logger,
-  intervalMs: number,
-) {
-  const restore = async () => {
-    const restored = await registry.restoreLiveStore();
-    if (restored !== null) log.info({ restored }, "live registry restored from the database");
-  };
-  const loop = every(intervalMs, restore, { log, name: "live registry restore" });
-  return {
-    /** A store that is down at start is logged and tried again by the loop. */
-    async start(): Promise<void> {
-      await restore().catch((error: unknown) =>
-        log.warn({ err: error }, "live registry not restored yet; retrying"),
-      );
-      loop.start();
-    },
-    stop: () => loop.stop(),
-  };
-}

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import DataLoader from "dataloader";
 import type { ProbeResult } from "../clients/health-probe.js";
 import type { DurableWrite, RegistryRepository } from "../db/registry.js";
 import { badInput, GatewayError, notFound } from "../errors.js";
@@ -52,6 +53,11 @@ export function createRegistry({
   const timestamp = () => now().toISOString();
   // Concurrent registrations and status changes share one transaction (group commit).
   const saveDurably = createBatcher<DurableWrite>((writes) => repository.saveMany(writes));
+  // Concurrent look-ups of durable records go out as one query; no cache, as rows change.
+  const durableRecords = new DataLoader<string, ServiceRecord | null>(
+    (ids) => repository.getMany(ids),
+    { cache: false },
+  );
 
   const transition = (
     service: ServiceRecord,
@@ -86,18 +92,18 @@ export function createRegistry({
    */
   async function update(
     id: string,
-    next: (current: StoredService | null) => { record: ServiceRecord; reason: string },
+    next: (current: ServiceRecord | null) => { record: ServiceRecord; reason: string },
+    { durableWhenMissing = false }: { durableWhenMissing?: boolean } = {},
   ) {
     const at = timestamp();
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await store.get(id);
-      const { record, reason } = next(current);
-      const change = transition(record, current?.record.status ?? null, reason, at);
+      const base = current?.record ?? (durableWhenMissing ? await durableRecords.load(id) : null);
+      const { record, reason } = next(base);
+      const change = transition(record, base?.status ?? null, reason, at);
       await saveDurably({ record, change });
       const result = await store.put(record, current?.version ?? null);
-      if (result.ok) {
-        return { previous: current?.record ?? null, record, revision: result.revision, change };
-      }
+      if (result.ok) return { previous: base, record, revision: result.revision, change };
     }
     throw tooFast(id);
   }
@@ -114,24 +120,31 @@ export function createRegistry({
       const registration = parseRegistration(input);
       const id = registration.id ?? randomUUID();
       const at = timestamp();
-      const { previous, record, revision, change } = await update(id, (current) => {
-        const existing = current?.record;
-        if (existing) assertMayChange(existing.owner, caller, id);
-        const sameProbeTarget = existing?.healthCheckUrl === registration.healthCheckUrl;
-        return {
-          reason: existing ? "re-registered" : "registered",
-          record: {
-            ...registration,
-            id,
-            owner: existing ? existing.owner : caller.ownerKey,
-            status: existing?.status === "MAINTENANCE" ? "MAINTENANCE" : "ONLINE",
-            lastHeartbeat: at,
-            registeredAt: existing?.registeredAt ?? at,
-            updatedAt: at,
-            health: sameProbeTarget ? (existing?.health ?? null) : null,
-          },
-        };
-      });
+      // Ownership, registeredAt and MAINTENANCE come from the durable record when the
+      // live store does not hold the id: what it lost (a flush) must not hand the id
+      // to the next token that asks.
+      const registered = await update(
+        id,
+        (existing) => {
+          if (existing) assertMayChange(existing.owner, caller, id);
+          const sameProbeTarget = existing?.healthCheckUrl === registration.healthCheckUrl;
+          return {
+            reason: existing ? "re-registered" : "registered",
+            record: {
+              ...registration,
+              id,
+              owner: existing ? existing.owner : caller.ownerKey,
+              status: existing?.status === "MAINTENANCE" ? "MAINTENANCE" : "ONLINE",
+              lastHeartbeat: at,
+              registeredAt: existing?.registeredAt ?? at,
+              updatedAt: at,
+              health: sameProbeTarget ? (existing?.health ?? null) : null,
+            },
+          };
+        },
+        { durableWhenMissing: true },
+      );
+      const { previous, record, revision, change } = registered;
       await publish(previous ? "UPDATED" : "REGISTERED", record, revision, change);
       return record;
     },
@@ -200,10 +213,10 @@ export function createRegistry({
       if (current.record.status === next) return current.record;
       const { record, revision, change } = await update(id, (latest) => {
         if (!latest) throw notFound(`Service ${id} is not registered.`);
-        assertMayChange(latest.record.owner, caller, id);
+        assertMayChange(latest.owner, caller, id);
         return {
           reason: "set manually",
-          record: { ...latest.record, status: next, updatedAt: timestamp() },
+          record: { ...latest, status: next, updatedAt: timestamp() },
         };
       });
       await publish("UPDATED", record, revision, change);
@@ -336,23 +349,6 @@ export function createRegistry({
       }
       const from = since == null ? null : new Date(since).toISOString();
       return repository.history(id, { since: from, first: size });
-    },
-
-    /**
-     * Fills the live store from the database when it has not been since it last came
-     * up empty (a first start on Redis, Redis flushed or restarted). Services already
-     * there are newer than their rows and are kept; the store is marked restored only
-     * after every row is in, so a restore cut short runs again. Returns how many
-     * services were restored, or null when there was nothing to do.
-     */
-    async restoreLiveStore(): Promise<number | null> {
-      if (await store.isRestored()) return null;
-      let restored = 0;
-      for (const record of await repository.loadAll()) {
-        if ((await store.put(record, null)).ok) restored += 1;
-      }
-      await store.markRestored();
-      return restored;
     },
   };
 }

@@ -326,6 +326,19 @@ export function createRedisRegistryStore({
     ping: async () => {
       await guarded(() => redis.ping());
     },
+
+    onConnectionChange(listener) {
+      // "close" comes as soon as the socket does, before a restarted (empty) Redis can
+      // answer anything; "ready" once commands may flow again.
+      const lost = () => listener(false);
+      const back = () => listener(true);
+      redis.on("close", lost);
+      redis.on("ready", back);
+      return () => {
+        redis.off("close", lost);
+        redis.off("ready", back);
+      };
+    },
   };
 }
 

@@ -88,6 +88,12 @@ export interface RegistryStore {
   ): Promise<{ events: RegistryChangeEvent[]; oldestKept: number | null }>;
   /** Throws when the backend is unreachable. */
   ping(): Promise<void>;
+  /**
+   * Tells when the connection to the backend is lost (false) and back (true), for a
+   * store whose state can vanish with its server; absent where it cannot (memory).
+   * Returns the unsubscribe function.
+   */
+  onConnectionChange?(listener: (connected: boolean) => void): () => void;
 }
 
 /**

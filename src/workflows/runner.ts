@@ -81,7 +81,7 @@ export function createWorkflowRunner({
         failing = false;
       })
       .catch((error: unknown) => {
-        if (!failing) log.error({ err: error }, "workflow runner cannot claim executions");
+        if (!failing) log.warn({ err: error }, "workflow runner cannot claim executions");
         failing = true;
       })
       .finally(() => {

@@ -11,7 +11,7 @@ import { migratedPglite } from "../helpers/database.js";
 
 /** The services on a clock the test moves by hand. */
 async function servicesAt(clock: { now: number }, leases: LeaseStore, store?: RegistryStore) {
-  return createServices({
+  const services = createServices({
     store: store ?? createMemoryRegistryStore(),
     database: await migratedPglite(),
     events: createInProcessEvents(),
@@ -20,6 +20,9 @@ async function servicesAt(clock: { now: number }, leases: LeaseStore, store?: Re
     leases,
     now: () => new Date(clock.now),
   });
+  // What start() does first, without the background loops this test drives by hand.
+  await services.liveStore.restore();
+  return services;
 }
 
 const register = (services: Services, id: string, ttlSeconds = 30) =>
