@@ -33,6 +33,7 @@ export async function startGateway(
     breakerResyncIntervalMs?: number;
     workflows?: Partial<Config["workflows"]>;
     workflowRunner?: { claimIntervalMs?: number };
+    restoreCheckIntervalMs?: number;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -73,7 +74,7 @@ export async function startGateway(
     database,
     events: options.events ?? createInProcessEvents(),
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    restoreCheckIntervalMs: 200,
+    restoreCheckIntervalMs: options.restoreCheckIntervalMs ?? 200,
     leases: options.leases,
     breakerResyncIntervalMs: options.breakerResyncIntervalMs,
     workflowRunner: { claimIntervalMs: 100, ...options.workflowRunner },
