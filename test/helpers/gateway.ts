@@ -100,9 +100,14 @@ export async function startGateway(
     store,
     database,
     graphql,
-    /** Empties the live registry behind the running server, between tests. */
+    /**
+     * Unregisters every service, between tests: from the database too, since a
+     * registration the live store misses takes its owner and status from there.
+     */
     async removeAllServices() {
-      for (const service of await store.find({})) await store.remove(service.id);
+      for (const service of await store.find({})) {
+        await app.services.registry.unregister(service.id, { ownerKey: null, isAdmin: true });
+      }
     },
     async stop() {
       await app.stop();
