@@ -13,6 +13,9 @@ export type LiveStoreDeps = {
   checkIntervalMs: number;
 };
 
+/** How often a restore that failed is tried again. */
+const RETRY_WHILE_LOST_MS = 500;
+
 /** Records written to the store at once while restoring (one pipelined round trip). */
 const RESTORE_CHUNK = 100;
 
@@ -66,7 +69,13 @@ export function createLiveStore({ store, repository, log, checkIntervalMs }: Liv
     return running;
   };
 
-  const loop = every(checkIntervalMs, restoreNow, { log, name: "live registry restore" });
+  const check = every(checkIntervalMs, restoreNow, { log, name: "live registry check" });
+  // While the store is not whole (a restore that failed: the database away as well),
+  // try again often, so it is whole soon after both are back.
+  const retry = every(RETRY_WHILE_LOST_MS, () => (restored ? Promise.resolve() : restoreNow()), {
+    log,
+    name: "live registry restore",
+  });
   let unsubscribe: (() => void) | null = null;
 
   return {
@@ -78,7 +87,7 @@ export function createLiveStore({ store, repository, log, checkIntervalMs }: Liv
     /** Checks the store and restores it if it lost its state; what start() does first. */
     restore: restoreNow,
 
-    /** Restores now if needed; a store that is down at start is retried by the loop. */
+    /** Restores now if needed; a store that is down at start is retried every 500 ms. */
     async start(): Promise<void> {
       unsubscribe =
         store.onConnectionChange?.((connected) => {
@@ -87,19 +96,19 @@ export function createLiveStore({ store, repository, log, checkIntervalMs }: Liv
             restored = false;
             return;
           }
-          restoreNow().catch((error: unknown) =>
-            log.warn({ err: error }, "live registry not restored yet; retrying"),
-          );
+          // A failure here is the retry loop's to log and try again.
+          restoreNow().catch(() => {});
         }) ?? null;
       await restoreNow().catch((error: unknown) =>
         log.warn({ err: error }, "live registry not restored yet; retrying"),
       );
-      loop.start();
+      check.start();
+      retry.start();
     },
 
     async stop(): Promise<void> {
       unsubscribe?.();
-      await loop.stop();
+      await Promise.all([check.stop(), retry.stop()]);
       await running?.catch(() => {});
     },
   };
