@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import type { Events } from "./events.js";
+import { trackConnections } from "./http/drain.js";
 import { createGraphQL } from "./http/graphql.js";
 import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
 import { createRestRoutes } from "./http/rest.js";
@@ -18,6 +19,7 @@ export type AppDeps = {
     | "serviceName"
     | "port"
     | "host"
+    | "shutdownTimeoutSeconds"
     | "maxRequestBodyBytes"
     | "graphiql"
     | "maxPageSize"
@@ -41,6 +43,11 @@ export type AppDeps = {
   breakerResyncIntervalMs?: number;
   /** How often the workflow runner looks for work; tests shorten it. */
   workflowRunner?: { claimIntervalMs?: number };
+  /**
+   * How long keep-alive connections idle at stop stay open for a last request (see
+   * `DrainOptions.idleGraceMs`). Default the server's keep-alive timeout, 5,000 ms.
+   */
+  idleConnectionGraceMs?: number;
 };
 
 export type App = {
@@ -51,14 +58,12 @@ export type App = {
    */
   start(): Promise<{ url: string; port: number }>;
   /**
-   * Stops accepting, closes WebSockets, waits for open requests, and writes what is
-   * pending to the database; closing the backends is the caller's.
+   * Stops accepting, closes WebSockets (1001) and ends subscriptions, drains HTTP
+   * connections (bounded by config.shutdownTimeoutSeconds), and writes what is pending
+   * to the database; closing the backends is the caller's.
    */
   stop(): Promise<void>;
 };
-
-/** How long open requests (and SSE streams) get to finish when the gateway stops. */
-const SHUTDOWN_GRACE_MS = 2000;
 
 /** The whole gateway on one port, without owning its backends (main.ts does). */
 export function createApp(deps: AppDeps): App {
@@ -78,11 +83,13 @@ export function createApp(deps: AppDeps): App {
     breakerResyncIntervalMs: deps.breakerResyncIntervalMs,
     workflows: { ...config.workflows, ...deps.workflowRunner },
   });
+  const stopping = new AbortController();
   const graphql = createGraphQL({
     services,
     log,
     adminToken: config.adminToken,
     graphiql: config.graphiql,
+    stopping: stopping.signal,
   });
   const server = createHttpServer({
     graphql,
@@ -99,6 +106,7 @@ export function createApp(deps: AppDeps): App {
     serviceName: config.serviceName,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
+  const connections = trackConnections(server);
   const webSockets = attachGraphQLWebSocket(server, graphql, log);
 
   return {
@@ -116,13 +124,18 @@ export function createApp(deps: AppDeps): App {
       });
     },
     async stop() {
-      await webSockets.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // SSE subscriptions never end by themselves: give open requests a moment, then go.
-        setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+      const drained = connections.drain({
+        timeoutMs: config.shutdownTimeoutSeconds * 1000,
+        idleGraceMs: deps.idleConnectionGraceMs,
       });
+      const webSocketsClosed = webSockets.close();
+      // After the WebSockets' close frames, so their subscriptions end with the socket
+      // and only SSE streams see this.
+      stopping.abort();
+      await webSocketsClosed;
+      const drain = await drained;
+      if (drain.destroyed > 0) log.warn(drain, "connections cut at the shutdown timeout");
+      else log.info(drain, "connections drained");
       await services.stop();
     },
   };

@@ -33,6 +33,9 @@ export async function startGateway(
     breakerResyncIntervalMs?: number;
     workflows?: Partial<Config["workflows"]>;
     workflowRunner?: { claimIntervalMs?: number };
+    /** Keep-alive connections idle at stop are closed at once unless a test says. */
+    idleConnectionGraceMs?: number;
+    shutdownTimeoutSeconds?: number;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -42,6 +45,7 @@ export async function startGateway(
       serviceName: "gateway-under-test",
       port: 0,
       host: "127.0.0.1",
+      shutdownTimeoutSeconds: options.shutdownTimeoutSeconds ?? 10,
       maxRequestBodyBytes: options.maxRequestBodyBytes ?? 1024 * 1024,
       graphiql: true,
       maxPageSize: 500,
@@ -77,6 +81,9 @@ export async function startGateway(
     leases: options.leases,
     breakerResyncIntervalMs: options.breakerResyncIntervalMs,
     workflowRunner: { claimIntervalMs: 100, ...options.workflowRunner },
+    // Waiting out the keep-alive timeout of fetch's idle connections would add seconds
+    // to every test's stop.
+    idleConnectionGraceMs: options.idleConnectionGraceMs ?? 0,
   });
   const { url } = await app.start();
 
