@@ -1,9 +1,10 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import type { Events } from "./events.js";
+import { type ConnectionDrain, trackConnections } from "./http/drain.js";
 import { createGraphQL } from "./http/graphql.js";
 import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
 import { createRestRoutes } from "./http/rest.js";
@@ -19,6 +20,7 @@ export type AppDeps = {
     | "serviceName"
     | "port"
     | "host"
+    | "shutdownTimeoutSeconds"
     | "maxRequestBodyBytes"
     | "graphiql"
     | "maxPageSize"
@@ -43,11 +45,21 @@ export type AppDeps = {
   /** How often the workflow runner looks for work; tests shorten it. */
   workflowRunner?: { claimIntervalMs?: number };
   /**
-   * A server already listening on config.port (the composition root binds the port
-   * before it opens the database, and answers health checks on it while it waits).
-   * The gateway takes its requests over once started. Created here when omitted.
+   * A server already listening on config.port, its connections tracked from the first:
+   * the composition root binds the port before it opens the database, and answers
+   * health checks on it while it waits. `handOver` gives the gateway its requests once
+   * started. Created here when omitted.
    */
-  server?: Server;
+  listening?: {
+    server: Server;
+    connections: ConnectionDrain;
+    handOver: (listener: RequestListener) => void;
+  };
+  /**
+   * How long keep-alive connections idle at stop stay open for a last request (see
+   * `DrainOptions.idleGraceMs`). Default the server's keep-alive timeout, 5,000 ms.
+   */
+  idleConnectionGraceMs?: number;
 };
 
 export type App = {
@@ -58,14 +70,12 @@ export type App = {
    */
   start(): Promise<{ url: string; port: number }>;
   /**
-   * Stops accepting, closes WebSockets, waits for open requests, and writes what is
-   * pending to the database; closing the backends is the caller's.
+   * Stops accepting, closes WebSockets (1001) and ends subscriptions, drains HTTP
+   * connections (bounded by config.shutdownTimeoutSeconds), and writes what is pending
+   * to the database; closing the backends is the caller's.
    */
   stop(): Promise<void>;
 };
-
-/** How long open requests (and SSE streams) get to finish when the gateway stops. */
-const SHUTDOWN_GRACE_MS = 2000;
 
 /** The whole gateway on one port, without owning its backends (main.ts does). */
 export function createApp(deps: AppDeps): App {
@@ -85,13 +95,15 @@ export function createApp(deps: AppDeps): App {
     breakerResyncIntervalMs: deps.breakerResyncIntervalMs,
     workflows: { ...config.workflows, ...deps.workflowRunner },
   });
+  const stopping = new AbortController();
   const graphql = createGraphQL({
     services,
     log,
     adminToken: config.adminToken,
     graphiql: config.graphiql,
+    stopping: stopping.signal,
   });
-  const server = deps.server ?? createServer();
+  const server = deps.listening?.server ?? createServer();
   const handleRequest = createRequestListener({
     graphql,
     rest: createRestRoutes({
@@ -107,28 +119,37 @@ export function createApp(deps: AppDeps): App {
     serviceName: config.serviceName,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
+  const connections = deps.listening?.connections ?? trackConnections(server);
   const webSockets = attachGraphQLWebSocket(server, graphql, log);
 
   return {
     services,
     async start() {
       await services.start();
-      // Whatever answered on the port while the gateway started hands over to it now.
-      server.removeAllListeners("request");
-      server.on("request", handleRequest);
-      if (!server.listening) await listen(server, config.port, config.host);
+      if (deps.listening) {
+        // Whatever answered on the port while the gateway started hands over to it now.
+        deps.listening.handOver(handleRequest);
+      } else {
+        server.on("request", handleRequest);
+        await listen(server, config.port, config.host);
+      }
       const { port } = server.address() as AddressInfo;
       const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
       return { url: `http://${host}:${port}`, port };
     },
     async stop() {
-      await webSockets.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // SSE subscriptions never end by themselves: give open requests a moment, then go.
-        setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+      const drained = connections.drain({
+        timeoutMs: config.shutdownTimeoutSeconds * 1000,
+        idleGraceMs: deps.idleConnectionGraceMs,
       });
+      const webSocketsClosed = webSockets.close();
+      // After the WebSockets' close frames, so their subscriptions end with the socket
+      // and only SSE streams see this.
+      stopping.abort();
+      await webSocketsClosed;
+      const drain = await drained;
+      if (drain.destroyed > 0) log.warn(drain, "connections cut at the shutdown timeout");
+      else log.info(drain, "connections drained");
       await services.stop();
     },
   };

@@ -22,6 +22,12 @@ const environmentSchema = z
     SERVICE_PORT: port.default(8090),
     /** Interface to listen on. Default all interfaces. */
     SERVICE_HOST: z.string().min(1).default("0.0.0.0"),
+    /**
+     * How long requests in flight and keep-alive connections get to finish after SIGTERM
+     * (SSE streams and WebSockets are ended at once); what is open then is cut, and the
+     * process is made to exit 5 s later at the latest. Default 10.
+     */
+    SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(10),
     /** pino level; the seed's upper-case names (`INFO`) are accepted. */
     LOG_LEVEL: z
       .string()
@@ -135,6 +141,7 @@ export type Config = {
   serviceName: string;
   port: number;
   host: string;
+  shutdownTimeoutSeconds: number;
   logLevel: (typeof logLevels)[number];
   discoveryBackend: "memory" | "redis";
   redis: RedisConfig | null;
@@ -185,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serviceName: e.SERVICE_NAME,
     port: e.SERVICE_PORT,
     host: e.SERVICE_HOST,
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
     discoveryBackend: e.DISCOVERY_BACKEND ?? (redis ? "redis" : "memory"),
     redis: redis ? { url: redis, keyPrefix: e.REDIS_KEY_PREFIX } : null,

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
@@ -6,6 +6,7 @@ import { type Database, openDatabase } from "./db/client.js";
 import { DataDirLockedError, lockDataDir } from "./db/data-dir-lock.js";
 import { migrateWhenReachable } from "./db/migrate-when-reachable.js";
 import { createInProcessEvents, createRedisEvents } from "./events.js";
+import { trackConnections } from "./http/drain.js";
 import { listen } from "./http/server.js";
 import { answerWhileStarting, type StartingState } from "./http/starting.js";
 import { createLogger } from "./logger.js";
@@ -34,11 +35,16 @@ async function main() {
   // Before the database is opened: a port in use is one line, with nothing opened yet.
   const databaseName = `database (${"url" in config.database ? "postgres" : "pglite"})`;
   const starting: StartingState = { waitingFor: databaseName, error: null };
-  const server = createServer(answerWhileStarting(() => starting));
+  // One request listener for the process, which hands over from the starting answers
+  // to the gateway's; the connections are tracked from the first, for the drain.
+  let answer: RequestListener = answerWhileStarting(() => starting);
+  const server = createServer((req, res) => answer(req, res));
+  const connections = trackConnections(server);
   await listenOrExit(server, config);
   const { port } = server.address() as AddressInfo;
   log.info({ port }, "port bound; starting");
-  closers.push(() => new Promise((resolve) => server.close(resolve)));
+  // Stopped while still starting: the gateway's own stop drains it otherwise (once).
+  closers.push(() => connections.drain({ timeoutMs: config.shutdownTimeoutSeconds * 1000 }));
 
   let app: ReturnType<typeof createApp> | null = null;
   let stopping = false;
@@ -48,10 +54,13 @@ async function main() {
     stopping = true;
     log.info({ signal }, "shutting down");
     aborted.abort();
+    // The drain cuts connections at the shutdown timeout; the 5 s beyond it are for the
+    // final writes and closing the backends, and this for one that never answers.
+    const forcedAfterMs = config.shutdownTimeoutSeconds * 1000 + 5000;
     const forced = setTimeout(() => {
-      log.error("shutdown took over 10 s; exiting");
+      log.error({ forcedAfterMs }, "shutdown did not finish in time; exiting");
       process.exit(1);
-    }, 10_000);
+    }, forcedAfterMs);
     forced.unref();
     await app?.stop();
     for (const close of closers.reverse()) await close().catch(() => {});
@@ -100,7 +109,21 @@ async function main() {
   closers.push(() => events.close());
 
   if (stopping) return;
-  app = createApp({ config, store, database, events, leases, log, server });
+  app = createApp({
+    config,
+    store,
+    database,
+    events,
+    leases,
+    log,
+    listening: {
+      server,
+      connections,
+      handOver: (listener) => {
+        answer = listener;
+      },
+    },
+  });
   const { url } = await app.start();
   log.info(
     {

@@ -76,6 +76,14 @@ describe("configuration", () => {
     }
   });
 
+  it("bounds shutdown by SHUTDOWN_TIMEOUT_SECONDS, 10 unless set", () => {
+    expect(loadConfig({}).shutdownTimeoutSeconds).toBe(10);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_SECONDS: "2.5" }).shutdownTimeoutSeconds).toBe(2.5);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_SECONDS: "-1" })).toThrow(
+      /SHUTDOWN_TIMEOUT_SECONDS/,
+    );
+  });
+
   it("refuses a Redis backend with no Redis to use", () => {
     expect(() => loadConfig({ DISCOVERY_BACKEND: "redis" })).toThrow(/DISCOVERY_BACKEND/);
   });

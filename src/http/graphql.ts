@@ -5,6 +5,7 @@ import type { GatewayContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
 import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
+import { useEndOnStop } from "./end-on-stop.js";
 import { maskError, useGatewayErrors } from "./graphql-errors.js";
 import { newRequestId } from "./request-id.js";
 
@@ -24,9 +25,17 @@ export type GraphQLOptions = {
   log: Logger;
   adminToken: string | null;
   graphiql: boolean;
+  /** Aborted when the gateway begins to stop: open subscriptions complete. */
+  stopping: AbortSignal;
 };
 
-export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOptions): Gateway {
+export function createGraphQL({
+  services,
+  log,
+  adminToken,
+  graphiql,
+  stopping,
+}: GraphQLOptions): Gateway {
   return createYoga<ServerContext, GatewayContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -56,6 +65,6 @@ export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOp
         log,
       };
     },
-    plugins: [useGatewayErrors()],
+    plugins: [useGatewayErrors(), useEndOnStop(stopping)],
   });
 }

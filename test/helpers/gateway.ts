@@ -34,6 +34,9 @@ export async function startGateway(
     workflows?: Partial<Config["workflows"]>;
     workflowRunner?: { claimIntervalMs?: number };
     restoreCheckIntervalMs?: number;
+    /** Keep-alive connections idle at stop are closed at once unless a test says. */
+    idleConnectionGraceMs?: number;
+    shutdownTimeoutSeconds?: number;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -43,6 +46,7 @@ export async function startGateway(
       serviceName: "gateway-under-test",
       port: 0,
       host: "127.0.0.1",
+      shutdownTimeoutSeconds: options.shutdownTimeoutSeconds ?? 10,
       maxRequestBodyBytes: options.maxRequestBodyBytes ?? 1024 * 1024,
       graphiql: true,
       maxPageSize: 500,
@@ -78,6 +82,9 @@ export async function startGateway(
     leases: options.leases,
     breakerResyncIntervalMs: options.breakerResyncIntervalMs,
     workflowRunner: { claimIntervalMs: 100, ...options.workflowRunner },
+    // Waiting out the keep-alive timeout of fetch's idle connections would add seconds
+    // to every test's stop.
+    idleConnectionGraceMs: options.idleConnectionGraceMs ?? 0,
   });
   const { url } = await app.start();
 

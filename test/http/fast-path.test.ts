@@ -101,6 +101,7 @@ describe("JSON fast path selection", () => {
       log: pino({ level: "silent" }),
       adminToken: null,
       graphiql: false,
+      stopping: new AbortController().signal,
     });
     // Answers 599 whenever the fast path declines, so each case shows who answered.
     const server = createServer(async (req: IncomingMessage, res) => {
