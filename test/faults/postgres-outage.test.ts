@@ -93,6 +93,16 @@ describe("PostgreSQL outages", () => {
     gateways.push(...replicas);
     for (const replica of replicas) await msUntilReady(replica.url);
     const urls = replicas.map((replica) => replica.url);
+    const steady = await graphqlAt(urls[0] as string, REGISTER, {
+      input: {
+        id: "steady",
+        name: "steady",
+        type: "steady",
+        version: "1.0.0",
+        baseUrl: "http://s.test",
+      },
+    });
+    expect("network" in steady ? null : steady.data).toEqual({ registerService: { id: "steady" } });
     const burst = registrationBurst(urls, "pg-burst", 12);
 
     const recoveries: number[] = [];
@@ -104,6 +114,11 @@ describe("PostgreSQL outages", () => {
         const readiness = await readinessOf(url);
         expect(readiness.status).toBe(503);
         expect(readiness.body).toContain("database (postgres)");
+        // The hot paths live in Redis: heartbeats and discovery go on without the database.
+        const beat = await graphqlAt(url, `mutation { heartbeat(id: "steady") { id } }`);
+        expect("network" in beat ? null : beat.data).toEqual({ heartbeat: { id: "steady" } });
+        const found = await graphqlAt(url, `{ serviceByType(type: "STEADY") { id } }`);
+        expect("network" in found ? null : found.data).toEqual({ serviceByType: { id: "steady" } });
       }
       await sleep(outageMs / 2);
       await postgres.start();
