@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { forbiddenHost } from "../clients/address-guard.js";
 import { badInput, GatewayError } from "../errors.js";
+import type { JsonLimits } from "../lib/json-bounds.js";
+import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
 import type { JsonObject, ServiceEndpoint } from "./model.js";
 
 /** Largest accepted `metadata`, serialised as JSON. */
@@ -65,17 +67,18 @@ const endpointSchema = z.object({
   requiredPermissions: z.array(trimmed(200)).max(50).default([]),
 });
 
+/** Bounds of `metadata`: checked in parseRegistration, before anything serialises it. */
+export const METADATA_LIMITS: JsonLimits = {
+  maxDepth: MAX_JSON_DEPTH,
+  maxBytes: MAX_METADATA_BYTES,
+};
+
 // Metadata arrives parsed from JSON (GraphQL's JSON scalar or a REST body), so its values
-// are JSON already; checking the shape and size is enough, and far cheaper than z.json().
-const metadataSchema = z
-  .custom<JsonObject>(
-    (value) => value !== null && typeof value === "object" && !Array.isArray(value),
-    "must be a JSON object",
-  )
-  .refine(
-    (value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES,
-    `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
-  );
+// are JSON already and its bounds are checked before zod runs; the shape is all that is left.
+const metadataSchema = z.custom<JsonObject>(
+  (value) => value !== null && typeof value === "object" && !Array.isArray(value),
+  "must be a JSON object",
+);
 
 export const registrationSchema = z
   .object({
@@ -164,6 +167,8 @@ export function parseInput<S extends z.ZodType>(
 /** GraphQL sends omitted nullable fields as null; for a registration null means "not given". */
 export function parseRegistration(value: Record<string, unknown>): ValidRegistration {
   const given = Object.fromEntries(Object.entries(value).filter(([, field]) => field != null));
+  if (given.metadata !== undefined)
+    assertJsonWithin(given.metadata, "input.metadata", METADATA_LIMITS);
   // PostgreSQL stores no NUL character in text or JSON; refuse it here, not as a failed write.
   for (const [field, fieldValue] of Object.entries(given)) {
     if (JSON.stringify(fieldValue).includes("\\u0000")) {

@@ -17,6 +17,7 @@ import {
   workflowStatuses,
 } from "../workflows/model.js";
 import { createWorkflowRunner } from "../workflows/runner.js";
+import { assertJsonWithin, JSON_VALUE_LIMITS } from "./json-input.js";
 import type { JsonObject, JsonValue } from "./model.js";
 import { normalizeServiceType } from "./registration-input.js";
 
@@ -210,6 +211,8 @@ export function createWorkflows({
   }
 
   async function execute(input: ExecuteWorkflowInput): Promise<WorkflowExecution> {
+    // Bounded before anything reads it (REST hands it over unchecked by any scalar).
+    assertJsonWithin(input.data, "data", JSON_VALUE_LIMITS);
     const type = normalizeServiceType(input.workflowType);
     const version = await activeVersion(type);
     const definition = await definitionOf(type, version);
