@@ -27,8 +27,12 @@ export function useGatewayErrors(): Plugin<GatewayContext> {
   };
 }
 
-/** graphql-js reports a variable that fails coercion (an unknown enum value, say) like this. */
-const INVALID_VARIABLE = /^Variable "\$(\w+)" got invalid value/;
+/**
+ * graphql-js reports a variable that fails coercion (an unknown enum value, say) like
+ * this, with ` at "input.metadata"` when the bad value sits inside the variable.
+ */
+const INVALID_VARIABLE =
+  /^Variable "\$(\w+)" got invalid value.*? at "([^"]+)";|^Variable "\$(\w+)" got invalid value/s;
 
 function present(error: GraphQLError, requestId: string, log: Logger): GraphQLError {
   const original = error.originalError;
@@ -36,7 +40,10 @@ function present(error: GraphQLError, requestId: string, log: Logger): GraphQLEr
   if (invalidVariable) {
     return new GraphQLError(error.message, {
       nodes: error.nodes,
-      extensions: { code: "BAD_USER_INPUT", field: `$${invalidVariable[1]}` },
+      extensions: {
+        code: "BAD_USER_INPUT",
+        field: `$${invalidVariable[2] ?? invalidVariable[3]}`,
+      },
     });
   }
   if (original === undefined || original instanceof GraphQLError) return error;

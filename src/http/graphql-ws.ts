@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { prepareOperation } from "./envelop-operation.js";
 import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
+import { operationCostErrors } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 import { createSubscriptionSharing } from "./shared-subscriptions.js";
 
@@ -46,6 +47,9 @@ export function attachGraphQLWebSocket(server: Server, graphql: Gateway, log: Lo
           payload,
         );
         if ("errors" in prepared) return [...prepared.errors];
+        // Refused here, as an error message, rather than failing every event later.
+        const tooCostly = operationCostErrors(prepared.args);
+        if (tooCostly.length > 0) return tooCostly;
         return {
           ...prepared.args,
           rootValue: { execute: prepared.execute, subscribe: prepared.subscribe },

@@ -6,6 +6,7 @@ import { schema } from "../schema/index.js";
 import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
 import { maskError, useGatewayErrors } from "./graphql-errors.js";
+import { useOperationLimits } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 
 export const GRAPHQL_PATH = "/graphql";
@@ -56,6 +57,6 @@ export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOp
         log,
       };
     },
-    plugins: [useGatewayErrors()],
+    plugins: [useOperationLimits(), useGatewayErrors()],
   });
 }
