@@ -20,6 +20,13 @@ export function normalizeServiceType(type: string): string {
     .toUpperCase();
 }
 
+/**
+ * A service id: it is a REST path segment and a Redis key part. Starting with a letter or
+ * digit rules out "." and "..", which URL normalisation turns into other paths (a service
+ * registered as ".." could never be read or removed over REST).
+ */
+export const SERVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
 const trimmed = (max: number) => z.string().trim().min(1, "must not be empty").max(max);
 
 /** Why a string is not a usable service URL, or null when it is one. */
@@ -82,8 +89,13 @@ const metadataSchema = z.custom<JsonObject>(
 
 export const registrationSchema = z
   .object({
-    id: trimmed(128)
-      .regex(/^[A-Za-z0-9._:-]+$/, "may contain only letters, digits, '.', '_', ':' and '-'")
+    id: z
+      .string()
+      .trim()
+      .regex(
+        SERVICE_ID,
+        "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+      )
       .optional(),
     name: trimmed(200),
     type: z
@@ -178,8 +190,13 @@ export function parseRegistration(value: Record<string, unknown>): ValidRegistra
   return parseInput(registrationSchema, given, "input") as ValidRegistration;
 }
 
-/** Ids arrive from paths and arguments; anything empty or over-long cannot name a service. */
+/**
+ * Ids arrive from paths and arguments; anything empty or over-long cannot name a service,
+ * nor can "." or "..". Other characters are left to the lookup (an unknown id is not
+ * found), so ids registered before SERVICE_ID stay reachable.
+ */
 export function parseServiceId(id: string, field = "id"): string {
   if (id.length === 0 || id.length > 128) throw badInput(field, "must be 1 to 128 characters");
+  if (id === "." || id === "..") throw badInput(field, 'must not be "." or ".."');
   return id;
 }

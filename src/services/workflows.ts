@@ -20,6 +20,7 @@ import { createWorkflowRunner } from "../workflows/runner.js";
 import { assertJsonWithin, JSON_VALUE_LIMITS } from "./json-input.js";
 import type { JsonObject, JsonValue } from "./model.js";
 import { normalizeServiceType } from "./registration-input.js";
+import { limitText } from "./service-where.js";
 
 export type ExecuteWorkflowInput = {
   id?: string | null;
@@ -234,9 +235,10 @@ export function createWorkflows({
     const timeoutSeconds = options.timeoutSeconds ?? executionTimeoutSeconds;
     const now = new Date();
     const id = input.id?.trim() || randomUUID();
-    // It travels in x-request-id headers to the services the steps call.
-    if (!/^[\w.:-]{1,128}$/.test(id)) {
-      throw badInput("id", "must be 1 to 128 letters, digits, '.', ':', '_' or '-'");
+    // It travels in x-request-id headers to the services the steps call, and is a REST
+    // path segment, where "." and ".." would name other paths.
+    if (!/^[\w.:-]{1,128}$/.test(id) || id === "." || id === "..") {
+      throw badInput("id", "must be 1 to 128 letters, digits, '.', ':', '_' or '-', not . or ..");
     }
     const { execution, created } = await repository.createExecution({
       id,
@@ -314,6 +316,8 @@ export function createWorkflows({
         throw badInput("status", `must be one of ${workflowStatuses.join(", ")}`);
       }
       if (query.first < 1 || query.first > 500) throw badInput("first", "must be 1 to 500");
+      limitText(query.workflowType, "workflowType");
+      limitText(query.after, "after");
       return repository.executions({
         ...query,
         workflowType: query.workflowType ? normalizeServiceType(query.workflowType) : null,
