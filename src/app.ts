@@ -99,7 +99,9 @@ export function createApp(deps: AppDeps): App {
     serviceName: config.serviceName,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
-  const webSockets = attachGraphQLWebSocket(server, graphql, log);
+  const webSockets = attachGraphQLWebSocket(server, graphql, log, {
+    maxPayloadBytes: config.maxRequestBodyBytes,
+  });
 
   return {
     services,

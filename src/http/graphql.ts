@@ -5,7 +5,7 @@ import type { GatewayContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
 import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
-import { maskError, useGatewayErrors } from "./graphql-errors.js";
+import { maskError, useGatewayErrors, yogaLogger } from "./graphql-errors.js";
 import { useOperationLimits } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 
@@ -41,7 +41,7 @@ export function createGraphQL({ services, log, adminToken, graphiql }: GraphQLOp
       : false,
     renderGraphiQL,
     maskedErrors: { maskError },
-    logging: log.child({ component: "graphql" }),
+    logging: yogaLogger(log.child({ component: "graphql" })),
     // Over HTTP yoga builds a fetch Request; over graphql-ws the socket's values arrive
     // in the server context instead.
     context: ({ request, requestId, authorization, traceparent }) => {
