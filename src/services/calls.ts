@@ -198,8 +198,6 @@ export function createCalls({
         { serviceId: service.id, method: input.method, path: input.path },
       );
     }
-    // Bounded before it is serialised: JSON.stringify overflows the stack on deep values.
-    if (input.body != null) assertJsonWithin(input.body, "input.body", BODY_LIMITS);
     const body = input.body == null ? null : JSON.stringify(input.body);
     const outcome = await client.call({
       serviceId: service.id,
@@ -233,6 +231,8 @@ export function createCalls({
     caller: Caller,
     trace: CallTrace,
   ): Promise<ServiceCallResult> {
+    // Bounded before anything reads it: JSON.stringify overflows the stack on deep values.
+    if (raw.body != null) assertJsonWithin(raw.body, "input.body", BODY_LIMITS);
     const input = parseInput(raw);
     if (input.serviceId != null) return send(input, await byId(input.serviceId), caller, trace);
     // By type, an instance whose breaker refused the call before sending it (its trials
