@@ -120,7 +120,9 @@ export function createApp(deps: AppDeps): App {
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
   const connections = deps.listening?.connections ?? trackConnections(server);
-  const webSockets = attachGraphQLWebSocket(server, graphql, log);
+  const webSockets = attachGraphQLWebSocket(server, graphql, log, {
+    maxPayloadBytes: config.maxRequestBodyBytes,
+  });
 
   return {
     services,

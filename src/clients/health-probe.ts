@@ -1,4 +1,5 @@
 import { Agent } from "undici";
+import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
 import type { JsonValue } from "../services/model.js";
 import { forbiddenHost, guardedLookup } from "./address-guard.js";
 
@@ -118,8 +119,8 @@ function parseJson(text: string): JsonValue | null {
   }
 }
 
-/** Largest probe answer kept and shown (Service.health.body). */
-const MAX_SHOWN_BYTES = 4096;
+/** Largest probe answer kept and shown (Service.health.body), as deep as any JSON input. */
+const SHOWN_LIMITS: JsonLimits = { maxDepth: 32, maxBytes: 4096 };
 
 /**
  * Only a small JSON document is kept: a health answer is one, and a URL registered to
@@ -127,7 +128,8 @@ const MAX_SHOWN_BYTES = 4096;
  */
 function shown(body: JsonValue | null): JsonValue | null {
   if (body === null || typeof body !== "object") return null;
-  return JSON.stringify(body).length <= MAX_SHOWN_BYTES ? body : null;
+  // Measured, not serialised: 64 KiB of "[[[[" would overflow JSON.stringify's stack.
+  return exceededJsonLimit(body, SHOWN_LIMITS) === null ? body : null;
 }
 
 /** Non-2xx fails; a 2xx decides by the body's `status`, healthy when it says nothing. */

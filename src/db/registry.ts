@@ -1,3 +1,4 @@
+import DataLoader from "dataloader";
 import { and, desc, eq, getTableColumns, gte, inArray, lte, sql } from "drizzle-orm";
 import type { ServiceRecord, ServiceStatus, StatusChange } from "../services/model.js";
 import type { Db } from "./client.js";
@@ -115,28 +116,8 @@ export function createRegistryRepository(db: Db) {
         return ids.map((id) => byId.get(id) ?? null);
       }),
 
-    /** Transitions of one service, newest first. */
-    history: (serviceId: string, query: HistoryQuery) =>
-      guardDatabase(async (): Promise<StatusChange[]> => {
-        const rows = await db
-          .select()
-          .from(serviceStatusEvents)
-          .where(
-            and(
-              eq(serviceStatusEvents.serviceId, serviceId),
-              query.since ? gte(serviceStatusEvents.at, query.since) : undefined,
-            ),
-          )
-          .orderBy(desc(serviceStatusEvents.at), desc(serviceStatusEvents.id))
-          .limit(query.first);
-        return rows.map((row) => ({
-          service: row.service,
-          previousStatus: row.fromStatus as ServiceStatus | null,
-          status: row.toStatus as ServiceStatus,
-          reason: row.reason,
-          at: iso(row.at),
-        }));
-      }),
+    /** Transitions of one service, newest first; reads made together share a statement. */
+    history: batchedHistory(db),
   };
 }
 
@@ -211,4 +192,101 @@ function toEventRow(change: StatusChange): typeof serviceStatusEvents.$inferInse
     at: change.at,
     service: change.service,
   };
+}
+
+/** One read of a service's history, as `history` is asked for it. */
+type HistoryRead = { serviceId: string } & HistoryQuery;
+
+/** Service ids in one statement: one parameter each, far below PostgreSQL's 65,535. */
+const HISTORY_READS_PER_STATEMENT = 500;
+
+/**
+ * `history`, with the reads asked for in one tick (a page of services, each with its
+ * `statusHistory`) sent as one statement per distinct query instead of one per service.
+ * No caching: each read sees the database as it is.
+ */
+function batchedHistory(db: Db) {
+  const loader = new DataLoader<HistoryRead, StatusChange[]>(
+    async (reads) => {
+      const byQuery = new Map<string, HistoryRead[]>();
+      for (const read of reads) {
+        const shape = `${read.first}\n${read.since ?? ""}`;
+        byQuery.set(shape, [...(byQuery.get(shape) ?? []), read]);
+      }
+      const answers = new Map<HistoryRead, StatusChange[] | Error>();
+      await Promise.all(
+        [...byQuery.values()].map(async (group) => {
+          const [{ since = null, first } = { first: 0 }] = group;
+          try {
+            const found = await historyOfMany(db, [...new Set(group.map((r) => r.serviceId))], {
+              since,
+              first,
+            });
+            for (const read of group) answers.set(read, found.get(read.serviceId) ?? []);
+          } catch (error) {
+            for (const read of group) answers.set(read, error as Error);
+          }
+        }),
+      );
+      return reads.map((read) => answers.get(read) ?? []);
+    },
+    { cache: false, maxBatchSize: HISTORY_READS_PER_STATEMENT },
+  );
+  return (serviceId: string, query: HistoryQuery): Promise<StatusChange[]> =>
+    loader.load({ serviceId, ...query });
+}
+
+/**
+ * The newest `first` transitions of each service, newest first. A lateral join reads
+ * each service's rows through the (service_id, at) index, so a service with a long
+ * history costs `first` rows, not all of them.
+ */
+function historyOfMany(
+  db: Db,
+  serviceIds: readonly string[],
+  query: HistoryQuery,
+): Promise<Map<string, StatusChange[]>> {
+  return guardDatabase(async () => {
+    const wanted = sql`(VALUES ${sql.join(
+      serviceIds.map((id) => sql`(${id})`),
+      sql`, `,
+    )}) AS wanted(service_id)`;
+    const latest = db
+      .select()
+      .from(serviceStatusEvents)
+      .where(
+        and(
+          sql`${serviceStatusEvents.serviceId} = wanted.service_id`,
+          query.since ? gte(serviceStatusEvents.at, query.since) : undefined,
+        ),
+      )
+      .orderBy(desc(serviceStatusEvents.at), desc(serviceStatusEvents.id))
+      .limit(query.first)
+      .as("latest");
+    const rows = await db
+      .select({
+        serviceId: latest.serviceId,
+        fromStatus: latest.fromStatus,
+        toStatus: latest.toStatus,
+        reason: latest.reason,
+        at: latest.at,
+        service: latest.service,
+      })
+      .from(wanted)
+      .crossJoinLateral(latest)
+      .orderBy(desc(latest.at), desc(latest.id));
+    const found = new Map<string, StatusChange[]>();
+    for (const row of rows) {
+      const list = found.get(row.serviceId) ?? [];
+      list.push({
+        service: row.service,
+        previousStatus: row.fromStatus as ServiceStatus | null,
+        status: row.toStatus as ServiceStatus,
+        reason: row.reason,
+        at: iso(row.at),
+      });
+      found.set(row.serviceId, list);
+    }
+    return found;
+  });
 }

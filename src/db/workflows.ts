@@ -1,3 +1,4 @@
+import DataLoader from "dataloader";
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { GatewayError } from "../errors.js";
 import type { JsonObject, JsonValue } from "../services/model.js";
@@ -145,16 +146,8 @@ export function createWorkflowRepository(db: Db) {
         return rows.map(fromExecutionRow);
       }),
 
-    steps: (executionId: string) =>
-      guardDatabase(async () =>
-        (
-          await db
-            .select()
-            .from(workflowSteps)
-            .where(eq(workflowSteps.executionId, executionId))
-            .orderBy(asc(workflowSteps.startedAt), asc(workflowSteps.stepId))
-        ).map(fromStepRow),
-      ),
+    /** An execution's steps; reads made together (a page of executions) share a statement. */
+    steps: batchedSteps(db),
 
     /**
      * Takes up to `limit` executions that nobody drives (new, or whose driver's lease ran
@@ -467,4 +460,34 @@ function fromStepRow(row: StepRow): WorkflowStepState {
     error: row.error,
     calls: row.calls,
   };
+}
+
+/** Executions whose steps one statement reads: one parameter each. */
+const STEP_READS_PER_STATEMENT = 500;
+
+/**
+ * `steps`, with the reads asked for in one tick (`workflowExecutions { steps }`) sent as
+ * one statement instead of one per execution. No caching: each read sees the database
+ * as it is.
+ */
+function batchedSteps(db: Db) {
+  const loader = new DataLoader<string, WorkflowStepState[]>(
+    (executionIds) =>
+      guardDatabase(async () => {
+        const rows = await db
+          .select()
+          .from(workflowSteps)
+          .where(inArray(workflowSteps.executionId, [...executionIds]))
+          .orderBy(asc(workflowSteps.startedAt), asc(workflowSteps.stepId));
+        const byExecution = new Map<string, WorkflowStepState[]>();
+        for (const row of rows) {
+          const steps = byExecution.get(row.executionId) ?? [];
+          steps.push(fromStepRow(row));
+          byExecution.set(row.executionId, steps);
+        }
+        return executionIds.map((id) => byExecution.get(id) ?? []);
+      }),
+    { cache: false, maxBatchSize: STEP_READS_PER_STATEMENT },
+  );
+  return (executionId: string): Promise<WorkflowStepState[]> => loader.load(executionId);
 }

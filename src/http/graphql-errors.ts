@@ -27,8 +27,12 @@ export function useGatewayErrors(): Plugin<GatewayContext> {
   };
 }
 
-/** graphql-js reports a variable that fails coercion (an unknown enum value, say) like this. */
-const INVALID_VARIABLE = /^Variable "\$(\w+)" got invalid value/;
+/**
+ * graphql-js reports a variable that fails coercion (an unknown enum value, say) like
+ * this, with ` at "input.metadata"` when the bad value sits inside the variable.
+ */
+const INVALID_VARIABLE =
+  /^Variable "\$(\w+)" got invalid value.*? at "([^"]+)";|^Variable "\$(\w+)" got invalid value/s;
 
 function present(error: GraphQLError, requestId: string, log: Logger): GraphQLError {
   const original = error.originalError;
@@ -36,7 +40,10 @@ function present(error: GraphQLError, requestId: string, log: Logger): GraphQLEr
   if (invalidVariable) {
     return new GraphQLError(error.message, {
       nodes: error.nodes,
-      extensions: { code: "BAD_USER_INPUT", field: `$${invalidVariable[1]}` },
+      extensions: {
+        code: "BAD_USER_INPUT",
+        field: `$${invalidVariable[2] ?? invalidVariable[3]}`,
+      },
     });
   }
   if (original === undefined || original instanceof GraphQLError) return error;
@@ -57,6 +64,46 @@ function present(error: GraphQLError, requestId: string, log: Logger): GraphQLEr
     ...location,
     extensions: { code: "INTERNAL_SERVER_ERROR", requestId },
   });
+}
+
+/** Codes that mean the client asked for something it may not have, or got it wrong. */
+const CLIENT_CODES = new Set<string>([
+  "BAD_USER_INPUT",
+  "NOT_FOUND",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "CONFLICT",
+  "RATE_LIMITED",
+]);
+
+/**
+ * How loudly to log an error: a client's mistake (a bad document, bad input, a refused
+ * token) at info, an expected condition of a dependency (SERVICE_UNAVAILABLE, TIMEOUT,
+ * UPSTREAM_ERROR) at warn, and only what nobody expected at error.
+ */
+export function logLevelOf(error: unknown): "info" | "warn" | "error" {
+  let original = error;
+  while (original instanceof GraphQLError && original.originalError !== undefined) {
+    original = original.originalError;
+  }
+  if (isGatewayError(original)) return CLIENT_CODES.has(original.code) ? "info" : "warn";
+  // A GraphQLError of its own (syntax, validation, coercion) is about the client's document.
+  if (original instanceof GraphQLError) return "info";
+  return "error";
+}
+
+/**
+ * Yoga's logger on pino. Yoga logs every error it masks at error level, GatewayErrors
+ * from subscriptions or context building included; those are sorted by logLevelOf.
+ */
+export function yogaLogger(log: Logger) {
+  return {
+    debug: (...args: unknown[]) => log.debug(args[0], ...(args.slice(1) as string[])),
+    info: (...args: unknown[]) => log.info(args[0], ...(args.slice(1) as string[])),
+    warn: (...args: unknown[]) => log.warn(args[0], ...(args.slice(1) as string[])),
+    error: (...args: unknown[]) =>
+      log[logLevelOf(args[0])](args[0], ...(args.slice(1) as string[])),
+  };
 }
 
 /** Yoga's own masking, for errors raised outside execution (e.g. building the context). */

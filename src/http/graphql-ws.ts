@@ -5,6 +5,8 @@ import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { prepareOperation } from "./envelop-operation.js";
 import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
+import { logLevelOf } from "./graphql-errors.js";
+import { operationCostErrors } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 import { createSubscriptionSharing } from "./shared-subscriptions.js";
 
@@ -13,16 +15,30 @@ type EnvelopedRoot = {
   subscribe: (args: ExecutionArgs) => unknown;
 };
 
+export type GraphQLWebSocketOptions = {
+  /**
+   * Largest message accepted, in bytes (MAX_REQUEST_BODY_BYTES, as over HTTP). ws refuses
+   * a larger one from its frame header, before buffering it, and closes the socket with
+   * 1009. Default 1 MiB; ws's own default would be 100 MiB.
+   */
+  maxPayloadBytes?: number;
+};
+
 /**
  * graphql-ws on the GraphQL path of the same server. Each operation goes through
  * yoga's envelop, so WebSocket clients get the same context, plugins and error masking
  * as HTTP; identical subscriptions share one execution. A bearer token may come in
  * connectionParams or the upgrade request's headers.
  */
-export function attachGraphQLWebSocket(server: Server, graphql: Gateway, log: Logger) {
-  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
+export function attachGraphQLWebSocket(
+  server: Server,
+  graphql: Gateway,
+  log: Logger,
+  { maxPayloadBytes = 1024 * 1024 }: GraphQLWebSocketOptions = {},
+) {
+  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: maxPayloadBytes });
   const sharing = createSubscriptionSharing((error) =>
-    log.error({ err: error }, "shared subscription stream failed"),
+    log[logLevelOf(error)]({ err: error }, "shared subscription stream failed"),
   );
   const disposable = useServer(
     {
@@ -46,6 +62,9 @@ export function attachGraphQLWebSocket(server: Server, graphql: Gateway, log: Lo
           payload,
         );
         if ("errors" in prepared) return [...prepared.errors];
+        // Refused here, as an error message, rather than failing every event later.
+        const tooCostly = operationCostErrors(prepared.args);
+        if (tooCostly.length > 0) return tooCostly;
         return {
           ...prepared.args,
           rootValue: { execute: prepared.execute, subscribe: prepared.subscribe },
@@ -54,6 +73,17 @@ export function attachGraphQLWebSocket(server: Server, graphql: Gateway, log: Lo
     },
     wss,
   );
+  // After useServer's own "connection" listener, which has just added its socket error
+  // handler: that one prints every error with console.error as the server's fault.
+  wss.on("connection", (socket) => {
+    socket.removeAllListeners("error");
+    socket.on("error", (error: Error & { code?: string }) => {
+      // ws raises WS_ERR_* for frames the client got wrong (too large, malformed) and has
+      // closed the socket with the code that says so (1009, 1002) already.
+      const clientsFault = error.code?.startsWith("WS_ERR_") ?? false;
+      log[clientsFault ? "info" : "error"]({ err: error }, "WebSocket closed on an error");
+    });
+  });
   return {
     async close() {
       await disposable.dispose();

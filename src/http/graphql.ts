@@ -6,7 +6,8 @@ import { schema } from "../schema/index.js";
 import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
 import { useEndOnStop } from "./end-on-stop.js";
-import { maskError, useGatewayErrors } from "./graphql-errors.js";
+import { maskError, useGatewayErrors, yogaLogger } from "./graphql-errors.js";
+import { useOperationLimits } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 
 export const GRAPHQL_PATH = "/graphql";
@@ -49,7 +50,7 @@ export function createGraphQL({
       : false,
     renderGraphiQL,
     maskedErrors: { maskError },
-    logging: log.child({ component: "graphql" }),
+    logging: yogaLogger(log.child({ component: "graphql" })),
     // Over HTTP yoga builds a fetch Request; over graphql-ws the socket's values arrive
     // in the server context instead.
     context: ({ request, requestId, authorization, traceparent }) => {
@@ -65,6 +66,6 @@ export function createGraphQL({
         log,
       };
     },
-    plugins: [useGatewayErrors(), useEndOnStop(stopping)],
+    plugins: [useOperationLimits(), useGatewayErrors(), useEndOnStop(stopping)],
   });
 }

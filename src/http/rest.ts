@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { badInput, GatewayError, notFound } from "../errors.js";
 import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
+import { assertJsonWithin, PAYLOAD_LIMITS } from "../services/json-input.js";
 import type { JsonObject, JsonValue, ServiceRecord } from "../services/model.js";
 import type { Page } from "../services/pagination.js";
 import type { WorkflowExecution } from "../workflows/model.js";
@@ -215,6 +216,8 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     prefixes: ["/registry/", "/discovery/", "/workflows/"],
     /** Null when no route matches the path; 405 when the path matches another method. */
     async handle(request: RestRequest): Promise<RestResponse | null> {
+      // Before any route reads it: the body came through JSON.parse, which takes any depth.
+      if (request.body !== undefined) assertJsonWithin(request.body, "body", PAYLOAD_LIMITS);
       let pathMatched = false;
       for (const route of routes) {
         const match = route.pattern.exec(request.url.pathname);

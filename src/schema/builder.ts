@@ -52,14 +52,11 @@ export const builder = new SchemaBuilder<{
     cursorType: "String",
     nodesOnConnection: true,
   },
+  // Costs only: the limits are checked before execution and at subscribe, over every
+  // transport, by http/operation-limits.ts (Pothos would check them in root resolvers,
+  // once per subscription event, and never for a document of root `__typename`s).
   complexity: {
     defaultComplexity: 1,
     defaultListMultiplier: 10,
-    limit: { complexity: 20_000, depth: 12, breadth: 200 },
-    complexityError: (kind, result) =>
-      new GatewayError(
-        "BAD_USER_INPUT",
-        `Query ${kind.toLowerCase()} ${result[kind.toLowerCase() as "depth"]} exceeds the limit.`,
-      ),
   },
 });

@@ -2,6 +2,7 @@ import { DEFAULT_STRATEGY, type ServiceRecord, selectionStrategies } from "../se
 import { encodeCursor, type Page } from "../services/pagination.js";
 import type { ServiceWhere } from "../services/service-where.js";
 import { builder } from "./builder.js";
+import { perItem, pricedByPage } from "./cost.js";
 import { ServiceRef, ServiceStatusEnum, ServiceStatusEventRef } from "./registry.js";
 
 export const SelectionStrategyEnum = builder.enumType("SelectionStrategy", {
@@ -18,8 +19,16 @@ const ServiceEdge = builder.objectRef<ServiceRecord>("ServiceEdge").implement({
 /** One page of services; `edges` and `pageInfo` are there for Relay clients. */
 const ServiceConnection = builder.objectRef<Page<ServiceRecord>>("ServiceConnection").implement({
   fields: (t) => ({
-    nodes: t.field({ type: [ServiceRef], resolve: (page) => page.nodes }),
-    edges: t.field({ type: [ServiceEdge], resolve: (page) => page.nodes }),
+    nodes: t.field({
+      type: [ServiceRef],
+      complexity: pricedByPage,
+      resolve: (page) => page.nodes,
+    }),
+    edges: t.field({
+      type: [ServiceEdge],
+      complexity: pricedByPage,
+      resolve: (page) => page.nodes,
+    }),
     totalCount: t.exposeInt("totalCount", { description: "Matches across all pages." }),
     pageInfo: t.field({
       type: builder.pageInfoRef(),
@@ -104,6 +113,7 @@ builder.queryType({
         first: t.arg.int({ defaultValue: 100 }),
         after: t.arg.string(),
       },
+      complexity: ({ first }) => perItem(first, 100),
       resolve: (_root, { filter, first, after }, ctx) =>
         ctx.services.discovery.list(filter ?? {}, { first, after }),
     }),
@@ -114,6 +124,7 @@ builder.queryType({
         first: t.arg.int({ defaultValue: 100 }),
         after: t.arg.string(),
       },
+      complexity: ({ first }) => perItem(first, 100),
       resolve: (_root, { where, first, after }, ctx) =>
         ctx.services.discovery.search(where, { first, after }),
     }),
@@ -125,6 +136,7 @@ builder.queryType({
         since: t.arg({ type: "DateTime" }),
         first: t.arg.int({ defaultValue: 50 }),
       },
+      complexity: ({ first }) => perItem(first, 50),
       resolve: (_root, { id, since, first }, ctx) =>
         ctx.services.registry.history(String(id), { since, first }),
     }),

@@ -7,6 +7,7 @@ import type {
 } from "../services/model.js";
 import { serviceStatuses } from "../services/model.js";
 import { builder } from "./builder.js";
+import { perItem } from "./cost.js";
 
 export const ServiceStatusEnum = builder.enumType("ServiceStatus", { values: serviceStatuses });
 export const CircuitStateEnum = builder.enumType("CircuitState", { values: circuitStates });
@@ -91,6 +92,7 @@ export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement(
       nullable: true,
       description: "Status transitions, newest first; null when the database is unavailable.",
       args: { first: t.arg.int({ defaultValue: 50 }) },
+      complexity: ({ first }) => perItem(first, 50),
       resolve: (s, { first }, ctx) => ctx.services.registry.history(s.id, { first }),
     }),
   }),

@@ -1,4 +1,6 @@
 import { GraphQLError, Kind, type ValueNode } from "graphql";
+import { describeJsonLimit, exceededJsonLimit } from "../lib/json-bounds.js";
+import { JSON_VALUE_LIMITS, MAX_JSON_DEPTH } from "../services/json-input.js";
 import type { JsonValue } from "../services/model.js";
 import { builder } from "./builder.js";
 
@@ -29,11 +31,31 @@ function parseDate(value: unknown): Date {
 builder.scalarType("JSON", {
   description: "Any JSON value.",
   serialize: (value) => value,
-  parseValue: (value) => value as JsonValue,
-  parseLiteral: (ast, variables) => jsonFromLiteral(ast, variables ?? {}),
+  parseValue: (value) => withinLimits(value as JsonValue),
+  parseLiteral: (ast, variables) => withinLimits(jsonFromLiteral(ast, variables ?? {}, 0)),
 });
 
-function jsonFromLiteral(ast: ValueNode, variables: Record<string, unknown>): JsonValue {
+/** Values from variables come parsed by JSON.parse, which accepts any depth; bound them here. */
+function withinLimits(value: JsonValue): JsonValue {
+  const exceeded = exceededJsonLimit(value, JSON_VALUE_LIMITS);
+  if (exceeded) {
+    throw new GraphQLError(`JSON value ${describeJsonLimit(exceeded)}.`, {
+      extensions: { code: "BAD_USER_INPUT" },
+    });
+  }
+  return value;
+}
+
+/**
+ * A literal becomes JSON one level per call, so the depth is checked on the way down:
+ * the recursion ends at MAX_JSON_DEPTH, however deep the document is. (The parser has
+ * bounded the document's nesting before this runs; this keeps the scalar safe alone.)
+ */
+function jsonFromLiteral(
+  ast: ValueNode,
+  variables: Record<string, unknown>,
+  depth: number,
+): JsonValue {
   switch (ast.kind) {
     case Kind.STRING:
     case Kind.BOOLEAN:
@@ -44,10 +66,15 @@ function jsonFromLiteral(ast: ValueNode, variables: Record<string, unknown>): Js
     case Kind.NULL:
       return null;
     case Kind.LIST:
-      return ast.values.map((value) => jsonFromLiteral(value, variables));
+      tooDeep(ast, depth);
+      return ast.values.map((value) => jsonFromLiteral(value, variables, depth + 1));
     case Kind.OBJECT:
+      tooDeep(ast, depth);
       return Object.fromEntries(
-        ast.fields.map((field) => [field.name.value, jsonFromLiteral(field.value, variables)]),
+        ast.fields.map((field) => [
+          field.name.value,
+          jsonFromLiteral(field.value, variables, depth + 1),
+        ]),
       );
     case Kind.VARIABLE:
       return (variables[ast.name.value] ?? null) as JsonValue;
@@ -56,4 +83,13 @@ function jsonFromLiteral(ast: ValueNode, variables: Record<string, unknown>): Js
         extensions: { code: "BAD_USER_INPUT" },
       });
   }
+}
+
+function tooDeep(ast: ValueNode, depth: number): void {
+  if (depth < MAX_JSON_DEPTH) return;
+  // A GraphQLError: validation would print any other error's whole literal into its message.
+  throw new GraphQLError(`JSON value nests deeper than ${MAX_JSON_DEPTH} levels.`, {
+    nodes: ast,
+    extensions: { code: "BAD_USER_INPUT" },
+  });
 }

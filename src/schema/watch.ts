@@ -1,6 +1,7 @@
 import type { RegistryChangeEvent } from "../services/model.js";
 import type { RegistryChanges } from "../services/registry.js";
 import { builder } from "./builder.js";
+import { perItem, pricedByPage } from "./cost.js";
 import { ServiceRef, ServiceStatusEventRef } from "./registry.js";
 
 const RegistryChangeEnum = builder.enumType("RegistryChange", {
@@ -20,7 +21,11 @@ const RegistryEventRef = builder.objectRef<RegistryChangeEvent>("RegistryEvent")
 const RegistryChangesRef = builder.objectRef<RegistryChanges>("RegistryChanges").implement({
   description: "What a reconnecting client missed, or word that it must read the registry again.",
   fields: (t) => ({
-    events: t.field({ type: [RegistryEventRef], resolve: (changes) => changes.events }),
+    events: t.field({
+      type: [RegistryEventRef],
+      complexity: pricedByPage,
+      resolve: (changes) => changes.events,
+    }),
     revision: t.exposeInt("revision", { description: "The registry's revision now." }),
     resyncRequired: t.exposeBoolean("resyncRequired", {
       description: "True when the missed changes are no longer all kept: read the registry again.",
@@ -39,6 +44,7 @@ builder.queryFields((t) => ({
       sinceRevision: t.arg.int({ required: true }),
       first: t.arg.int({ defaultValue: 500 }),
     },
+    complexity: ({ first }) => perItem(first, 500),
     resolve: (_root, { sinceRevision, first }, ctx) =>
       ctx.services.registry.changesSince(sinceRevision, first),
   }),

@@ -5,6 +5,7 @@ import {
   workflowStatuses,
 } from "../workflows/model.js";
 import { builder } from "./builder.js";
+import { perItem } from "./cost.js";
 
 const WorkflowStatusEnum = builder.enumType("WorkflowStatus", { values: workflowStatuses });
 
@@ -103,6 +104,7 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string(),
     },
+    complexity: ({ first }) => perItem(first, 50),
     resolve: (_root, args, ctx) =>
       ctx.services.workflows.list({ ...args, first: args.first ?? 50 }),
   }),

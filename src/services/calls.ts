@@ -3,11 +3,13 @@ import { z } from "zod";
 import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
 import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
 import { GatewayError, notFound } from "../errors.js";
+import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
 import type { StepRequest, StepResponse } from "../workflows/engine.js";
 import type { CircuitState } from "./breakers.js";
 import type { Caller } from "./caller.js";
 import type { Discovery } from "./discovery.js";
 import { declaresEndpoint } from "./endpoint-match.js";
+import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
 import type { JsonValue, ServiceRecord } from "./model.js";
 import { httpMethods } from "./registration-input.js";
 
@@ -54,7 +56,9 @@ const RESERVED_HEADERS = new Set([
   "expect",
 ]);
 
-const MAX_BODY_BYTES = 1024 * 1024;
+const BODY_LIMITS: JsonLimits = { maxDepth: MAX_JSON_DEPTH, maxBytes: 1024 * 1024 };
+/** A service's answer may be as large as the client reads; only its depth is bounded. */
+const ANSWER_LIMITS: JsonLimits = { maxDepth: MAX_JSON_DEPTH, maxBytes: Number.POSITIVE_INFINITY };
 
 /** Instances of a type one call tries when breakers refuse it before it is sent. */
 const MAX_INSTANCES_TRIED = 3;
@@ -195,11 +199,6 @@ export function createCalls({
       );
     }
     const body = input.body == null ? null : JSON.stringify(input.body);
-    if (body !== null && Buffer.byteLength(body) > MAX_BODY_BYTES) {
-      throw new GatewayError("BAD_USER_INPUT", `body: is larger than ${MAX_BODY_BYTES} bytes`, {
-        field: "input.body",
-      });
-    }
     const outcome = await client.call({
       serviceId: service.id,
       baseUrl: service.baseUrl,
@@ -232,6 +231,8 @@ export function createCalls({
     caller: Caller,
     trace: CallTrace,
   ): Promise<ServiceCallResult> {
+    // Bounded before anything reads it: JSON.stringify overflows the stack on deep values.
+    if (raw.body != null) assertJsonWithin(raw.body, "input.body", BODY_LIMITS);
     const input = parseInput(raw);
     if (input.serviceId != null) return send(input, await byId(input.serviceId), caller, trace);
     // By type, an instance whose breaker refused the call before sending it (its trials
@@ -311,11 +312,15 @@ function decodeBody(outcome: CallOutcome): JsonValue {
   const text = outcome.body.toString("utf8");
   const type = outcome.headers["content-type"];
   if (typeof type === "string" && /[/+]json\b/i.test(type)) {
+    let parsed: JsonValue;
     try {
-      return JSON.parse(text) as JsonValue;
+      parsed = JSON.parse(text) as JsonValue;
     } catch {
       return text;
     }
+    // An answer nested deeper than any input may be could not be written out as JSON
+    // again (JSON.stringify overflows), nor walked by workflow templates: it stays text.
+    return exceededJsonLimit(parsed, ANSWER_LIMITS) === null ? parsed : text;
   }
   return text;
 }

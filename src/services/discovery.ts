@@ -9,7 +9,13 @@ import {
 } from "./model.js";
 import { byId, type Page, type PageRequest, paginateById } from "./pagination.js";
 import { normalizeServiceType, parseServiceId } from "./registration-input.js";
-import { compileWhere, indexHint, limitList, type ServiceWhere } from "./service-where.js";
+import {
+  compileWhere,
+  indexHint,
+  limitList,
+  limitText,
+  type ServiceWhere,
+} from "./service-where.js";
 import { parseStatus } from "./status.js";
 
 export type ServiceFilter = {
@@ -48,6 +54,15 @@ export function createDiscovery({
     },
 
     async list(filter: ServiceFilter, page: PageRequest): Promise<Page<ServiceRecord>> {
+      limitText(filter.type, "filter.type");
+      limitText(filter.capability, "filter.capability");
+      for (const [name, list] of [
+        ["status", filter.status],
+        ["tags", filter.tags],
+      ] as const) {
+        limitList(list ?? [], `filter.${name}`);
+        for (const [i, text] of (list ?? []).entries()) limitText(text, `filter.${name}.${i}`);
+      }
       const query: IndexQuery = {
         statuses: filter.status?.length
           ? filter.status.map((status) => parseStatus(status, "filter.status"))
@@ -57,10 +72,7 @@ export function createDiscovery({
       };
       if (filter.type != null) query.type = normalizeServiceType(filter.type);
       if (filter.capability != null) query.capability = filter.capability;
-      if (filter.tags?.length) {
-        limitList(filter.tags, "filter.tags");
-        query.tags = [...new Set(filter.tags)];
-      }
+      if (filter.tags?.length) query.tags = [...new Set(filter.tags)];
       return paginateById(await store.find(query), page, maxPageSize);
     },
 
@@ -87,6 +99,7 @@ export function createDiscovery({
       requested?: string | null,
       exclude?: ReadonlySet<string>,
     ): Promise<ServiceRecord | null> {
+      limitText(type, "type");
       const strategy = requested ?? DEFAULT_STRATEGY;
       if (!(selectionStrategies as readonly string[]).includes(strategy)) {
         throw badInput("strategy", `must be one of ${selectionStrategies.join(", ")}`);

@@ -16,7 +16,12 @@ export function encodeCursor(id: string): string {
   return Buffer.from(`${CURSOR_PREFIX}${id}`).toString("base64url");
 }
 
+/** Longest cursor this API hands out: the prefix and a 128-character id, in base64url. */
+const MAX_CURSOR_LENGTH = 256;
+
 function decodeCursor(cursor: string): string {
+  if (cursor.length > MAX_CURSOR_LENGTH)
+    throw badInput("after", "is not a cursor returned by this API");
   const decoded = Buffer.from(cursor, "base64url").toString();
   if (!decoded.startsWith(CURSOR_PREFIX) || decoded.length === CURSOR_PREFIX.length) {
     throw badInput("after", "is not a cursor returned by this API");

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { forbiddenHost } from "../clients/address-guard.js";
 import { badInput, GatewayError } from "../errors.js";
+import type { JsonLimits } from "../lib/json-bounds.js";
+import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
 import type { JsonObject, ServiceEndpoint } from "./model.js";
 
 /** Largest accepted `metadata`, serialised as JSON. */
@@ -17,6 +19,13 @@ export function normalizeServiceType(type: string): string {
     .replace(/^_+|_+$/g, "")
     .toUpperCase();
 }
+
+/**
+ * A service id: it is a REST path segment and a Redis key part. Starting with a letter or
+ * digit rules out "." and "..", which URL normalisation turns into other paths (a service
+ * registered as ".." could never be read or removed over REST).
+ */
+export const SERVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 const trimmed = (max: number) => z.string().trim().min(1, "must not be empty").max(max);
 
@@ -65,22 +74,28 @@ const endpointSchema = z.object({
   requiredPermissions: z.array(trimmed(200)).max(50).default([]),
 });
 
+/** Bounds of `metadata`: checked in parseRegistration, before anything serialises it. */
+export const METADATA_LIMITS: JsonLimits = {
+  maxDepth: MAX_JSON_DEPTH,
+  maxBytes: MAX_METADATA_BYTES,
+};
+
 // Metadata arrives parsed from JSON (GraphQL's JSON scalar or a REST body), so its values
-// are JSON already; checking the shape and size is enough, and far cheaper than z.json().
-const metadataSchema = z
-  .custom<JsonObject>(
-    (value) => value !== null && typeof value === "object" && !Array.isArray(value),
-    "must be a JSON object",
-  )
-  .refine(
-    (value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES,
-    `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
-  );
+// are JSON already and its bounds are checked before zod runs; the shape is all that is left.
+const metadataSchema = z.custom<JsonObject>(
+  (value) => value !== null && typeof value === "object" && !Array.isArray(value),
+  "must be a JSON object",
+);
 
 export const registrationSchema = z
   .object({
-    id: trimmed(128)
-      .regex(/^[A-Za-z0-9._:-]+$/, "may contain only letters, digits, '.', '_', ':' and '-'")
+    id: z
+      .string()
+      .trim()
+      .regex(
+        SERVICE_ID,
+        "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+      )
       .optional(),
     name: trimmed(200),
     type: z
@@ -164,6 +179,8 @@ export function parseInput<S extends z.ZodType>(
 /** GraphQL sends omitted nullable fields as null; for a registration null means "not given". */
 export function parseRegistration(value: Record<string, unknown>): ValidRegistration {
   const given = Object.fromEntries(Object.entries(value).filter(([, field]) => field != null));
+  if (given.metadata !== undefined)
+    assertJsonWithin(given.metadata, "input.metadata", METADATA_LIMITS);
   // PostgreSQL stores no NUL character in text or JSON; refuse it here, not as a failed write.
   for (const [field, fieldValue] of Object.entries(given)) {
     if (JSON.stringify(fieldValue).includes("\\u0000")) {
@@ -173,8 +190,13 @@ export function parseRegistration(value: Record<string, unknown>): ValidRegistra
   return parseInput(registrationSchema, given, "input") as ValidRegistration;
 }
 
-/** Ids arrive from paths and arguments; anything empty or over-long cannot name a service. */
+/**
+ * Ids arrive from paths and arguments; anything empty or over-long cannot name a service,
+ * nor can "." or "..". Other characters are left to the lookup (an unknown id is not
+ * found), so ids registered before SERVICE_ID stay reachable.
+ */
 export function parseServiceId(id: string, field = "id"): string {
   if (id.length === 0 || id.length > 128) throw badInput(field, "must be 1 to 128 characters");
+  if (id === "." || id === "..") throw badInput(field, 'must not be "." or ".."');
   return id;
 }

@@ -46,6 +46,12 @@ export type ServicePredicate = (service: ServiceRecord, nowMs: number) => boolea
 const MAX_WHERE_DEPTH = 8;
 const MAX_WHERE_NODES = 100;
 const MAX_LIST_ITEMS = 100;
+/**
+ * Longest text operand of a search or filter: a type, name, tag or capability, a semver
+ * range, a metadata path. Registered values are at most 200 characters, so a longer one
+ * matches nothing; it would only cost time (a 0.9 MB semver range held the event loop 4 s).
+ */
+export const MAX_SEARCH_TEXT = 256;
 
 /**
  * Compiles a where-tree into one predicate, validating every operand first, so bad
@@ -67,9 +73,9 @@ function compileNode(
     badInputThrow(field, `makes the search larger than ${MAX_WHERE_NODES} conditions`);
   }
   for (const [name, value] of Object.entries(where)) {
-    if (Array.isArray(value)) limitList(value, `${field}.${name}`);
+    limitOperand(value, `${field}.${name}`);
     for (const [operator, operand] of Object.entries(isOperatorObject(value) ? value : {})) {
-      if (Array.isArray(operand)) limitList(operand, `${field}.${name}.${operator}`);
+      limitOperand(operand, `${field}.${name}.${operator}`);
     }
   }
   const checks: ServicePredicate[] = [];
@@ -180,6 +186,7 @@ function compileMetadataMatch(
   match: MetadataMatch,
   field: string,
 ): (metadata: ServiceRecord["metadata"]) => boolean {
+  limitText(match.path, `${field}.path`);
   const segments = match.path.split(".");
   if (segments.some((segment) => segment === "")) {
     badInputThrow(`${field}.path`, "must be dot-separated names, like limits.rpm");
@@ -249,6 +256,23 @@ function isOperatorObject(value: unknown): value is Record<string, unknown> {
 
 export function limitList(list: readonly unknown[], field: string): void {
   if (list.length > MAX_LIST_ITEMS) badInputThrow(field, `accepts at most ${MAX_LIST_ITEMS} items`);
+}
+
+/** Refuses a search text longer than MAX_SEARCH_TEXT; null and undefined pass. */
+export function limitText(text: string | null | undefined, field: string): void {
+  if (text != null && text.length > MAX_SEARCH_TEXT) {
+    badInputThrow(field, `accepts at most ${MAX_SEARCH_TEXT} characters`);
+  }
+}
+
+/** A list is limited in length and each of its texts; a text alone in length. */
+function limitOperand(operand: unknown, field: string): void {
+  if (typeof operand === "string") limitText(operand, field);
+  if (!Array.isArray(operand)) return;
+  limitList(operand, field);
+  for (const [i, item] of operand.entries()) {
+    if (typeof item === "string") limitText(item, `${field}.${i}`);
+  }
 }
 
 function badInputThrow(field: string, message: string): never {

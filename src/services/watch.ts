@@ -2,6 +2,7 @@ import type { Events } from "../events.js";
 import type { BreakerChange } from "./breakers.js";
 import type { RegistryChangeEvent, StatusChange } from "./model.js";
 import { normalizeServiceType } from "./registration-input.js";
+import { limitText } from "./service-where.js";
 
 /** Live streams for subscriptions, narrowed to what the subscriber asked for. */
 export function createWatch(events: Events) {
@@ -13,6 +14,8 @@ export function createWatch(events: Events) {
       serviceId?: string | null;
       type?: string | null;
     }): AsyncIterable<StatusChange> {
+      limitText(serviceId, "serviceId");
+      limitText(type, "type");
       const wantedType = type == null ? null : normalizeServiceType(type);
       return events.subscribe(
         "service.statusChanged",
@@ -23,6 +26,7 @@ export function createWatch(events: Events) {
     },
 
     breakerChanges({ serviceId }: { serviceId?: string | null }): AsyncIterable<BreakerChange> {
+      limitText(serviceId, "serviceId");
       return events.subscribe(
         "breaker.changed",
         (event) => serviceId == null || event.serviceId === serviceId,
@@ -30,6 +34,7 @@ export function createWatch(events: Events) {
     },
 
     registryChanges({ type }: { type?: string | null }): AsyncIterable<RegistryChangeEvent> {
+      limitText(type, "type");
       const wantedType = type == null ? null : normalizeServiceType(type);
       return events.subscribe(
         "registry.changed",

@@ -17,8 +17,10 @@ import {
   workflowStatuses,
 } from "../workflows/model.js";
 import { createWorkflowRunner } from "../workflows/runner.js";
+import { assertJsonWithin, JSON_VALUE_LIMITS } from "./json-input.js";
 import type { JsonObject, JsonValue } from "./model.js";
 import { normalizeServiceType } from "./registration-input.js";
+import { limitText } from "./service-where.js";
 
 export type ExecuteWorkflowInput = {
   id?: string | null;
@@ -210,6 +212,8 @@ export function createWorkflows({
   }
 
   async function execute(input: ExecuteWorkflowInput): Promise<WorkflowExecution> {
+    // Bounded before anything reads it (REST hands it over unchecked by any scalar).
+    assertJsonWithin(input.data, "data", JSON_VALUE_LIMITS);
     const type = normalizeServiceType(input.workflowType);
     const version = await activeVersion(type);
     const definition = await definitionOf(type, version);
@@ -231,9 +235,10 @@ export function createWorkflows({
     const timeoutSeconds = options.timeoutSeconds ?? executionTimeoutSeconds;
     const now = new Date();
     const id = input.id?.trim() || randomUUID();
-    // It travels in x-request-id headers to the services the steps call.
-    if (!/^[\w.:-]{1,128}$/.test(id)) {
-      throw badInput("id", "must be 1 to 128 letters, digits, '.', ':', '_' or '-'");
+    // It travels in x-request-id headers to the services the steps call, and is a REST
+    // path segment, where "." and ".." would name other paths.
+    if (!/^[\w.:-]{1,128}$/.test(id) || id === "." || id === "..") {
+      throw badInput("id", "must be 1 to 128 letters, digits, '.', ':', '_' or '-', not . or ..");
     }
     const { execution, created } = await repository.createExecution({
       id,
@@ -311,6 +316,8 @@ export function createWorkflows({
         throw badInput("status", `must be one of ${workflowStatuses.join(", ")}`);
       }
       if (query.first < 1 || query.first > 500) throw badInput("first", "must be 1 to 500");
+      limitText(query.workflowType, "workflowType");
+      limitText(query.after, "after");
       return repository.executions({
         ...query,
         workflowType: query.workflowType ? normalizeServiceType(query.workflowType) : null,
