@@ -27,7 +27,8 @@ async function main() {
   const started = performance.now();
 
   // Before anything inside the embedded data directory is touched: one process owns it.
-  if ("dataDir" in config.database) {
+  // (A throwaway in-memory database, `memory://`, has no directory to share.)
+  if ("dataDir" in config.database && !config.database.dataDir.startsWith("memory://")) {
     const lock = lockOrExit(config.database.dataDir);
     closers.push(async () => lock.release());
   }
