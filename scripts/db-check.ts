@@ -50,16 +50,8 @@ function filesOf(dir: string): Map<string, string> {
   return files;
 }
 
-if (typeof config.schema !== "string") {
-  fail("drizzle.config.ts must name its schema as one path or glob.", "");
-}
-
-const checked = drizzle(["check", "--config", join(root, "drizzle.config.ts")]);
-if (!checked.includes("Everything's fine")) {
-  fail("drizzle-kit check: the migrations in drizzle/ are not consistent.", checked);
-}
-const copy = mkdtempSync(join(tmpdir(), "gateway-drift-"));
-try {
+/** What `drizzle-kit generate` into `copy` wrote or said, when it is not "nothing to migrate". */
+function drift(copy: string): { message: string; output: string } | null {
   const out = join(copy, "drizzle");
   cpSync(migrations, out, { recursive: true });
   // The same options as drizzle.config.ts but another out (generate takes no --out beside
@@ -74,23 +66,42 @@ try {
   const before = filesOf(migrations);
   const after = filesOf(out);
   const changed = [...after.keys()].filter((path) => before.get(path) !== after.get(path));
-  const sql = changed
-    .filter((path) => path.endsWith(".sql"))
-    .map((path) => `-- ${path}\n${after.get(path)}`)
-    .join("\n\n");
   if (changed.length > 0) {
-    fail(
-      "src/db/schema.ts has changes no migration holds: run `npm run db:generate` and commit drizzle/.",
-      sql || generated,
-    );
+    const sql = changed
+      .filter((path) => path.endsWith(".sql"))
+      .map((path) => `-- ${path}\n${after.get(path)}`)
+      .join("\n\n");
+    return {
+      message:
+        "src/db/schema.ts has changes no migration holds: run `npm run db:generate` and commit drizzle/.",
+      output: sql || generated,
+    };
   }
   if (!generated.includes("No schema changes, nothing to migrate")) {
-    fail(
-      "drizzle-kit generate did not finish (a rename asks in a terminal): run `npm run db:generate`.",
-      generated,
-    );
+    return {
+      message:
+        "drizzle-kit generate did not finish (a rename asks in a terminal): run `npm run db:generate`.",
+      output: generated,
+    };
   }
+  return null;
+}
+
+if (typeof config.schema !== "string") {
+  fail("drizzle.config.ts must name its schema as one path or glob.", "");
+}
+
+const checked = drizzle(["check", "--config", join(root, "drizzle.config.ts")]);
+if (!checked.includes("Everything's fine")) {
+  fail("drizzle-kit check: the migrations in drizzle/ are not consistent.", checked);
+}
+
+const copy = mkdtempSync(join(tmpdir(), "gateway-drift-"));
+let found: ReturnType<typeof drift>;
+try {
+  found = drift(copy);
 } finally {
   rmSync(copy, { recursive: true, force: true });
 }
+if (found) fail(found.message, found.output);
 console.log("drizzle/ is consistent and holds every change to src/db/schema.ts");
