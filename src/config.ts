@@ -135,7 +135,7 @@ const environmentSchema = z
     }
   });
 
-export type RedisConfig = { url: string; keyPrefix: string };
+type RedisConfig = { url: string; keyPrefix: string };
 
 export type Config = {
   serviceName: string;

@@ -6,14 +6,14 @@ import type { RegistryChangeEvent, StatusChange } from "./services/model.js";
 import type { WorkflowExecution } from "./workflows/model.js";
 
 /** Every event the gateway publishes, by topic. Services publish; subscriptions read. */
-export type EventTopics = {
+type EventTopics = {
   "registry.changed": [RegistryChangeEvent];
   "service.statusChanged": [StatusChange];
   "breaker.changed": [BreakerChange];
   "workflow.updated": [WorkflowExecution];
 };
 
-export type EventTopic = keyof EventTopics;
+type EventTopic = keyof EventTopics;
 
 export type Events = {
   /** Fire and forget: the change that publishes has happened whatever becomes of this. */

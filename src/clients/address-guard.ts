@@ -14,7 +14,7 @@ forbidden.addAddress("fd00:ec2::254", "ipv6");
 forbidden.addSubnet("64:ff9b::a9fe:0", 112, "ipv6");
 forbidden.addSubnet("::a9fe:0", 112, "ipv6");
 
-export function isForbiddenAddress(address: string): boolean {
+function isForbiddenAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return false;
   return forbidden.check(address, family === 4 ? "ipv4" : "ipv6");

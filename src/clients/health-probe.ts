@@ -133,7 +133,7 @@ function shown(body: JsonValue | null): JsonValue | null {
 }
 
 /** Non-2xx fails; a 2xx decides by the body's `status`, healthy when it says nothing. */
-export function verdictOf(httpStatus: number, body: JsonValue | null): ProbeVerdict {
+function verdictOf(httpStatus: number, body: JsonValue | null): ProbeVerdict {
   if (httpStatus < 200 || httpStatus >= 300) return "failing";
   const said =
     body !== null && typeof body === "object" && !Array.isArray(body) ? body.status : undefined;

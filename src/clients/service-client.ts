@@ -311,10 +311,7 @@ function retryAfterOf(result: unknown): number | null {
 }
 
 /** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date. */
-export function parseRetryAfter(
-  header: string | string[] | undefined,
-  now = Date.now(),
-): number | null {
+function parseRetryAfter(header: string | string[] | undefined, now = Date.now()): number | null {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value.trim() === "") return null;
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;

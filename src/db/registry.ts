@@ -6,7 +6,7 @@ import { guardDatabase } from "./errors.js";
 import { serviceStatusEvents, services } from "./schema.js";
 import { iso } from "./timestamps.js";
 
-export type HistoryQuery = { since?: string | null; first: number };
+type HistoryQuery = { since?: string | null; first: number };
 
 export type DurableWrite = { record: ServiceRecord; change: StatusChange | null };
 

@@ -31,10 +31,7 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  * `source`, ending (done, and the source's iterator returned) as soon as `signal`
  * aborts, even while a `next()` waits for an event that may never come.
  */
-export function endOnAbort<T>(
-  source: AsyncIterable<T>,
-  signal: AbortSignal,
-): AsyncIterableIterator<T> {
+function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
   let finished = false;
   // The pending next(), resolved as done on abort. Each next() has its own promise, so

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { isGatewayError } from "../errors.js";
 import type { GatewayContext } from "../schema/context.js";
 
-export const UNEXPECTED_ERROR_MESSAGE = "Unexpected error.";
+const UNEXPECTED_ERROR_MESSAGE = "Unexpected error.";
 
 /**
  * Expected errors (GatewayError) become GraphQL errors with `extensions.code` and their

@@ -73,7 +73,7 @@ export function useOperationLimits(): Plugin {
 }
 
 /** graphql's parse, after a scan that refuses what would overflow it or cost too much. */
-export function parseWithinLimits(source: string | Source, options?: ParseOptions): DocumentNode {
+function parseWithinLimits(source: string | Source, options?: ParseOptions): DocumentNode {
   const body = typeof source === "string" ? new Source(source) : source;
   scanTokens(body);
   const document = parse(body, { ...options, maxTokens: OPERATION_LIMITS.maxTokens });

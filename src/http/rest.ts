@@ -258,7 +258,7 @@ function toWorkflowResponse(execution: WorkflowExecution) {
 }
 
 /** The seed's ServiceInfo, snake_case, plus the fields this gateway adds. */
-export function toServiceInfo(service: ServiceRecord) {
+function toServiceInfo(service: ServiceRecord) {
   return {
     service_id: service.id,
     name: service.name,

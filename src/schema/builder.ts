@@ -1,18 +1,14 @@
 import SchemaBuilder from "@pothos/core";
 import ComplexityPlugin from "@pothos/plugin-complexity";
-import DataloaderPlugin from "@pothos/plugin-dataloader";
-import ErrorsPlugin from "@pothos/plugin-errors";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
-import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
-import ValidationPlugin from "@pothos/plugin-validation";
 import { GatewayError } from "../errors.js";
 import type { JsonValue } from "../services/model.js";
 import type { GatewayContext } from "./context.js";
 
 /**
- * The one SchemaBuilder, with every plugin in the order their hooks need
- * (scope-auth first, errors before validation and dataloader). It defines no types.
+ * The one SchemaBuilder, with the plugins the schema uses: scope-auth (first, so it
+ * wraps the others), relay (PageInfo) and complexity (field costs). It defines no types.
  */
 export const builder = new SchemaBuilder<{
   Context: GatewayContext;
@@ -23,29 +19,11 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [
-    ScopeAuthPlugin,
-    ErrorsPlugin,
-    ValidationPlugin,
-    DataloaderPlugin,
-    RelayPlugin,
-    SimpleObjectsPlugin,
-    ComplexityPlugin,
-  ],
+  plugins: [ScopeAuthPlugin, RelayPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ admin: ctx.caller.isAdmin }),
     unauthorizedError: () => new GatewayError("FORBIDDEN", "This operation needs an admin token."),
-  },
-  errors: { defaultTypes: [] },
-  validation: {
-    validationError: (failure) => {
-      const [issue] = failure.issues;
-      const field = issue?.path?.map((p) => (typeof p === "object" ? p.key : p)).join(".") ?? "";
-      return new GatewayError("BAD_USER_INPUT", `${field}: ${issue?.message ?? "is invalid"}`, {
-        field,
-      });
-    },
   },
   relay: {
     clientMutationId: "omit",

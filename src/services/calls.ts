@@ -285,8 +285,6 @@ export function createCalls({
   };
 }
 
-export type Calls = ReturnType<typeof createCalls>;
-
 function parseInput(raw: CallServiceInput) {
   const parsed = inputSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
@@ -331,7 +329,7 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$
  * W3C trace context: the gateway is a hop of its own, so the service gets the caller's
  * trace id under a new parent id; without a valid incoming one, a new sampled trace.
  */
-export function childTraceparent(incoming: string | null): string {
+function childTraceparent(incoming: string | null): string {
   const match = incoming ? TRACEPARENT.exec(incoming.trim().toLowerCase()) : null;
   const spanId = randomBytes(8).toString("hex");
   if (match && match[2] !== "0".repeat(32) && match[1] !== "ff") {

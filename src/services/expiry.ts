@@ -93,5 +93,3 @@ export function createExpirySweeper({
     },
   };
 }
-
-export type ExpirySweeper = ReturnType<typeof createExpirySweeper>;

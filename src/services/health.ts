@@ -4,7 +4,7 @@ import type { SelfPreservation } from "./expiry.js";
 import type { ServiceRecord } from "./model.js";
 import type { createReadiness, DependencyStatus } from "./readiness.js";
 
-export type SystemStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY";
+type SystemStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY";
 
 export type SystemHealth = {
   status: SystemStatus;
@@ -100,5 +100,3 @@ export function createHealth({
     },
   };
 }
-
-export type Health = ReturnType<typeof createHealth>;

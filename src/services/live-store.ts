@@ -114,8 +114,6 @@ export function createLiveStore({ store, repository, log, checkIntervalMs }: Liv
   };
 }
 
-export type LiveStore = ReturnType<typeof createLiveStore>;
-
 function notRestored(): GatewayError {
   return new GatewayError(
     "SERVICE_UNAVAILABLE",

@@ -39,7 +39,7 @@ export type HealthCheck = {
 };
 
 /** What a registration says about a service; the caller controls all of it. */
-export type ServiceRegistration = {
+type ServiceRegistration = {
   id: string;
   name: string;
   type: string;

@@ -142,5 +142,3 @@ export function createProber({
     },
   };
 }
-
-export type Prober = ReturnType<typeof createProber>;

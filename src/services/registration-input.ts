@@ -6,7 +6,7 @@ import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
 import type { JsonObject, ServiceEndpoint } from "./model.js";
 
 /** Largest accepted `metadata`, serialised as JSON. */
-export const MAX_METADATA_BYTES = 16 * 1024;
+const MAX_METADATA_BYTES = 16 * 1024;
 
 export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
@@ -25,7 +25,7 @@ export function normalizeServiceType(type: string): string {
  * digit rules out "." and "..", which URL normalisation turns into other paths (a service
  * registered as ".." could never be read or removed over REST).
  */
-export const SERVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const SERVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 const trimmed = (max: number) => z.string().trim().min(1, "must not be empty").max(max);
 
@@ -75,7 +75,7 @@ const endpointSchema = z.object({
 });
 
 /** Bounds of `metadata`: checked in parseRegistration, before anything serialises it. */
-export const METADATA_LIMITS: JsonLimits = {
+const METADATA_LIMITS: JsonLimits = {
   maxDepth: MAX_JSON_DEPTH,
   maxBytes: MAX_METADATA_BYTES,
 };
@@ -87,7 +87,7 @@ const metadataSchema = z.custom<JsonObject>(
   "must be a JSON object",
 );
 
-export const registrationSchema = z
+const registrationSchema = z
   .object({
     id: z
       .string()
@@ -158,7 +158,7 @@ export type ValidRegistration = Omit<z.output<typeof registrationSchema>, "metad
  * Parses with a zod schema; failures become BAD_USER_INPUT naming the first bad field
  * under `fieldPrefix` (e.g. `input.baseUrl`), with every problem listed in `problems`.
  */
-export function parseInput<S extends z.ZodType>(
+function parseInput<S extends z.ZodType>(
   schema: S,
   value: unknown,
   fieldPrefix: string,

@@ -6,18 +6,18 @@ import { normalizeServiceType } from "./registration-input.js";
 import { parseStatus } from "./status.js";
 
 /* Inputs as GraphQL delivers them: an omitted or null field means "no condition". */
-export type StringMatch = {
+type StringMatch = {
   eq?: string | null;
   in?: readonly string[] | null;
   contains?: string | null;
   startsWith?: string | null;
 };
-export type ListMatch = {
+type ListMatch = {
   all?: readonly string[] | null;
   any?: readonly string[] | null;
   none?: readonly string[] | null;
 };
-export type MetadataMatch = {
+type MetadataMatch = {
   path: string;
   eq?: JsonValue;
   in?: readonly JsonValue[] | null;
@@ -51,7 +51,7 @@ const MAX_LIST_ITEMS = 100;
  * range, a metadata path. Registered values are at most 200 characters, so a longer one
  * matches nothing; it would only cost time (a 0.9 MB semver range held the event loop 4 s).
  */
-export const MAX_SEARCH_TEXT = 256;
+const MAX_SEARCH_TEXT = 256;
 
 /**
  * Compiles a where-tree into one predicate, validating every operand first, so bad

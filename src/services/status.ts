@@ -1,7 +1,7 @@
 import { badInput } from "../errors.js";
 import { type ServiceStatus, serviceStatuses } from "./model.js";
 
-export function isServiceStatus(value: string): value is ServiceStatus {
+function isServiceStatus(value: string): value is ServiceStatus {
   return (serviceStatuses as readonly string[]).includes(value);
 }
 

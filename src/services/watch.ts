@@ -43,5 +43,3 @@ export function createWatch(events: Events) {
     },
   };
 }
-
-export type Watch = ReturnType<typeof createWatch>;

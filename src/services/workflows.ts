@@ -361,5 +361,3 @@ export function createWorkflows({
     stop: () => runner.stop(),
   };
 }
-
-export type Workflows = ReturnType<typeof createWorkflows>;

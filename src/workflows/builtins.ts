@@ -80,7 +80,7 @@ export const agentTaskExecution: JsonObject = {
 const AGENT_TYPES =
   "$distinct(steps.tactical.output.tasks[$exists(required_agent_type)].required_agent_type)";
 
-export const projectPlanning: JsonObject = {
+const projectPlanning: JsonObject = {
   type: "PROJECT_PLANNING",
   description:
     "Reads a project, has a strategic then a tactical plan made, creates one agent per agent type the plan needs (deleted again if a later step fails), assigns the tasks and stores the planning on the project.",

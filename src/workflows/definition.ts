@@ -134,8 +134,8 @@ const definitionSchema = z.object({
   output: json.optional(),
 });
 
-export type StepDefinition = z.output<typeof stepSchema>;
-export type WorkflowDefinition = z.output<typeof definitionSchema>;
+type StepDefinition = z.output<typeof stepSchema>;
+type WorkflowDefinition = z.output<typeof definitionSchema>;
 
 /** A definition with its templates compiled and its steps in dependency order. */
 export type CompiledDefinition = {

@@ -254,5 +254,3 @@ export function createWorkflowRunner({
     },
   };
 }
-
-export type WorkflowRunner = ReturnType<typeof createWorkflowRunner>;

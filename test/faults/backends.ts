@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
  */
 
 /** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
@@ -104,7 +104,7 @@ const postgresBin = (() => {
 })();
 
 /** Whether this machine can run a private PostgreSQL (its binaries and a postgres user). */
-export const canRunPostgres = postgresBin !== null && existsSync(join(postgresBin, "initdb"));
+const canRunPostgres = postgresBin !== null && existsSync(join(postgresBin, "initdb"));
 
 /** Runs a PostgreSQL binary as the postgres user (initdb refuses root). */
 function asPostgres(binary: string, args: string[]): void {

@@ -9,8 +9,7 @@ import { type Database, openDatabase } from "../../src/db/client.js";
  * then a server that does not answer fails the suite), else a local default that may
  * be absent, in which case the PostgreSQL suites skip and say so.
  */
-export const postgresUrl =
-  process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const postgresUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const required = process.env.DATABASE_URL !== undefined;
 
 export async function postgresIsAvailable(): Promise<boolean> {
