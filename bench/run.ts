@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: measures the baselines and the gateway in the same run and prints
- * requests/s, p50/p99 and the ratios that shared/PERFORMANCE.md sets targets for.
+ * requests/s, p50/p99 and the ratios to the baselines that the targets are set on
+ * (README, Benchmarks): absolute figures move by ±30 % between runs on one machine.
  * Servers run pinned to core 0, the load generator to core 1 (when taskset exists).
  * It reports; it never fails on a figure.
  *
@@ -17,7 +18,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const STORES = (process.env.BENCH_STORES ?? "memory,redis").split(",");
 const CONNECTIONS = 50;
 const WARM_UP_SECONDS = 3;
-/** The original service's stand-in registering, from shared/PERFORMANCE.md (not re-measurable here). */
+/**
+ * Registrations/s of a stand-in for the original Python service (its Redis logic on
+ * FastAPI), measured once on the development machine; the original itself cannot start,
+ * and the stand-in is not part of this repository, so it is not re-measured here.
+ */
 const ORIGINAL_REGISTER_RPS = 1770;
 
 function load(port: number, scenario: string, durationSeconds: number): Promise<LoadResult> {

@@ -9,7 +9,7 @@ describe("schema.graphql", () => {
     expect(committed).toBe(`${printSchema(schema)}\n`);
   });
 
-  it("keeps the API.md names dashboards code against", () => {
+  it("keeps the names dashboards code against", () => {
     const printed = printSchema(schema);
     for (const name of [
       "enum ServiceStatus",

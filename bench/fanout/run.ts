@@ -1,6 +1,6 @@
 /**
  * `npm run bench:fanout`: live-event fan-out over graphql-ws, beside its baselines in the
- * same run (shared/PERFORMANCE.md): B_raw (bare `ws`, one pre-serialised message to all)
+ * same run (README, Benchmarks): B_raw (bare `ws`, one pre-serialised message to all)
  * and B_ws (yoga + graphql-ws, in-memory pub/sub). For 1,000 and 5,000 subscribers,
  * 100 events each: deliveries lost, server CPU per delivery, and delivery p50/p99.
  * Servers on core 0, subscribers on core 1. It reports; it never fails on a figure.

@@ -10,7 +10,7 @@ type MediaType = "application/json" | "application/graphql-response+json";
  * The hot path for what services and scripts send most: one query or mutation as a JSON
  * POST. It executes through yoga's envelop (same caches, context, plugins and masking),
  * but writes the answer straight to the socket instead of building fetch-API Request and
- * Response objects, which cost about half of a small request (shared/PERFORMANCE.md).
+ * Response objects, which cost about half of a small request (docs/adr/0002-json-fast-path.md).
  *
  * It only serves what it can answer exactly as yoga would. Everything else returns
  * false before executing and is handed to yoga: browsers (Origin, for CORS), SSE and

@@ -40,8 +40,8 @@ export function createGraphQL({
   return createYoga<ServerContext, GatewayContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    // The HTTP server enforces the body limit before yoga; yoga's own limit re-wraps
-    // every body in a stream and halves small-request throughput (PERFORMANCE.md, 1).
+    // The HTTP server enforces the body limit before yoga; yoga's own limit (5.24) re-wraps
+    // every body in a stream and halves small-request throughput (docs/adr/0002).
     maxRequestBodySize: false,
     landingPage: false,
     healthCheckEndpoint: "/graphql/health",

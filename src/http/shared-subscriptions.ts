@@ -7,8 +7,9 @@ type Group = { closed: boolean; join(): AsyncIterable<unknown> };
 /**
  * Identical subscriptions (the same document, operation and variables) share one
  * execution: each event is executed once per group, not once per subscriber, and the
- * same result goes to every member. Dashboards mostly subscribe alike, so this is most
- * of the cost of fan-out (shared/PERFORMANCE.md, finding 4). The documents come from
+ * same result goes to every member. Dashboards mostly subscribe alike, and executing once
+ * per subscriber was most of the cost of fan-out: sharing took server CPU per delivery
+ * from 55 to 28 µs at 1,000 subscribers (README, Fan-out). The documents come from
  * yoga's parse cache, so identical queries are the same object.
  *
  * Sharing assumes a subscription's results do not depend on who asked; a field that

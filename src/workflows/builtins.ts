@@ -1,12 +1,12 @@
 import type { JsonObject } from "../services/model.js";
 
 /**
- * The two workflows of the original service (shared/REFERENCE.md §7), as definitions.
+ * The two workflows of the original service, as definitions.
  * They are stored as version 1 of their type at start-up; registering a new version
  * (other paths, another poll interval) replaces them. They accept what the services of
- * this system really answer (§11.3): `{success, data}` envelopes are unwrapped by the
- * engine, an execution id may come as `execution_id` or `id`, and an execution's state as
- * `status` or `state`.
+ * this system really answer, which is not always what the original expected:
+ * `{success, data}` envelopes are unwrapped by the engine, an execution id may come as
+ * `execution_id` or `id`, and an execution's state as `status` or `state`.
  */
 
 const TERMINAL_EXECUTION_STATES = ["COMPLETED", "FAILED", "CANCELLED", "CANCELED", "TIMEOUT"];
