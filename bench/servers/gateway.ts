@@ -47,6 +47,8 @@ const database = await openDatabase(
 );
 await database.migrate();
 const app = createApp({ config, store, database, events: createInProcessEvents(), log });
+// The registry answers only once the live store holds what the database holds.
+await app.services.liveStore.restore();
 for (let type = 0; type < SEEDED_TYPES; type++) {
   for (let instance = 0; instance < INSTANCES_PER_TYPE; instance++) {
     await app.services.registry.register(
