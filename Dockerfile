@@ -14,8 +14,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# Migrations are applied at start-up; they sit beside dist/ where the code looks for them.
+# Migrations are applied at start-up and the Redis stores load their Lua scripts when
+# created; both sit beside dist/ where the code looks for them.
 COPY drizzle ./drizzle
+COPY lua ./lua
 # Embedded PGlite keeps its files under here when no PostgreSQL is configured: mount a
 # volume. A directory inside it, not the mount point, so a new cluster can be renamed in.
 ENV DATA_DIR=/app/data/pglite

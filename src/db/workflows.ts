@@ -47,14 +47,16 @@ export function createWorkflowRepository(db: Db) {
       guardDatabase(async (): Promise<{ version: number; created: boolean }> => {
         for (let round = 0; round < 5; round++) {
           const [latest] = await db
-            .select()
+            .select({
+              version: workflowDefinitions.version,
+              // jsonb equality: the same document whatever the order of its keys.
+              same: sql<boolean>`${workflowDefinitions.definition} = ${JSON.stringify(definition)}::jsonb`,
+            })
             .from(workflowDefinitions)
             .where(eq(workflowDefinitions.type, type))
             .orderBy(desc(workflowDefinitions.version))
             .limit(1);
-          if (latest && canonical(latest.definition) === canonical(definition)) {
-            return { version: latest.version, created: false };
-          }
+          if (latest?.same) return { version: latest.version, created: false };
           const version = (latest?.version ?? 0) + 1;
           const inserted = await db
             .insert(workflowDefinitions)
@@ -372,16 +374,6 @@ async function settleSteps(db: Db | Tx, ids: readonly string[], why: string): Pr
         inArray(workflowSteps.status, ["PENDING", "RUNNING"]),
       ),
     );
-}
-
-/** JSON with its keys sorted: jsonb does not keep the order a document was written in. */
-function canonical(value: JsonValue): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key] as JsonValue)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];

@@ -1,3 +1,5 @@
+import { TaskCancelledError, TimeoutStrategy, timeout } from "cockatiel";
+
 export type DependencyCheck = { name: string; check: () => Promise<void> };
 
 export type DependencyStatus = {
@@ -9,6 +11,8 @@ export type DependencyStatus = {
 
 /** Bounded, so a hung backend makes readiness fail rather than hang the probe. */
 const CHECK_TIMEOUT_MS = 2000;
+/** Aggressive: the answer comes at the deadline, whether or not the check ever ends. */
+const checkTimeout = timeout(CHECK_TIMEOUT_MS, TimeoutStrategy.Aggressive);
 
 export function createReadiness(dependencies: DependencyCheck[]) {
   return {
@@ -22,23 +26,16 @@ export function createReadiness(dependencies: DependencyCheck[]) {
 
 async function checkOne({ name, check }: DependencyCheck): Promise<DependencyStatus> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      check(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)),
-          CHECK_TIMEOUT_MS,
-        );
-      }),
-    ]);
+    await checkTimeout.execute(() => check());
     return { name, ok: true, latencyMs: performance.now() - started, error: null };
   } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-    const message = cause instanceof Error ? cause.message : String(cause);
-    return { name, ok: false, latencyMs: performance.now() - started, error: message };
-  } finally {
-    clearTimeout(timer);
+    return { name, ok: false, latencyMs: performance.now() - started, error: describe(error) };
   }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof TaskCancelledError) return `no answer in ${CHECK_TIMEOUT_MS} ms`;
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -226,6 +226,12 @@ function readPath(root: JsonValue, segments: string[]): { present: boolean; valu
   return { present: true, value: current };
 }
 
+/**
+ * Equality of JSON values. Not node:util's isDeepStrictEqual, which compares numbers with
+ * Object.is: -0 is not 0 there, while JSON text cannot tell them apart, so a memory store
+ * (values as given) and a Redis store (values as JSON) would answer the same filter
+ * differently. Every other JSON value compares alike (test/graphql/discovery.test.ts).
+ */
 function jsonEqual(a: JsonValue, b: JsonValue): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;

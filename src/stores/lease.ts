@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
-import { defineScript } from "./redis-script.js";
+import type { Redis, Result } from "ioredis";
+import { luaSource } from "./lua.js";
 
 /**
  * Leader leases: one holder at a time per name, for a limited time. A holder renews
@@ -28,24 +28,14 @@ export function createMemoryLeaseStore(): LeaseStore {
   };
 }
 
-// ARGV: key, holder, ttlMs. Sets the key if free, or extends it when the holder owns it.
-const acquireLua = `
-local current = redis.call('GET', ARGV[1])
-if current == false then
-  redis.call('SET', ARGV[1], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
-if current == ARGV[2] then
-  redis.call('PEXPIRE', ARGV[1], ARGV[3])
-  return 1
-end
-return 0
-`;
-
-const releaseLua = `
-if redis.call('GET', ARGV[1]) == ARGV[2] then redis.call('DEL', ARGV[1]) end
-return 1
-`;
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    /** lua/lease-acquire.lua: 1 when `holder` has the lease. */
+    leaseAcquire(key: string, holder: string, ttlMs: number): Result<number, Context>;
+    /** lua/lease-release.lua */
+    leaseRelease(key: string, holder: string): Result<number, Context>;
+  }
+}
 
 /** Leases shared by every replica on one Redis (key `<prefix>lease:<name>`). */
 export function createRedisLeaseStore({
@@ -55,15 +45,15 @@ export function createRedisLeaseStore({
   redis: Redis;
   keyPrefix: string;
 }): LeaseStore {
-  const acquire = defineScript(redis, acquireLua);
-  const release = defineScript(redis, releaseLua);
+  redis.defineCommand("leaseAcquire", { numberOfKeys: 0, lua: luaSource("lease-acquire") });
+  redis.defineCommand("leaseRelease", { numberOfKeys: 0, lua: luaSource("lease-release") });
   const key = (name: string) => `${keyPrefix}lease:${name}`;
   return {
     async acquire(name, holder, ttlMs) {
-      return (await acquire([key(name), holder, ttlMs])) === 1;
+      return (await redis.leaseAcquire(key(name), holder, ttlMs)) === 1;
     },
     async release(name, holder) {
-      await release([key(name), holder]);
+      await redis.leaseRelease(key(name), holder);
     },
   };
 }

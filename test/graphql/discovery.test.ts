@@ -204,6 +204,27 @@ describe("discovery over GraphQL", () => {
       expect(idsOf(await search(where))).toEqual(expected);
     });
 
+    it("takes -0 for 0, as JSON does, in the filter and in the stored metadata", async () => {
+      // JSON text cannot tell them apart (JSON.stringify(-0) is "0"), so a store that
+      // keeps values as given and one that keeps JSON must answer alike.
+      await seed(serviceRecord({ id: "zero", metadata: { offset: -0, at: [0, { x: 0 }] } }));
+      const literal = async (where: string) =>
+        idsOf(
+          dataOf(
+            await gateway.graphql<{ searchServices: Connection }>(
+              `{ searchServices(where: ${where}) { totalCount nodes { id } edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`,
+            ),
+          ).searchServices,
+        );
+      expect(await literal(`{ metadata: [{ path: "offset", eq: 0 }] }`)).toEqual(["zero"]);
+      expect(await literal(`{ metadata: [{ path: "at", eq: [-0, { x: -0 }] }] }`)).toEqual([
+        "zero",
+      ]);
+      expect(await literal(`{ metadata: [{ path: "at.1", in: [1, { x: -0 }] }] }`)).toEqual([
+        "zero",
+      ]);
+    });
+
     it.each([
       ["an invalid semver range", { version: "one-ish" }, "where.version"],
       [
