@@ -1,19 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type PrivatePostgres,
-  type PrivateRedis,
-  startPrivatePostgres,
-  startPrivateRedis,
-} from "./backends.js";
-import {
-  type GatewayProcess,
-  graphqlAt,
-  msUntilReady,
-  readinessOf,
-  spawnGateway,
-} from "./gateway-process.js";
+import { describe, expect, it } from "vitest";
+import { privateCluster } from "./cluster.js";
+import { graphqlAt, msUntilReady, readinessOf } from "./gateway-process.js";
 
 const REGISTER = `mutation ($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 
@@ -73,24 +62,10 @@ async function durableIds(url: string, prefix: string): Promise<Set<string>> {
 }
 
 describe("PostgreSQL outages", () => {
-  let postgres: PrivatePostgres;
-  let redis: PrivateRedis;
-  const gateways: GatewayProcess[] = [];
-
-  beforeAll(async () => {
-    [postgres, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
-  });
-
-  afterAll(async () => {
-    await Promise.all(gateways.map((gateway) => gateway.stop("SIGKILL")));
-    await Promise.all([postgres?.dispose(), redis?.dispose()]);
-  });
-
-  const env = () => ({ DATABASE_URL: postgres.url, REDIS_URL: redis.url });
+  const cluster = privateCluster();
 
   it("keeps two replicas up through immediate stops under a registration burst, losing nothing acknowledged", async () => {
-    const replicas = await Promise.all([spawnGateway(env()), spawnGateway(env())]);
-    gateways.push(...replicas);
+    const replicas = await Promise.all([cluster.spawnReplica(), cluster.spawnReplica()]);
     for (const replica of replicas) await msUntilReady(replica.url);
     const urls = replicas.map((replica) => replica.url);
     const steady = await graphqlAt(urls[0] as string, REGISTER, {
@@ -108,7 +83,7 @@ describe("PostgreSQL outages", () => {
     const recoveries: number[] = [];
     for (const outageMs of [3000, 1000, 1000, 1000]) {
       await sleep(1000);
-      await postgres.stopImmediately();
+      await cluster.postgres.stopImmediately();
       await sleep(outageMs / 2);
       for (const url of urls) {
         const readiness = await readinessOf(url);
@@ -121,7 +96,7 @@ describe("PostgreSQL outages", () => {
         expect("network" in found ? null : found.data).toEqual({ serviceByType: { id: "steady" } });
       }
       await sleep(outageMs / 2);
-      await postgres.start();
+      await cluster.postgres.start();
       const back = performance.now();
       await Promise.all(urls.map((url) => msUntilReady(url)));
       recoveries.push(performance.now() - back);
@@ -144,7 +119,7 @@ describe("PostgreSQL outages", () => {
     expect(burst.acknowledged.size).toBeGreaterThan(50);
 
     // Nothing acknowledged is lost: every id is in the database and served by both.
-    const stored = await durableIds(postgres.url, "pg-burst");
+    const stored = await durableIds(cluster.postgres.url, "pg-burst");
     expect([...burst.acknowledged].filter((id) => !stored.has(id))).toEqual([]);
     for (const url of urls) {
       const listed = await graphqlAt(
@@ -161,9 +136,8 @@ describe("PostgreSQL outages", () => {
   });
 
   it("starts while PostgreSQL is down: alive, not ready naming the database, ready once it is up", async () => {
-    await postgres.stopImmediately();
-    const gateway = await spawnGateway(env());
-    gateways.push(gateway);
+    await cluster.postgres.stopImmediately();
+    const gateway = await cluster.spawnReplica();
     await sleep(1500);
     expect(gateway.running()).toBe(true);
     expect((await fetch(`${gateway.url}/health/alive`)).status).toBe(200);
@@ -175,7 +149,7 @@ describe("PostgreSQL outages", () => {
       "SERVICE_UNAVAILABLE",
     );
 
-    await postgres.start();
+    await cluster.postgres.start();
     const ms = await msUntilReady(gateway.url);
     console.info(`started with PostgreSQL down: ready ${Math.round(ms)} ms after it came up`);
     expect(ms).toBeLessThan(2000);

@@ -1,12 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type PrivatePostgres,
-  type PrivateRedis,
-  startPrivatePostgres,
-  startPrivateRedis,
-} from "./backends.js";
-import { type GatewayProcess, graphqlAt, msUntilReady, spawnGateway } from "./gateway-process.js";
+import { describe, expect, it } from "vitest";
+import { privateCluster } from "./cluster.js";
+import { graphqlAt, msUntilReady } from "./gateway-process.js";
 
 const SERVICES = 200;
 const owner = { authorization: "Bearer token-of-the-owner" };
@@ -83,23 +78,10 @@ function clientsUnderLoad(urls: string[]) {
 }
 
 describe("Redis restarted empty under load", () => {
-  let postgres: PrivatePostgres;
-  let redis: PrivateRedis;
-  const gateways: GatewayProcess[] = [];
-
-  beforeAll(async () => {
-    [postgres, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
-  });
-
-  afterAll(async () => {
-    await Promise.all(gateways.map((gateway) => gateway.stop("SIGKILL")));
-    await Promise.all([postgres?.dispose(), redis?.dispose()]);
-  });
+  const cluster = privateCluster();
 
   it("answers nothing wrong, lets no token take over an id, and is ready within a second of Redis", async () => {
-    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url };
-    const replicas = await Promise.all([spawnGateway(env), spawnGateway(env)]);
-    gateways.push(...replicas);
+    const replicas = await Promise.all([cluster.spawnReplica(), cluster.spawnReplica()]);
     for (const replica of replicas) await msUntilReady(replica.url);
     const urls = replicas.map((replica) => replica.url);
     const [first] = urls as [string, string];
@@ -126,9 +108,9 @@ describe("Redis restarted empty under load", () => {
     const recoveries: number[] = [];
     for (let round = 0; round < 3; round++) {
       await sleep(800);
-      await redis.kill();
+      await cluster.redis.kill();
       await sleep(round === 0 ? 2000 : 500);
-      await redis.start();
+      await cluster.redis.start();
       const back = performance.now();
       await Promise.all(urls.map((url) => msUntilReady(url)));
       recoveries.push(performance.now() - back);
