@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { spawnGatewayMain } from "../helpers/process.js";
 
 type LogLine = { msg?: string; port?: number; url?: string; level?: number };
 
@@ -24,8 +24,6 @@ export type GatewayProcess = {
   errors(): LogLine[];
   stop(signal?: NodeJS.Signals): Promise<void>;
 };
-
-const main = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
 /** Starts it and resolves once its port is bound, or rejects with its stderr if it exits. */
 export async function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
@@ -77,18 +75,7 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
 
 /** The bare process, for starts expected to fail before they bind anything. */
 export function spawnRaw(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", main], {
-    env: {
-      PATH: process.env.PATH,
-      SERVICE_PORT: "0",
-      SERVICE_HOST: "127.0.0.1",
-      PROBES: "false",
-      GRAPHIQL: "false",
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return spawnGatewayMain(env, "pipe");
 }
 
 /** One GraphQL request; network failures are returned as `{ network: message }`. */

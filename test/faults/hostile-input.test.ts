@@ -131,33 +131,27 @@ const long = "x".repeat(10_000);
 /** 52 levels of fields: serviceStatusChanged, 25 × (service, statusHistory), status. */
 const deepSubscription = `subscription { serviceStatusChanged { ${"service { statusHistory { ".repeat(25)} status ${"} } ".repeat(25)} } }`;
 
+/** A registration over GraphQL whose metadata nests `levels` deep, sent as raw JSON. */
+const registerWithDeepMetadata = (levels: number) =>
+  graphqlRaw(
+    withDeep(
+      {
+        query: REGISTER,
+        variables: { input: { ...baseInput, baseUrl: "http://h.test", metadata: "DEEP" } },
+      },
+      deepJson(levels),
+    ),
+  );
+
 const rows: { name: string; send: () => Promise<Answer>; expected: Answer }[] = [
   {
     name: "metadata 5,000 levels deep in GraphQL variables",
-    send: () =>
-      graphqlRaw(
-        withDeep(
-          {
-            query: REGISTER,
-            variables: { input: { ...baseInput, baseUrl: "http://h.test", metadata: "DEEP" } },
-          },
-          deepJson(5000),
-        ),
-      ),
+    send: () => registerWithDeepMetadata(5000),
     expected: { code: "BAD_USER_INPUT", field: "$input" },
   },
   {
     name: "metadata 40 levels deep in GraphQL variables",
-    send: () =>
-      graphqlRaw(
-        withDeep(
-          {
-            query: REGISTER,
-            variables: { input: { ...baseInput, baseUrl: "http://h.test", metadata: "DEEP" } },
-          },
-          deepJson(40),
-        ),
-      ),
+    send: () => registerWithDeepMetadata(40),
     expected: { code: "BAD_USER_INPUT", field: "$input.metadata" },
   },
   {

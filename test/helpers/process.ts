@@ -10,19 +10,7 @@ export type GatewayProcess = { url: string; process: ChildProcess };
  * (SIGKILL) to see what replicas do about a crash.
  */
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
-  const main = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", main], {
-    env: {
-      PATH: process.env.PATH,
-      SERVICE_PORT: "0",
-      SERVICE_HOST: "127.0.0.1",
-      PROBES: "false",
-      GRAPHIQL: "false",
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawnGatewayMain(env, "inherit");
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
     const entry = JSON.parse(line) as { msg?: string; url?: string };
@@ -33,4 +21,27 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     }
   }
   throw new Error("the gateway exited before it listened");
+}
+
+/**
+ * `node --import tsx src/main.ts` on a free loopback port, probes and GraphiQL off, with
+ * `env` besides; stdout is piped (JSON log lines), stderr as asked.
+ */
+export function spawnGatewayMain(
+  env: Record<string, string>,
+  stderr: "inherit" | "pipe",
+): ChildProcess {
+  const main = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+  return spawn(process.execPath, ["--import", "tsx", main], {
+    env: {
+      PATH: process.env.PATH,
+      SERVICE_PORT: "0",
+      SERVICE_HOST: "127.0.0.1",
+      PROBES: "false",
+      GRAPHIQL: "false",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", stderr],
+  });
 }
