@@ -154,6 +154,13 @@ export function operationCostErrors(
   }
   const operation = getOperationAST(args.document, args.operationName);
   if (!operation) return [];
+  // The hot paths send one document again and again: a cost found within the limits is
+  // remembered for the values its `first` arguments had, the only inputs costs read.
+  const key = `${operation.name?.value ?? ""}\u0000${JSON.stringify(
+    firstVariablesOf(args.document).map((name) => variables[name] ?? null),
+  )}`;
+  const withinLimits = costsWithinLimits.get(args.document);
+  if (withinLimits?.has(key)) return [];
   // Pothos measures the first operation of a document: hand it the chosen one alone.
   const document: DocumentNode = {
     ...args.document,
@@ -176,9 +183,47 @@ export function operationCostErrors(
       ["complexity", cost.complexity, OPERATION_LIMITS.maxComplexity],
     ] as const
   ).find(([, actual, max]) => actual > max);
-  if (!over) return [];
+  if (!over) {
+    remember(args.document, key);
+    return [];
+  }
   const [kind, actual, max] = over;
   return [refused(`Query ${kind} ${actual} exceeds the limit of ${max}.`, kind)];
+}
+
+/**
+ * Per parsed document (yoga's parse cache hands out the same one for the same text): the
+ * keys of costs found within the limits.
+ */
+const costsWithinLimits = new WeakMap<DocumentNode, Set<string>>();
+/** Keys kept per document: enough for the page sizes one client asks for. */
+const KEYS_PER_DOCUMENT = 64;
+
+function remember(document: DocumentNode, key: string): void {
+  const keys = costsWithinLimits.get(document) ?? new Set<string>();
+  if (keys.size >= KEYS_PER_DOCUMENT) keys.clear();
+  keys.add(key);
+  costsWithinLimits.set(document, keys);
+}
+
+/** Per parsed document: the variables passed as a `first` argument anywhere in it. */
+const firstVariables = new WeakMap<DocumentNode, string[]>();
+
+function firstVariablesOf(document: DocumentNode): string[] {
+  let names = firstVariables.get(document);
+  if (!names) {
+    const found = new Set<string>();
+    visit(document, {
+      Argument(node) {
+        if (node.name.value === "first" && node.value.kind === Kind.VARIABLE) {
+          found.add(node.value.name.value);
+        }
+      },
+    });
+    names = [...found].sort();
+    firstVariables.set(document, names);
+  }
+  return names;
 }
 
 /** A client's mistake: BAD_USER_INPUT, with the limit it ran into. */
