@@ -12,9 +12,10 @@ import { execFileSync } from "node:child_process";
 import { ConsecutiveBreaker, circuitBreaker, handleAll, isBrokenCircuitError } from "cockatiel";
 import { Pool } from "undici";
 import { InstanceBreaker } from "../src/clients/circuit-breaker.js";
-import { createServiceClient, defaultCallPolicy } from "../src/clients/service-client.js";
-import { isGatewayError } from "../src/errors.js";
-import { defaultBreakerSettings } from "../src/services/breakers.js";
+import { createServiceClient } from "../src/clients/service-client.js";
+import { defaultBreakerSettings } from "../src/domain/breaker.js";
+import { defaultCallPolicy } from "../src/domain/call-policy.js";
+import { isGatewayError } from "../src/domain/errors.js";
 import { pinning, startServer, stopServer } from "./processes.js";
 
 const DURATION_MS = Number(process.env.BENCH_DURATION ?? 5) * 1000;

@@ -12,10 +12,10 @@ import { pino } from "pino";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/client.js";
+import { TERMINAL } from "../src/domain/workflow.js";
 import { createInProcessEvents } from "../src/events.js";
 import { anonymousCaller } from "../src/services/caller.js";
 import { createMemoryRegistryStore } from "../src/stores/memory-registry.js";
-import { TERMINAL } from "../src/workflows/model.js";
 import { pinning, startServer, stopServer } from "./processes.js";
 
 const SEQUENTIAL = Number(process.env.BENCH_EXECUTIONS ?? 100);

@@ -1,5 +1,6 @@
 -- ARGV: prefix, id, at, reported status ('' = none), caller owner, caller is admin ('1'/'0').
--- The status rule is statusAfterHeartbeat() in src/stores/registry.ts.
+-- The status rule is statusAfterHeartbeat() in src/domain/status.ts; the store contract
+-- suite (test/stores/registry-contract.ts) holds this script to it for every input.
 local prefix, id = ARGV[1], ARGV[2]
 local key = prefix .. 'service:' .. id
 local f = redis.call('HMGET', key, 'status', 'owner', 'doc', 'health', 'probeFailures')

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { BreakerSettings } from "./clients/circuit-breaker.js";
-import { type CallPolicySettings, defaultCallPolicy } from "./clients/service-client.js";
+import type { BreakerSettings } from "./domain/breaker.js";
+import { type CallPolicySettings, defaultCallPolicy } from "./domain/call-policy.js";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 

@@ -1,17 +1,7 @@
 import { Repeater, SlidingBuffer } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { BreakerChange } from "./services/breakers.js";
-import type { RegistryChangeEvent, StatusChange } from "./services/model.js";
-import type { WorkflowExecution } from "./workflows/model.js";
-
-/** Every event the gateway publishes, by topic. Services publish; subscriptions read. */
-type EventTopics = {
-  "registry.changed": [RegistryChangeEvent];
-  "service.statusChanged": [StatusChange];
-  "breaker.changed": [BreakerChange];
-  "workflow.updated": [WorkflowExecution];
-};
+import type { EventTopics } from "./domain/events.js";
 
 type EventTopic = keyof EventTopics;
 

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { type CircuitBreakerSnapshot, circuitStates } from "./services/breakers.js";
+import { type CircuitBreakerSnapshot, circuitStates } from "./domain/breaker.js";
 
 /** One registry per gateway, so tests that start several gateways never collide. */
 export function createMetrics(

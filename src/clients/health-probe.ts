@@ -1,10 +1,11 @@
 import { Agent } from "undici";
+import type { JsonValue } from "../domain/json.js";
+import type { ProbeVerdict } from "../domain/status.js";
+import { type ReadableBody, readUpTo } from "../lib/bounded-body.js";
 import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
-import type { JsonValue } from "../services/model.js";
 import { forbiddenHost, guardedLookup } from "./address-guard.js";
 
 /** What a probe found, before any hysteresis. */
-export type ProbeVerdict = "healthy" | "degraded" | "failing";
 
 export type ProbeResult = {
   verdict: ProbeVerdict;
@@ -97,18 +98,8 @@ function pathOf(url: string): string {
   return `${parsed.pathname}${parsed.search}`;
 }
 
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    chunks.push(chunk);
-    if (size >= MAX_BODY_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString("utf8");
+async function readLimited(body: ReadableBody): Promise<string> {
+  return (await readUpTo(body, MAX_BODY_BYTES)).bytes.toString("utf8");
 }
 
 function parseJson(text: string): JsonValue | null {

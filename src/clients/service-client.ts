@@ -11,7 +11,9 @@ import {
   TaskCancelledError,
 } from "cockatiel";
 import { Agent } from "undici";
-import { GatewayError } from "../errors.js";
+import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-policy.js";
+import { GatewayError } from "../domain/errors.js";
+import { type ReadableBody, readUpTo } from "../lib/bounded-body.js";
 import { forbiddenHost, guardedLookup } from "./address-guard.js";
 import {
   CircuitOpenError,
@@ -19,31 +21,6 @@ import {
   type Refusal,
   refusalMessage,
 } from "./circuit-breaker.js";
-
-export type CallPolicySettings = {
-  /** Deadline of one attempt: connect, headers and body. */
-  timeoutMs: number;
-  /** Attempts of an idempotent call, the first included. */
-  maxAttempts: number;
-  /** First retry delay; it doubles each retry, with jitter, up to retryMaxDelayMs. */
-  retryBaseDelayMs: number;
-  retryMaxDelayMs: number;
-  /** Calls in flight to one instance (the bulkhead); more wait in a queue of maxQueued. */
-  maxConcurrent: number;
-  maxQueued: number;
-  /** Largest response body read from a service. */
-  maxResponseBytes: number;
-};
-
-export const defaultCallPolicy: CallPolicySettings = {
-  timeoutMs: 5000,
-  maxAttempts: 3,
-  retryBaseDelayMs: 100,
-  retryMaxDelayMs: 2000,
-  maxConcurrent: 100,
-  maxQueued: 100,
-  maxResponseBytes: 1024 * 1024,
-};
 
 /** A request to one instance, validated and authorised already. */
 export type OutgoingCall = {
@@ -356,11 +333,7 @@ function targetOf(baseUrl: string): Target {
 }
 
 async function readLimited(
-  body: AsyncIterable<Buffer> & {
-    destroy(): void;
-    on(event: "error", listener: () => void): unknown;
-    arrayBuffer(): Promise<ArrayBuffer>;
-  },
+  body: ReadableBody & { arrayBuffer(): Promise<ArrayBuffer> },
   limit: number,
   contentLength: string | string[] | undefined,
 ): Promise<Buffer> {
@@ -375,18 +348,9 @@ async function readLimited(
     }
     return Buffer.from(await body.arrayBuffer());
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.on("error", () => {});
-      body.destroy();
-      throw new ResponseTooLargeError(limit);
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  const { bytes, truncated } = await readUpTo(body, limit);
+  if (truncated) throw new ResponseTooLargeError(limit);
+  return bytes;
 }
 
 /**

@@ -5,7 +5,7 @@ import {
   type CircuitBreakerSnapshot,
   type CircuitState,
   circuitStates,
-} from "../clients/circuit-breaker.js";
+} from "../domain/breaker.js";
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { circuitBreakerEvents } from "./schema.js";

@@ -1,4 +1,4 @@
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../domain/errors.js";
 
 /** SQLSTATE classes that mean "the database is not there", not "the query is wrong". */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0)/;

@@ -1,6 +1,6 @@
 import DataLoader from "dataloader";
 import { and, desc, eq, getTableColumns, gte, inArray, lte, sql } from "drizzle-orm";
-import type { ServiceRecord, ServiceStatus, StatusChange } from "../services/model.js";
+import type { ServiceRecord, ServiceStatus, StatusChange } from "../domain/service.js";
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { serviceStatusEvents, services } from "./schema.js";

@@ -12,8 +12,9 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
-import type { JsonObject, JsonValue, ServiceEndpoint, ServiceRecord } from "../services/model.js";
-import type { StepCall } from "../workflows/model.js";
+import type { JsonObject, JsonValue } from "../domain/json.js";
+import type { ServiceEndpoint, ServiceRecord } from "../domain/service.js";
+import type { StepCall } from "../domain/workflow.js";
 
 /*
  * The durable record: PostgreSQL (or embedded PGlite) is the source of truth; the live

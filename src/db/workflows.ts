@@ -1,8 +1,8 @@
 import DataLoader from "dataloader";
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import { GatewayError } from "../errors.js";
-import type { JsonObject, JsonValue } from "../services/model.js";
-import type { WorkflowExecution, WorkflowStatus, WorkflowStepState } from "../workflows/model.js";
+import { GatewayError } from "../domain/errors.js";
+import type { JsonObject, JsonValue } from "../domain/json.js";
+import type { WorkflowExecution, WorkflowStatus, WorkflowStepState } from "../domain/workflow.js";
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { workflowDefinitions, workflowExecutions, workflowSteps } from "./schema.js";

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../domain/errors.js";
 
 export class PayloadTooLargeError extends GatewayError {
   constructor(readonly limit: number) {

@@ -1,7 +1,7 @@
 import { type ExecutionResult, GraphQLError } from "graphql";
 import { type Plugin, maskError as yogaMaskError } from "graphql-yoga";
 import type { Logger } from "pino";
-import { isGatewayError } from "../errors.js";
+import { isGatewayError } from "../domain/errors.js";
 import type { GatewayContext } from "../schema/context.js";
 
 const UNEXPECTED_ERROR_MESSAGE = "Unexpected error.";

@@ -1,11 +1,12 @@
 import type { IncomingMessage } from "node:http";
-import { badInput, GatewayError, notFound } from "../errors.js";
+import { badInput, GatewayError, notFound } from "../domain/errors.js";
+import type { JsonObject, JsonValue } from "../domain/json.js";
+import type { ServiceRecord } from "../domain/service.js";
+import type { WorkflowExecution } from "../domain/workflow.js";
 import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
 import { assertJsonWithin, PAYLOAD_LIMITS } from "../services/json-input.js";
-import type { JsonObject, JsonValue, ServiceRecord } from "../services/model.js";
 import type { Page } from "../services/pagination.js";
-import type { WorkflowExecution } from "../workflows/model.js";
 
 /**
  * The seed service's REST API, kept for existing callers: thin adapters over the same

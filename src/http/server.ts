@@ -1,8 +1,8 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { GatewayError, httpStatusOf, isGatewayError } from "../errors.js";
+import type { CircuitBreakerSnapshot } from "../domain/breaker.js";
+import { GatewayError, httpStatusOf, isGatewayError } from "../domain/errors.js";
 import type { Metrics } from "../metrics.js";
-import type { CircuitBreakerSnapshot } from "../services/breakers.js";
 import type { SystemHealth } from "../services/health.js";
 import type { Services } from "../services/index.js";
 import { PayloadTooLargeError, readBody } from "./body.js";

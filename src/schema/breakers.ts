@@ -1,4 +1,4 @@
-import type { BreakerChange } from "../services/breakers.js";
+import type { BreakerChange } from "../domain/breaker.js";
 import { builder } from "./builder.js";
 import { CircuitBreakerRef, CircuitStateEnum } from "./registry.js";
 

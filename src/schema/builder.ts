@@ -2,8 +2,8 @@ import SchemaBuilder from "@pothos/core";
 import ComplexityPlugin from "@pothos/plugin-complexity";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
-import { GatewayError } from "../errors.js";
-import type { JsonValue } from "../services/model.js";
+import { GatewayError } from "../domain/errors.js";
+import type { JsonValue } from "../domain/json.js";
 import type { GatewayContext } from "./context.js";
 
 /**

@@ -1,5 +1,5 @@
+import { DEFAULT_STRATEGY } from "../domain/service.js";
 import type { ServiceCallResult } from "../services/calls.js";
-import { DEFAULT_STRATEGY } from "../services/model.js";
 import { builder } from "./builder.js";
 import { SelectionStrategyEnum } from "./discovery.js";
 import { CircuitStateEnum } from "./registry.js";

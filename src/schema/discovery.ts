@@ -1,4 +1,4 @@
-import { DEFAULT_STRATEGY, type ServiceRecord, selectionStrategies } from "../services/model.js";
+import { DEFAULT_STRATEGY, type ServiceRecord, selectionStrategies } from "../domain/service.js";
 import { encodeCursor, type Page } from "../services/pagination.js";
 import type { ServiceWhere } from "../services/service-where.js";
 import { builder } from "./builder.js";

@@ -1,11 +1,11 @@
-import { type CircuitBreakerSnapshot, circuitStates } from "../services/breakers.js";
+import { type CircuitBreakerSnapshot, circuitStates } from "../domain/breaker.js";
 import type {
   HealthCheck,
   ServiceEndpoint,
   ServiceRecord,
   StatusChange,
-} from "../services/model.js";
-import { serviceStatuses } from "../services/model.js";
+} from "../domain/service.js";
+import { serviceStatuses } from "../domain/service.js";
 import { builder } from "./builder.js";
 import { perItem } from "./cost.js";
 

@@ -1,7 +1,7 @@
 import { GraphQLError, Kind, type ValueNode } from "graphql";
+import type { JsonValue } from "../domain/json.js";
 import { describeJsonLimit, exceededJsonLimit } from "../lib/json-bounds.js";
 import { JSON_VALUE_LIMITS, MAX_JSON_DEPTH } from "../services/json-input.js";
-import type { JsonValue } from "../services/model.js";
 import { builder } from "./builder.js";
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

@@ -1,4 +1,4 @@
-import type { RegistryChangeEvent } from "../services/model.js";
+import type { RegistryChangeEvent } from "../domain/service.js";
 import type { RegistryChanges } from "../services/registry.js";
 import { builder } from "./builder.js";
 import { perItem, pricedByPage } from "./cost.js";

@@ -1,9 +1,9 @@
-import type { WorkflowDefinitionView } from "../services/workflows.js";
 import {
   type WorkflowExecution,
   type WorkflowStepState,
   workflowStatuses,
-} from "../workflows/model.js";
+} from "../domain/workflow.js";
+import type { WorkflowDefinitionView } from "../services/workflows.js";
 import { builder } from "./builder.js";
 import { perItem } from "./cost.js";
 

@@ -1,30 +1,19 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { type BreakerHost, InstanceBreaker } from "../clients/circuit-breaker.js";
+import type { BreakerRepository, RecordedBreaker } from "../db/breakers.js";
 import {
-  type BreakerHost,
   type BreakerSettings,
   type BreakerTransition,
   type CircuitBreakerSnapshot,
   type CircuitState,
   defaultBreakerSettings,
-  InstanceBreaker,
-} from "../clients/circuit-breaker.js";
-import type { BreakerRepository, RecordedBreaker } from "../db/breakers.js";
-import { notFound } from "../errors.js";
+} from "../domain/breaker.js";
+import { notFound } from "../domain/errors.js";
 import type { Events } from "../events.js";
+import { every } from "../lib/interval-loop.js";
+import { createWriteBehind } from "../lib/write-behind.js";
 import type { LeaseStore } from "../stores/lease.js";
-import { every } from "./background.js";
-
-export {
-  type BreakerSettings,
-  type CircuitBreakerSnapshot,
-  type CircuitState,
-  circuitStates,
-  defaultBreakerSettings,
-} from "../clients/circuit-breaker.js";
-
-/** A transition as published to every replica; `origin` is the process that made it. */
-export type BreakerChange = BreakerTransition & { origin: string };
 
 export type BreakersDeps = {
   settings?: BreakerSettings;
@@ -81,7 +70,14 @@ export function createBreakers({
   let lastResyncAt = new Date(now()).toISOString();
   const subscriptions: AsyncIterator<unknown>[] = [];
 
-  const writer = createTransitionWriter(repository, log);
+  // Recorded behind the call path: a call never waits on the database.
+  const writer = createWriteBehind<BreakerTransition>({
+    write: (transitions) => repository.record(transitions),
+    name: "circuit breaker transitions",
+    log,
+    maxHeld: MAX_PENDING_WRITES,
+    retryIntervalMs: RETRY_WRITES_MS,
+  });
 
   /** Instances whose trial lease this process has taken, to give back at shutdown. */
   const trialLeases = new Set<string>();
@@ -262,63 +258,3 @@ export function createBreakers({
 }
 
 export type Breakers = ReturnType<typeof createBreakers>;
-
-/**
- * Records transitions in the database behind the call path: at once, and while the
- * database is away they are held (up to MAX_PENDING_WRITES) and retried.
- */
-function createTransitionWriter(repository: BreakerRepository, log: Logger) {
-  let pending: BreakerTransition[] = [];
-  let writing: Promise<void> | null = null;
-  let failing = false;
-
-  async function write(): Promise<void> {
-    const batch = pending;
-    pending = [];
-    try {
-      await repository.record(batch);
-      if (failing) log.info("database reachable again; circuit breaker transitions written");
-      failing = false;
-    } catch (error) {
-      pending = [...batch, ...pending];
-      if (pending.length > MAX_PENDING_WRITES) {
-        log.error(
-          { dropped: pending.length - MAX_PENDING_WRITES },
-          "circuit breaker transitions dropped",
-        );
-        pending = pending.slice(-MAX_PENDING_WRITES);
-      }
-      if (!failing) log.warn({ err: error }, "database unavailable; breaker transitions held");
-      failing = true;
-    }
-  }
-
-  function flush(): Promise<void> {
-    writing ??= write().finally(() => {
-      writing = null;
-      if (pending.length > 0 && !failing) void flush();
-    });
-    return writing;
-  }
-
-  let timer: NodeJS.Timeout | null = null;
-
-  return {
-    add(transition: BreakerTransition): void {
-      pending.push(transition);
-      if (!failing) void flush();
-    },
-    start(): void {
-      timer ??= setInterval(() => {
-        if (pending.length > 0) void flush();
-      }, RETRY_WRITES_MS);
-      timer.unref();
-    },
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await writing;
-      if (pending.length > 0) await flush();
-    },
-  };
-}

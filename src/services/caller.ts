@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../domain/errors.js";
 
 /**
  * Who is calling. A bearer token is never stored: its sha-256 is the owner key that

@@ -1,17 +1,19 @@
-import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
 import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
-import { GatewayError, notFound } from "../errors.js";
+import type { CircuitState } from "../domain/breaker.js";
+import { GatewayError, notFound } from "../domain/errors.js";
+import type { JsonValue } from "../domain/json.js";
+import type { ServiceRecord } from "../domain/service.js";
+import { httpMethods } from "../domain/service.js";
 import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
+import { childTraceparent } from "../lib/traceparent.js";
+import { parseInput } from "../lib/zod-input.js";
 import type { StepRequest, StepResponse } from "../workflows/engine.js";
-import type { CircuitState } from "./breakers.js";
 import type { Caller } from "./caller.js";
 import type { Discovery } from "./discovery.js";
 import { declaresEndpoint } from "./endpoint-match.js";
 import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
-import type { JsonValue, ServiceRecord } from "./model.js";
-import { httpMethods } from "./registration-input.js";
 
 /** What `callService` takes, as GraphQL hands it over. */
 export type CallServiceInput = {
@@ -233,7 +235,7 @@ export function createCalls({
   ): Promise<ServiceCallResult> {
     // Bounded before anything reads it: JSON.stringify overflows the stack on deep values.
     if (raw.body != null) assertJsonWithin(raw.body, "input.body", BODY_LIMITS);
-    const input = parseInput(raw);
+    const input = parseInput(inputSchema, raw, "input");
     if (input.serviceId != null) return send(input, await byId(input.serviceId), caller, trace);
     // By type, an instance whose breaker refused the call before sending it (its trials
     // are another replica's, say) gives way to the next one.
@@ -285,16 +287,6 @@ export function createCalls({
   };
 }
 
-function parseInput(raw: CallServiceInput) {
-  const parsed = inputSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const [issue] = parsed.error.issues;
-  const field = ["input", ...(issue?.path ?? [])].join(".");
-  throw new GatewayError("BAD_USER_INPUT", `${field}: ${issue?.message ?? "is invalid"}`, {
-    field,
-  });
-}
-
 function queryString(query: Record<string, unknown> | null | undefined): string {
   if (!query) return "";
   const params = new URLSearchParams();
@@ -321,19 +313,4 @@ function decodeBody(outcome: CallOutcome): JsonValue {
     return exceededJsonLimit(parsed, ANSWER_LIMITS) === null ? parsed : text;
   }
   return text;
-}
-
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/**
- * W3C trace context: the gateway is a hop of its own, so the service gets the caller's
- * trace id under a new parent id; without a valid incoming one, a new sampled trace.
- */
-function childTraceparent(incoming: string | null): string {
-  const match = incoming ? TRACEPARENT.exec(incoming.trim().toLowerCase()) : null;
-  const spanId = randomBytes(8).toString("hex");
-  if (match && match[2] !== "0".repeat(32) && match[1] !== "ff") {
-    return `00-${match[2]}-${spanId}-${match[4]}`;
-  }
-  return `00-${randomBytes(16).toString("hex")}-${spanId}-01`;
 }

@@ -1,14 +1,16 @@
-import { badInput } from "../errors.js";
-import type { IndexQuery, RegistryStore } from "../stores/registry.js";
+import { badInput } from "../domain/errors.js";
 import {
   DEFAULT_STRATEGY,
+  normalizeServiceType,
+  parseStatus,
   type SelectionStrategy,
   type ServiceRecord,
-  type ServiceStatus,
   selectionStrategies,
-} from "./model.js";
+} from "../domain/service.js";
+import { CALLABLE_STATUSES, VISIBLE_BY_DEFAULT } from "../domain/status.js";
+import type { IndexQuery, RegistryStore } from "../stores/registry.js";
 import { byId, type Page, type PageRequest, paginateById } from "./pagination.js";
-import { normalizeServiceType, parseServiceId } from "./registration-input.js";
+import { parseServiceId } from "./registration-input.js";
 import {
   compileWhere,
   indexHint,
@@ -16,7 +18,6 @@ import {
   limitText,
   type ServiceWhere,
 } from "./service-where.js";
-import { parseStatus } from "./status.js";
 
 export type ServiceFilter = {
   type?: string | null;
@@ -37,8 +38,6 @@ export type DiscoveryDeps = {
   /** False for an instance whose circuit breaker refuses calls (OPEN or ISOLATED). */
   isCallable?: (serviceId: string) => boolean;
 };
-
-const VISIBLE_BY_DEFAULT: ServiceStatus[] = ["ONLINE", "DEGRADED", "MAINTENANCE"];
 
 /** Reads of the registry: lookups, filtered lists, search and load-balanced selection. */
 export function createDiscovery({
@@ -106,7 +105,7 @@ export function createDiscovery({
       }
       const normalizedType = normalizeServiceType(type);
       const available = (
-        await store.find({ type: normalizedType, statuses: ["ONLINE", "DEGRADED"] })
+        await store.find({ type: normalizedType, statuses: CALLABLE_STATUSES })
       ).filter((service) => isCallable(service.id) && !exclude?.has(service.id));
       const online = available.filter((service) => service.status === "ONLINE");
       const pool = (online.length > 0 ? online : available).sort(byId);

@@ -1,4 +1,4 @@
-import type { ServiceEndpoint } from "./model.js";
+import type { ServiceEndpoint } from "../domain/service.js";
 
 /**
  * Whether a service declared `method path` among its endpoints. A declared path is a

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { CALLABLE_STATUSES, heartbeatOverdue } from "../domain/status.js";
+import { every } from "../lib/interval-loop.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
-import { every } from "./background.js";
 import type { Registry } from "./registry.js";
 
 export type ExpiryOptions = {
@@ -52,11 +53,9 @@ export function createExpirySweeper({
       preservation = { active: false, since: null, held: 0 };
       return { leader: false, expired: 0, held: 0 };
     }
-    const live = await store.find({ statuses: ["ONLINE", "DEGRADED"] });
+    const live = await store.find({ statuses: CALLABLE_STATUSES });
     const at = now();
-    const due = live.filter(
-      (service) => Date.parse(service.lastHeartbeat) + service.ttlSeconds * 1000 < at,
-    );
+    const due = live.filter((service) => heartbeatOverdue(service, at));
     if (due.length >= SELF_PRESERVATION_MINIMUM && due.length * 2 > live.length) {
       if (!preservation.active) {
         log.warn(

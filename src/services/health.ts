@@ -1,7 +1,9 @@
+import type { CircuitBreakerSnapshot } from "../domain/breaker.js";
+import type { ServiceRecord } from "../domain/service.js";
+import { isCallableStatus, statusWithBreaker } from "../domain/status.js";
 import type { RegistryStore } from "../stores/registry.js";
-import type { Breakers, CircuitBreakerSnapshot } from "./breakers.js";
+import type { Breakers } from "./breakers.js";
 import type { SelfPreservation } from "./expiry.js";
-import type { ServiceRecord } from "./model.js";
 import type { createReadiness, DependencyStatus } from "./readiness.js";
 
 type SystemStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY";
@@ -58,12 +60,10 @@ export function createHealth({
           .map((breaker) => breaker.serviceId),
       );
       for (const service of services) {
-        // An ONLINE instance whose breaker refuses calls is no better than DEGRADED.
-        const status =
-          service.status === "ONLINE" && breakerOpen.has(service.id) ? "DEGRADED" : service.status;
+        const status = statusWithBreaker(service.status, breakerOpen.has(service.id));
         counts[status.toLowerCase() as keyof typeof counts] += 1;
         const type = types.get(service.type) ?? { callable: false, allInMaintenance: true };
-        type.callable ||= service.status === "ONLINE" || service.status === "DEGRADED";
+        type.callable ||= isCallableStatus(service.status);
         type.allInMaintenance &&= service.status === "MAINTENANCE";
         types.set(service.type, type);
       }

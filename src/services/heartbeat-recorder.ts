@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { RegistryRepository } from "../db/registry.js";
-import type { StatusChange } from "./model.js";
+import type { StatusChange } from "../domain/service.js";
+import { every } from "../lib/interval-loop.js";
+import { createWriteBehind } from "../lib/write-behind.js";
 
 export type HeartbeatRecorderOptions = {
   repository: RegistryRepository;
@@ -25,48 +27,44 @@ export function createHeartbeatRecorder({
   maxPendingTransitions = 10_000,
 }: HeartbeatRecorderOptions) {
   let beats = new Map<string, string>();
-  let transitions: StatusChange[] = [];
-  let timer: NodeJS.Timeout | null = null;
-  let flushing: Promise<void> | null = null;
-  let failing = false;
+  let writingBeats: Promise<void> | null = null;
+  let beatsFailing = false;
+  // One at a time, so a transition written before an outage is never written twice.
+  const transitions = createWriteBehind<StatusChange>({
+    write: ([change]) => (change ? repository.recordTransition(change) : Promise.resolve()),
+    batchSize: 1,
+    name: "heartbeat transitions",
+    log,
+    maxHeld: maxPendingTransitions,
+    retryIntervalMs: flushIntervalMs,
+  });
 
-  async function writePending(): Promise<void> {
+  async function writeBeats(): Promise<void> {
     const batch = beats;
-    const changes = transitions;
     beats = new Map();
-    transitions = [];
     try {
-      while (changes.length > 0) {
-        await repository.recordTransition(changes[0] as StatusChange);
-        changes.shift();
-      }
       await repository.recordHeartbeats([...batch].map(([id, at]) => ({ id, at })));
-      if (failing) log.info("database reachable again; pending heartbeat writes flushed");
-      failing = false;
+      if (beatsFailing) log.info("database reachable again; pending heartbeat times written");
+      beatsFailing = false;
     } catch (error) {
       // Put back what was not written, behind nothing newer: later beats win by time.
       for (const [id, at] of batch) if (!beats.has(id)) beats.set(id, at);
-      const held = [...changes, ...transitions];
-      if (held.length > maxPendingTransitions) {
-        log.error(
-          { dropped: held.length - maxPendingTransitions },
-          "heartbeat transitions dropped",
-        );
-      }
-      transitions = held.slice(-maxPendingTransitions);
-      if (!failing) log.warn({ err: error }, "database unavailable; heartbeat writes held");
-      failing = true;
+      if (!beatsFailing) log.warn({ err: error }, "database unavailable; heartbeat times held");
+      beatsFailing = true;
     }
   }
 
-  function flush(): Promise<void> {
-    flushing ??= writePending().finally(() => {
-      flushing = null;
-      // A transition that arrived mid-flush goes now rather than at the next tick.
-      if (transitions.length > 0 && !failing) void flush();
+  /** Transitions first, then the times: a time is never recorded ahead of its transition. */
+  async function flush(): Promise<void> {
+    await transitions.flush();
+    if (transitions.held > 0 || beats.size === 0) return;
+    writingBeats ??= writeBeats().finally(() => {
+      writingBeats = null;
     });
-    return flushing;
+    await writingBeats;
   }
+
+  const tick = every(flushIntervalMs, flush, { log, name: "heartbeat time writes" });
 
   return {
     recordBeat(id: string, at: string): void {
@@ -80,29 +78,26 @@ export function createHeartbeatRecorder({
     async writeTransition(change: StatusChange): Promise<void> {
       try {
         await repository.recordTransition(change);
-      } catch (error) {
-        transitions = [...transitions, change].slice(-maxPendingTransitions);
-        if (!failing) log.warn({ err: error }, "database unavailable; heartbeat writes held");
-        failing = true;
+      } catch {
+        transitions.add(change);
       }
     },
 
     flush,
 
     start(): void {
-      timer ??= setInterval(() => void flush(), flushIntervalMs);
-      timer.unref();
+      transitions.start();
+      tick.start();
     },
 
-    /** Stops the timer and writes what is pending; says so when some cannot be. */
+    /** Stops the timers and writes what is pending; says so when some cannot be. */
     async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = null;
+      await tick.stop();
+      await transitions.stop();
       await flush();
-      if (beats.size > 0 || transitions.length > 0) await flush();
-      if (beats.size > 0 || transitions.length > 0) {
+      if (beats.size > 0 || transitions.held > 0) {
         log.error(
-          { heartbeats: beats.size, transitions: transitions.length },
+          { heartbeats: beats.size, transitions: transitions.held },
           "stopping with heartbeat writes the database did not take",
         );
       }

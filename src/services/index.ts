@@ -1,19 +1,17 @@
 import type { Logger } from "pino";
 import { createHealthProbe } from "../clients/health-probe.js";
-import {
-  type CallPolicySettings,
-  createServiceClient,
-  defaultCallPolicy,
-} from "../clients/service-client.js";
+import { createServiceClient } from "../clients/service-client.js";
 import type { Config } from "../config.js";
 import { createBreakerRepository } from "../db/breakers.js";
 import type { Database } from "../db/client.js";
 import { createRegistryRepository } from "../db/registry.js";
 import { createWorkflowRepository } from "../db/workflows.js";
+import { type BreakerSettings, defaultBreakerSettings } from "../domain/breaker.js";
+import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-policy.js";
 import type { Events } from "../events.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
-import { type BreakerSettings, createBreakers, defaultBreakerSettings } from "./breakers.js";
+import { createBreakers } from "./breakers.js";
 import { createCalls } from "./calls.js";
 import { createDiscovery } from "./discovery.js";
 import { createExpirySweeper } from "./expiry.js";
@@ -144,6 +142,7 @@ export function createServices(deps: ServicesDeps) {
     log: deps.log,
     call: (request) =>
       calls.callAsGateway(request, { requestId: request.requestId, traceparent: null }),
+    maxPageSize: deps.maxPageSize,
     ...deps.workflows,
   });
   /** Writes what is pending; the caller closes the backends afterwards. */

@@ -1,4 +1,4 @@
-import { badInput } from "../errors.js";
+import { badInput } from "../domain/errors.js";
 import { describeJsonLimit, exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
 
 /** Deepest JSON value the API accepts anywhere (metadata, workflow data, call bodies, JSON). */

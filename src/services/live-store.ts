@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { RegistryRepository } from "../db/registry.js";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../domain/errors.js";
+import { every } from "../lib/interval-loop.js";
 import type { RegistryStore } from "../stores/registry.js";
-import { every } from "./background.js";
 
 export type LiveStoreDeps = {
   /** The live store itself, which restoring writes to directly. */

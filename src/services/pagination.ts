@@ -1,4 +1,5 @@
-import { badInput } from "../errors.js";
+import { cursorCodec } from "../lib/cursor.js";
+import { pageSize } from "../lib/page-size.js";
 
 export type Page<T> = {
   nodes: T[];
@@ -9,25 +10,10 @@ export type Page<T> = {
 
 export type PageRequest = { first?: number | null; after?: string | null };
 
-const CURSOR_PREFIX = "service:";
+const serviceCursor = cursorCodec("service");
 
-/** Opaque to clients; it holds the last id seen, so pages stay stable while services come and go. */
-export function encodeCursor(id: string): string {
-  return Buffer.from(`${CURSOR_PREFIX}${id}`).toString("base64url");
-}
-
-/** Longest cursor this API hands out: the prefix and a 128-character id, in base64url. */
-const MAX_CURSOR_LENGTH = 256;
-
-function decodeCursor(cursor: string): string {
-  if (cursor.length > MAX_CURSOR_LENGTH)
-    throw badInput("after", "is not a cursor returned by this API");
-  const decoded = Buffer.from(cursor, "base64url").toString();
-  if (!decoded.startsWith(CURSOR_PREFIX) || decoded.length === CURSOR_PREFIX.length) {
-    throw badInput("after", "is not a cursor returned by this API");
-  }
-  return decoded.slice(CURSOR_PREFIX.length);
-}
+/** The cursor of the page that ends at the service `id`. */
+export const encodeCursor = serviceCursor.encode;
 
 /** Orders by id in code-unit order, the order cursors compare in. */
 export function byId(a: { id: string }, b: { id: string }): number {
@@ -40,11 +26,8 @@ export function paginateById<T extends { id: string }>(
   { first, after }: PageRequest,
   maxPageSize: number,
 ): Page<T> {
-  const size = first ?? 100;
-  if (!Number.isInteger(size) || size < 0 || size > maxPageSize) {
-    throw badInput("first", `must be between 0 and ${maxPageSize}`);
-  }
-  const afterId = after ? decodeCursor(after) : null;
+  const size = pageSize(first, { fallback: 100, min: 0, max: maxPageSize });
+  const afterId = after ? serviceCursor.decode(after) : null;
   const sorted = items.slice().sort(byId);
   const start = afterId === null ? 0 : sorted.findIndex((item) => item.id > afterId);
   const remaining = start === -1 ? [] : sorted.slice(start);

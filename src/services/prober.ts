@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { HealthProbe } from "../clients/health-probe.js";
-import { notFound } from "../errors.js";
+import { notFound } from "../domain/errors.js";
+import type { HealthCheck, ServiceRecord } from "../domain/service.js";
+import { PROBED_STATUSES } from "../domain/status.js";
+import { every } from "../lib/interval-loop.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
-import { every } from "./background.js";
-import type { HealthCheck, ServiceRecord } from "./model.js";
 import { parseServiceId } from "./registration-input.js";
 import type { Registry } from "./registry.js";
 
@@ -86,7 +87,7 @@ export function createProber({
     }
     const at = now();
     if (at - servicesReadAt >= refreshMs) {
-      services = await store.find({ statuses: ["ONLINE", "DEGRADED", "OFFLINE"] });
+      services = await store.find({ statuses: PROBED_STATUSES });
       servicesReadAt = at;
       const present = new Set(services.map((service) => service.id));
       for (const id of probedAt.keys()) if (!present.has(id)) probedAt.delete(id);

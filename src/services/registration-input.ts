@@ -1,24 +1,14 @@
 import { z } from "zod";
 import { forbiddenHost } from "../clients/address-guard.js";
-import { badInput, GatewayError } from "../errors.js";
+import { badInput } from "../domain/errors.js";
+import type { JsonObject } from "../domain/json.js";
+import { httpMethods, normalizeServiceType, type ServiceEndpoint } from "../domain/service.js";
 import type { JsonLimits } from "../lib/json-bounds.js";
+import { parseInput } from "../lib/zod-input.js";
 import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
-import type { JsonObject, ServiceEndpoint } from "./model.js";
 
 /** Largest accepted `metadata`, serialised as JSON. */
 const MAX_METADATA_BYTES = 16 * 1024;
-
-export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
-
-/** "planning_system", "planning-system" and "planningSystem" all become PLANNING_SYSTEM. */
-export function normalizeServiceType(type: string): string {
-  return type
-    .trim()
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .replace(/[^A-Za-z0-9]+/g, "_")
-    .replace(/^_+|_+$/g, "")
-    .toUpperCase();
-}
 
 /**
  * A service id: it is a REST path segment and a Redis key part. Starting with a letter or
@@ -153,28 +143,6 @@ export type ValidRegistration = Omit<z.output<typeof registrationSchema>, "metad
   metadata: JsonObject;
   endpoints: ServiceEndpoint[];
 };
-
-/**
- * Parses with a zod schema; failures become BAD_USER_INPUT naming the first bad field
- * under `fieldPrefix` (e.g. `input.baseUrl`), with every problem listed in `problems`.
- */
-function parseInput<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  fieldPrefix: string,
-): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => ({
-    field: [fieldPrefix, ...issue.path.map(String)].filter(Boolean).join("."),
-    message: issue.message,
-  }));
-  const [first] = problems as [{ field: string; message: string }];
-  throw new GatewayError("BAD_USER_INPUT", `${first.field}: ${first.message}`, {
-    field: first.field,
-    problems,
-  });
-}
 
 /** GraphQL sends omitted nullable fields as null; for a registration null means "not given". */
 export function parseRegistration(value: Record<string, unknown>): ValidRegistration {

@@ -2,22 +2,32 @@ import { randomUUID } from "node:crypto";
 import DataLoader from "dataloader";
 import type { ProbeResult } from "../clients/health-probe.js";
 import type { DurableWrite, RegistryRepository } from "../db/registry.js";
-import { badInput, GatewayError, notFound } from "../errors.js";
+import { badInput, GatewayError, notFound } from "../domain/errors.js";
+import {
+  type HealthCheck,
+  parseStatus,
+  type RegistryChangeEvent,
+  type RegistryChangeKind,
+  type ServiceRecord,
+  type ServiceStatus,
+  type StatusChange,
+} from "../domain/service.js";
+import {
+  healthCheckOf,
+  heartbeatOverdue,
+  type ProbeThresholds,
+  probeReason,
+  statusAfterExpiry,
+  statusAfterProbe,
+  statusOnRegistration,
+} from "../domain/status.js";
 import type { Events } from "../events.js";
+import { createBatcher } from "../lib/batcher.js";
+import { pageSize } from "../lib/page-size.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
-import { createBatcher } from "./batcher.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
 import type { HeartbeatRecorder } from "./heartbeat-recorder.js";
-import type {
-  HealthCheck,
-  RegistryChangeEvent,
-  RegistryChangeKind,
-  ServiceRecord,
-  ServiceStatus,
-  StatusChange,
-} from "./model.js";
 import { parseRegistration, parseServiceId } from "./registration-input.js";
-import { parseStatus } from "./status.js";
 
 export type RegistryDeps = {
   store: RegistryStore;
@@ -134,7 +144,7 @@ export function createRegistry({
               ...registration,
               id,
               owner: existing ? existing.owner : caller.ownerKey,
-              status: existing?.status === "MAINTENANCE" ? "MAINTENANCE" : "ONLINE",
+              status: statusOnRegistration(existing?.status ?? null),
               lastHeartbeat: at,
               registeredAt: existing?.registeredAt ?? at,
               updatedAt: at,
@@ -232,8 +242,9 @@ export function createRegistry({
       const current = await store.get(id);
       const before = current?.record;
       if (!current || !before || before.lastHeartbeat !== seenHeartbeat) return false;
-      if (before.status !== "ONLINE" && before.status !== "DEGRADED") return false;
-      const record: ServiceRecord = { ...before, status: "OFFLINE" };
+      const status = statusAfterExpiry(before.status);
+      if (!status) return false;
+      const record: ServiceRecord = { ...before, status };
       const result = await store.put(record, current.version);
       if (!result.ok) return false;
       const change = transition(record, before.status, "heartbeat expired");
@@ -243,17 +254,13 @@ export function createRegistry({
     },
 
     /**
-     * Keeps a probe's result and applies what it means for the status, with hysteresis:
-     * failures degrade an ONLINE service at once and take it OFFLINE after `fallAfter`
-     * in a row; `riseAfter` successes in a row bring it back ONLINE. A service that
-     * reports "degraded" is DEGRADED. MAINTENANCE is never changed, and a service whose
-     * heartbeat has expired is not revived by probes alone (its heartbeat will do that).
+     * Keeps a probe's result and applies what it means for the status (statusAfterProbe).
      * Null when the service is gone.
      */
     async applyProbe(
       id: string,
       result: ProbeResult,
-      thresholds: { fallAfter: number; riseAfter: number },
+      thresholds: ProbeThresholds,
     ): Promise<HealthCheck | null> {
       for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
         const current = await store.get(id);
@@ -262,20 +269,15 @@ export function createRegistry({
         const previous = before.health;
         const check: HealthCheck = {
           serviceId: id,
-          status: impliedStatus[result.verdict],
+          ...healthCheckOf(result.verdict, previous),
           reachable: result.reachable,
           httpStatus: result.httpStatus,
           latencyMs: result.latencyMs,
           checkedAt: timestamp(),
           error: result.error,
           body: result.body,
-          consecutiveFailures:
-            result.verdict === "failing" ? (previous?.consecutiveFailures ?? 0) + 1 : 0,
-          consecutiveSuccesses:
-            result.verdict === "healthy" ? (previous?.consecutiveSuccesses ?? 0) + 1 : 0,
         };
-        const heartbeatFresh =
-          Date.parse(before.lastHeartbeat) + before.ttlSeconds * 1000 > now().getTime();
+        const heartbeatFresh = !heartbeatOverdue(before, now().getTime());
         const status = statusAfterProbe(before.status, check, heartbeatFresh, thresholds);
         if (status === before.status) {
           // Under the version read above, so a probe racing another one (or a
@@ -308,10 +310,7 @@ export function createRegistry({
       if (!Number.isInteger(sinceRevision) || sinceRevision < 0) {
         throw badInput("sinceRevision", "must be a revision, 0 or more");
       }
-      const size = first ?? 500;
-      if (!Number.isInteger(size) || size < 1 || size > maxPageSize) {
-        throw badInput("first", `must be between 1 and ${maxPageSize}`);
-      }
+      const size = pageSize(first, { fallback: 500, min: 1, max: maxPageSize });
       const [kept, revision] = await Promise.all([
         store.changesSince(sinceRevision, size + 1),
         store.revision(),
@@ -343,10 +342,7 @@ export function createRegistry({
       { since, first }: { since?: Date | string | null; first?: number | null },
     ): Promise<StatusChange[]> {
       parseServiceId(id);
-      const size = first ?? 50;
-      if (!Number.isInteger(size) || size < 0 || size > maxPageSize) {
-        throw badInput("first", `must be between 0 and ${maxPageSize}`);
-      }
+      const size = pageSize(first, { fallback: 50, min: 0, max: maxPageSize });
       const from = since == null ? null : new Date(since).toISOString();
       return repository.history(id, { since: from, first: size });
     },
@@ -361,38 +357,6 @@ export type RegistryChanges = {
   resyncRequired: boolean;
   hasMore: boolean;
 };
-
-const impliedStatus: Record<ProbeResult["verdict"], ServiceStatus> = {
-  healthy: "ONLINE",
-  degraded: "DEGRADED",
-  failing: "OFFLINE",
-};
-
-function statusAfterProbe(
-  current: ServiceStatus,
-  check: HealthCheck,
-  heartbeatFresh: boolean,
-  { fallAfter, riseAfter }: { fallAfter: number; riseAfter: number },
-): ServiceStatus {
-  if (current === "MAINTENANCE") return current;
-  switch (check.status) {
-    case "OFFLINE":
-      if (check.consecutiveFailures >= fallAfter) return "OFFLINE";
-      return current === "ONLINE" ? "DEGRADED" : current;
-    case "DEGRADED":
-      return current === "OFFLINE" && !heartbeatFresh ? current : "DEGRADED";
-    default:
-      if (current === "ONLINE" || check.consecutiveSuccesses < riseAfter) return current;
-      return current === "OFFLINE" && !heartbeatFresh ? current : "ONLINE";
-  }
-}
-
-function probeReason(check: HealthCheck): string {
-  if (check.status === "ONLINE")
-    return `probe healthy ${check.consecutiveSuccesses} times in a row`;
-  if (check.status === "DEGRADED") return "probe reported degraded";
-  return `probe failed ${check.consecutiveFailures} time(s) in a row: ${check.error}`;
-}
 
 function tooFast(id: string): GatewayError {
   return new GatewayError("CONFLICT", `Service ${id} is changing too fast to update; retry.`, {

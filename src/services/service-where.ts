@@ -1,9 +1,9 @@
 import semver from "semver";
-import { badInput } from "../errors.js";
+import { badInput } from "../domain/errors.js";
+import type { JsonValue } from "../domain/json.js";
+import type { ServiceRecord } from "../domain/service.js";
+import { normalizeServiceType, parseStatus } from "../domain/service.js";
 import type { IndexQuery } from "../stores/registry.js";
-import type { JsonValue, ServiceRecord } from "./model.js";
-import { normalizeServiceType } from "./registration-input.js";
-import { parseStatus } from "./status.js";
 
 /* Inputs as GraphQL delivers them: an omitted or null field means "no condition". */
 type StringMatch = {

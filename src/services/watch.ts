@@ -1,7 +1,7 @@
+import type { BreakerChange } from "../domain/breaker.js";
+import type { RegistryChangeEvent, StatusChange } from "../domain/service.js";
+import { normalizeServiceType } from "../domain/service.js";
 import type { Events } from "../events.js";
-import type { BreakerChange } from "./breakers.js";
-import type { RegistryChangeEvent, StatusChange } from "./model.js";
-import { normalizeServiceType } from "./registration-input.js";
 import { limitText } from "./service-where.js";
 
 /** Live streams for subscriptions, narrowed to what the subscriber asked for. */

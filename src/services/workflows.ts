@@ -4,22 +4,24 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { ExecutionListQuery, WorkflowRepository } from "../db/workflows.js";
-import { badInput, notFound } from "../errors.js";
-import type { Events } from "../events.js";
-import { builtInDefinitions } from "../workflows/builtins.js";
-import { type CompiledDefinition, parseDefinition } from "../workflows/definition.js";
-import type { StepRequest, StepResponse } from "../workflows/engine.js";
+import { badInput, notFound } from "../domain/errors.js";
+import type { JsonObject, JsonValue } from "../domain/json.js";
+import { normalizeServiceType } from "../domain/service.js";
 import {
   TERMINAL,
   type WorkflowExecution,
   type WorkflowStatus,
   type WorkflowStepState,
   workflowStatuses,
-} from "../workflows/model.js";
+} from "../domain/workflow.js";
+import type { Events } from "../events.js";
+import { pageSize } from "../lib/page-size.js";
+import { parseInput } from "../lib/zod-input.js";
+import { builtInDefinitions } from "../workflows/builtins.js";
+import { type CompiledDefinition, parseDefinition } from "../workflows/definition.js";
+import type { StepRequest, StepResponse } from "../workflows/engine.js";
 import { createWorkflowRunner } from "../workflows/runner.js";
 import { assertJsonWithin, JSON_VALUE_LIMITS } from "./json-input.js";
-import type { JsonObject, JsonValue } from "./model.js";
-import { normalizeServiceType } from "./registration-input.js";
 import { limitText } from "./service-where.js";
 
 export type ExecuteWorkflowInput = {
@@ -48,6 +50,8 @@ export type WorkflowsDeps = {
   events: Events;
   log: Logger;
   call(request: StepRequest): Promise<StepResponse>;
+  /** Largest `first` of a list (MAX_PAGE_SIZE). */
+  maxPageSize: number;
   /** Executions driven at once by this replica (MAX_CONCURRENT_WORKFLOWS). */
   maxConcurrent?: number;
   /** Deadline of an execution that sets none (WORKFLOW_EXECUTION_TIMEOUT), seconds. */
@@ -100,6 +104,7 @@ export function createWorkflows({
   events,
   log,
   call,
+  maxPageSize,
   maxConcurrent,
   executionTimeoutSeconds = 3600,
   leaseMs,
@@ -226,12 +231,7 @@ export function createWorkflows({
         throw badInput(`data.${field}`, `is required by ${type}`);
       }
     }
-    const parsed = optionsSchema.safeParse(input.options ?? {});
-    if (!parsed.success) {
-      const [issue] = parsed.error.issues;
-      throw badInput(`options.${issue?.path.join(".")}`, issue?.message ?? "is invalid");
-    }
-    const options = parsed.data;
+    const options = parseInput(optionsSchema, input.options ?? {}, "options");
     const timeoutSeconds = options.timeoutSeconds ?? executionTimeoutSeconds;
     const now = new Date();
     const id = input.id?.trim() || randomUUID();
@@ -315,11 +315,11 @@ export function createWorkflows({
       if (query.status && !(workflowStatuses as readonly string[]).includes(query.status)) {
         throw badInput("status", `must be one of ${workflowStatuses.join(", ")}`);
       }
-      if (query.first < 1 || query.first > 500) throw badInput("first", "must be 1 to 500");
       limitText(query.workflowType, "workflowType");
       limitText(query.after, "after");
       return repository.executions({
         ...query,
+        first: pageSize(query.first, { fallback: 50, min: 1, max: maxPageSize }),
         workflowType: query.workflowType ? normalizeServiceType(query.workflowType) : null,
         status: (query.status as WorkflowStatus | null | undefined) ?? null,
       });

@@ -1,4 +1,5 @@
-import type { HealthCheck, RegistryChangeEvent, ServiceRecord } from "../services/model.js";
+import type { HealthCheck, RegistryChangeEvent, ServiceRecord } from "../domain/service.js";
+import { statusAfterHeartbeat } from "../domain/status.js";
 import {
   type HeartbeatRequest,
   type HeartbeatResult,
@@ -8,7 +9,6 @@ import {
   type RegistryStore,
   type RemoveResult,
   type StoredService,
-  statusAfterHeartbeat,
 } from "./registry.js";
 
 /**

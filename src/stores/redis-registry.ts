@@ -1,11 +1,11 @@
 import type { Redis, Result } from "ioredis";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../domain/errors.js";
 import type {
   HealthCheck,
   RegistryChangeEvent,
   ServiceRecord,
   ServiceStatus,
-} from "../services/model.js";
+} from "../domain/service.js";
 import { luaSource } from "./lua.js";
 import {
   type HeartbeatRequest,

@@ -3,7 +3,7 @@ import type {
   RegistryChangeEvent,
   ServiceRecord,
   ServiceStatus,
-} from "../services/model.js";
+} from "../domain/service.js";
 
 /** Index lookups a store answers directly; every given criterion must hold. */
 export type IndexQuery = {
@@ -106,18 +106,4 @@ export function indexNamesOf(record: ServiceRecord): string[] {
     ...record.tags.map((tag) => `tag:${tag}`),
     ...record.capabilities.map((capability) => `cap:${capability}`),
   ];
-}
-
-/**
- * The status a heartbeat leaves a service in. A reported status wins. Otherwise an
- * OFFLINE service comes back ONLINE (it is alive after all), unless its probes are
- * failing: then the probes decide, or it would flap with every heartbeat.
- */
-export function statusAfterHeartbeat(
-  current: ServiceStatus,
-  reported: ServiceStatus | null,
-  probeFailures = 0,
-): ServiceStatus {
-  if (reported) return reported;
-  return current === "OFFLINE" && probeFailures === 0 ? "ONLINE" : current;
 }

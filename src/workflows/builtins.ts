@@ -1,4 +1,4 @@
-import type { JsonObject } from "../services/model.js";
+import type { JsonObject } from "../domain/json.js";
 
 /**
  * The two workflows of the original service, as definitions.

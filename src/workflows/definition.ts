@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { GatewayError } from "../errors.js";
-import type { JsonValue } from "../services/model.js";
-import { httpMethods, normalizeServiceType } from "../services/registration-input.js";
+import { GatewayError } from "../domain/errors.js";
+import type { JsonValue } from "../domain/json.js";
+import { httpMethods, normalizeServiceType } from "../domain/service.js";
+import { parseInput } from "../lib/zod-input.js";
 import { compileTemplate, referencedSteps, type Template } from "./template.js";
 
 /**
@@ -161,15 +162,7 @@ export type CompiledStep = {
  * read only steps the step depends on (directly or not). Errors name the bad field.
  */
 export function parseDefinition(raw: JsonValue | unknown): CompiledDefinition {
-  const parsed = definitionSchema.safeParse(raw);
-  if (!parsed.success) {
-    const [issue] = parsed.error.issues;
-    throw invalid(
-      ["definition", ...(issue?.path ?? []).map(String)].join("."),
-      issue?.message ?? "is invalid",
-    );
-  }
-  const definition = parsed.data;
+  const definition = parseInput(definitionSchema, raw, "definition");
   const byId = new Map<string, { step: StepDefinition; index: number }>();
   for (const [index, step] of definition.steps.entries()) {
     if (byId.has(step.id))

@@ -1,6 +1,11 @@
-import type { JsonValue } from "../services/model.js";
+import type { JsonValue } from "../domain/json.js";
+import type {
+  StepCall,
+  WorkflowExecution,
+  WorkflowStatus,
+  WorkflowStepState,
+} from "../domain/workflow.js";
 import type { CompiledDefinition, CompiledStep } from "./definition.js";
-import type { StepCall, WorkflowExecution, WorkflowStatus, WorkflowStepState } from "./model.js";
 import { render, type Template, type TemplateContext } from "./template.js";
 
 /** One call a step makes, to any selectable instance of a type. */

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { ExponentialBackoff, handleWhen, noJitterGenerator, retry } from "cockatiel";
 import type { Logger } from "pino";
 import type { WorkflowRepository } from "../db/workflows.js";
-import { isGatewayError } from "../errors.js";
+import { isGatewayError } from "../domain/errors.js";
+import type { WorkflowExecution, WorkflowStepState } from "../domain/workflow.js";
 import type { CompiledDefinition } from "./definition.js";
 import { type EngineDeps, type ExecutionEnd, runExecution } from "./engine.js";
-import type { WorkflowExecution, WorkflowStepState } from "./model.js";
 
 export type RunnerDeps = {
   repository: WorkflowRepository;

@@ -1,6 +1,6 @@
 import jsonata from "jsonata";
-import { GatewayError } from "../errors.js";
-import type { JsonValue } from "../services/model.js";
+import { GatewayError } from "../domain/errors.js";
+import type { JsonValue } from "../domain/json.js";
 
 /**
  * Templates in workflow definitions. Any string may hold `{{ expression }}`; a string that

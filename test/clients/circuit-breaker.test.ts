@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
-  type BreakerTransition,
   CircuitOpenError,
   InstanceBreaker,
   type Permit,
 } from "../../src/clients/circuit-breaker.js";
+import type { BreakerTransition } from "../../src/domain/breaker.js";
 
 /** A breaker on a clock the test moves, with a trial lease the test grants or refuses. */
 function breakerOnFakeClock({ leaseGranted = true } = {}) {

@@ -1,12 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { InstanceBreaker } from "../../src/clients/circuit-breaker.js";
-import {
-  type CallPolicySettings,
-  createServiceClient,
-  defaultCallPolicy,
-  type OutgoingCall,
-} from "../../src/clients/service-client.js";
-import { GatewayError } from "../../src/errors.js";
+import { createServiceClient, type OutgoingCall } from "../../src/clients/service-client.js";
+import { type CallPolicySettings, defaultCallPolicy } from "../../src/domain/call-policy.js";
+import { GatewayError } from "../../src/domain/errors.js";
 import { startUpstreamService, type UpstreamService } from "../fixtures/upstream-service.js";
 
 /** A client on real sockets, with breakers on a clock the test can move. */

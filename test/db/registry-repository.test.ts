@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRegistryRepository, type RegistryRepository } from "../../src/db/registry.js";
-import type { ServiceRecord, StatusChange } from "../../src/services/model.js";
+import type { ServiceRecord, StatusChange } from "../../src/domain/service.js";
 import { openTestDatabase, postgresIsAvailable, type TestDatabase } from "../helpers/database.js";
 import { serviceRecord } from "../stores/registry-contract.js";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createWorkflowRepository, type WorkflowRepository } from "../../src/db/workflows.js";
-import type { JsonObject, JsonValue } from "../../src/services/model.js";
+import type { JsonObject, JsonValue } from "../../src/domain/json.js";
 import { openTestDatabase, postgresIsAvailable, type TestDatabase } from "../helpers/database.js";
 
 const postgres = await postgresIsAvailable();

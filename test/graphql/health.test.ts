@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ServiceRecord } from "../../src/services/model.js";
+import type { ServiceRecord } from "../../src/domain/service.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
 import { serviceRecord } from "../stores/registry-contract.js";

@@ -1,10 +1,10 @@
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
-import { defaultCallPolicy } from "../../src/clients/service-client.js";
 import type { Config } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
+import { defaultBreakerSettings } from "../../src/domain/breaker.js";
+import { defaultCallPolicy } from "../../src/domain/call-policy.js";
 import { createInProcessEvents, type Events } from "../../src/events.js";
-import { defaultBreakerSettings } from "../../src/services/breakers.js";
 import type { LeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import type { RegistryStore } from "../../src/stores/registry.js";

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultBreakerSettings, InstanceBreaker } from "../../src/clients/circuit-breaker.js";
-import { createServiceClient, defaultCallPolicy } from "../../src/clients/service-client.js";
+import { InstanceBreaker } from "../../src/clients/circuit-breaker.js";
+import { createServiceClient } from "../../src/clients/service-client.js";
+import { defaultBreakerSettings } from "../../src/domain/breaker.js";
+import { defaultCallPolicy } from "../../src/domain/call-policy.js";
 import { anonymousCaller } from "../../src/services/caller.js";
 import { createCalls } from "../../src/services/calls.js";
 import { createDiscovery } from "../../src/services/discovery.js";

@@ -1,9 +1,9 @@
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { StatusChange } from "../../src/domain/service.js";
 import { createInProcessEvents } from "../../src/events.js";
 import { anonymousCaller } from "../../src/services/caller.js";
 import { createServices, type Services } from "../../src/services/index.js";
-import type { StatusChange } from "../../src/services/model.js";
 import { createMemoryLeaseStore, type LeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import type { RegistryStore } from "../../src/stores/registry.js";

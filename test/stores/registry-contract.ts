@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { JsonValue, ServiceRecord } from "../../src/services/model.js";
+import type { JsonValue } from "../../src/domain/json.js";
+import { type ServiceRecord, serviceStatuses } from "../../src/domain/service.js";
+import { statusAfterHeartbeat } from "../../src/domain/status.js";
 import type { RegistryStore } from "../../src/stores/registry.js";
 
 export type StoreHarness = { store: RegistryStore; dispose(): Promise<void> };
@@ -236,6 +238,43 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
 
       it("reports an unknown id", async () => {
         expect(await beat("missing")).toEqual({ outcome: "not_found" });
+      });
+
+      it("leaves every status where statusAfterHeartbeat() says, for every input", async () => {
+        // The Redis store applies the rule in Lua; this holds both stores to the one rule.
+        for (const current of serviceStatuses) {
+          for (const reported of [null, ...serviceStatuses]) {
+            for (const probeFailures of [0, 2]) {
+              const record = await insert(serviceRecord({ status: current }));
+              if (probeFailures > 0) {
+                await store.saveHealth({
+                  serviceId: record.id,
+                  status: "OFFLINE",
+                  reachable: false,
+                  httpStatus: null,
+                  latencyMs: null,
+                  checkedAt: "2026-02-01T09:59:00.000Z",
+                  error: "ECONNREFUSED",
+                  body: null,
+                  consecutiveFailures: probeFailures,
+                  consecutiveSuccesses: 0,
+                });
+              }
+              const expected = statusAfterHeartbeat(current, reported, probeFailures);
+              const result = await beat(record.id, { status: reported });
+              const input = { current, reported, probeFailures };
+              expect({ input, result }).toMatchObject({
+                input,
+                result: { outcome: "ok", previousStatus: current, record: { status: expected } },
+              });
+              expect({ input, stored: (await store.get(record.id))?.record.status }).toEqual({
+                input,
+                stored: expected,
+              });
+              expect(ids(await store.find({ statuses: [expected] }))).toContain(record.id);
+            }
+          }
+        }
       });
     });
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { JsonValue } from "../../src/services/model.js";
+import type { JsonValue } from "../../src/domain/json.js";
+import type { WorkflowExecution, WorkflowStepState } from "../../src/domain/workflow.js";
 import { parseDefinition } from "../../src/workflows/definition.js";
 import { runExecution, type StepRequest, type StepResponse } from "../../src/workflows/engine.js";
-import type { WorkflowExecution, WorkflowStepState } from "../../src/workflows/model.js";
 import { compileTemplate, render } from "../../src/workflows/template.js";
 
 const execution = (data: JsonValue = {}): WorkflowExecution => ({

@@ -1,9 +1,9 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createWorkflowRepository } from "../../src/db/workflows.js";
-import { GatewayError } from "../../src/errors.js";
+import { GatewayError } from "../../src/domain/errors.js";
+import type { WorkflowExecution } from "../../src/domain/workflow.js";
 import { parseDefinition } from "../../src/workflows/definition.js";
-import type { WorkflowExecution } from "../../src/workflows/model.js";
 import { createWorkflowRunner } from "../../src/workflows/runner.js";
 import { migratedPglite } from "../helpers/database.js";
 

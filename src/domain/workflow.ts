@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from "../services/model.js";
+import type { JsonObject, JsonValue } from "./json.js";
 
 export const workflowStatuses = [
   "PENDING",

@@ -1,4 +1,7 @@
-/** The registry's vocabulary, shared by stores, services and the schema. */
+import { badInput } from "./errors.js";
+import type { JsonObject, JsonValue } from "./json.js";
+
+// The registry's vocabulary, shared by stores, services and the schema.
 
 export const serviceStatuses = ["ONLINE", "DEGRADED", "MAINTENANCE", "OFFLINE"] as const;
 export type ServiceStatus = (typeof serviceStatuses)[number];
@@ -6,15 +9,6 @@ export type ServiceStatus = (typeof serviceStatuses)[number];
 export const selectionStrategies = ["ROUND_ROBIN", "RANDOM", "LEAST_LATENCY", "WEIGHTED"] as const;
 export type SelectionStrategy = (typeof selectionStrategies)[number];
 export const DEFAULT_STRATEGY: SelectionStrategy = "ROUND_ROBIN";
-
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
 
 export type ServiceEndpoint = {
   path: string;
@@ -83,3 +77,26 @@ export type RegistryChangeEvent = {
   revision: number;
   at: string;
 };
+
+function isServiceStatus(value: string): value is ServiceStatus {
+  return (serviceStatuses as readonly string[]).includes(value);
+}
+
+/** Accepts any case ("online"), as the seed's REST API did; rejects everything else. */
+export function parseStatus(value: string, field: string): ServiceStatus {
+  const upper = value.trim().toUpperCase();
+  if (isServiceStatus(upper)) return upper;
+  throw badInput(field, `must be one of ${serviceStatuses.join(", ")}`);
+}
+
+/** "planning_system", "planning-system" and "planningSystem" all become PLANNING_SYSTEM. */
+export function normalizeServiceType(type: string): string {
+  return type
+    .trim()
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .toUpperCase();
+}
+
+export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createBatcher } from "../../src/services/batcher.js";
+import { createBatcher } from "../../src/lib/batcher.js";
 
 describe("group commit batcher", () => {
   it("writes what arrives during a write as the next batch, in order", async () => {
