@@ -160,6 +160,46 @@ describe("workflow engine", () => {
     expect(calls.map((call) => call.path)).not.toContain("/x/b");
   });
 
+  it("keeps forEach items and their undos under the ids a resume reads", async () => {
+    const { rows, calls, run } = harness((request) => {
+      if (request.path === "/boom") throw new Error("HTTP 500");
+      return { ok: true };
+    });
+    const definition = {
+      type: "t",
+      steps: [
+        {
+          id: "each",
+          serviceType: "s",
+          method: "POST",
+          path: "/x/{{item}}",
+          forEach: { items: "{{input.list}}", concurrency: 1 },
+          compensate: { method: "DELETE", path: "/x/{{index}}" },
+        },
+        { id: "boom", serviceType: "s", method: "POST", path: "/boom", dependsOn: ["each"] },
+      ],
+    };
+    const end = await run(definition, { list: ["a", "b"] });
+    expect(end.status).toBe("COMPENSATED");
+    expect([...rows.keys()].sort()).toEqual([
+      "boom",
+      "each",
+      "each[0]",
+      "each[0].compensate",
+      "each[1]",
+      "each[1].compensate",
+    ]);
+    expect(calls.map((call) => `${call.method} ${call.path}`).slice(-2)).toEqual([
+      "DELETE /x/1",
+      "DELETE /x/0",
+    ]);
+    // Resumed from those rows, nothing is called again: every undo is already made.
+    calls.length = 0;
+    const resumed = await run(definition, { list: ["a", "b"] }, [...rows.values()]);
+    expect(resumed.status).toBe("COMPENSATED");
+    expect(calls).toEqual([]);
+  });
+
   it("fans out over one match or none as over a list", async () => {
     const { calls, run } = harness(() => ({ ok: true }));
     const definition = {
