@@ -64,3 +64,22 @@ export type WorkflowStepState = {
   error: string | null;
   calls: StepCall[];
 };
+
+/** One call a step makes, to any selectable instance of a type. */
+export type StepRequest = {
+  serviceType: string;
+  method: string;
+  path: string;
+  body: JsonValue | null;
+  query: JsonValue | null;
+  /** Sent as x-request-id: execution, step and attempt. */
+  requestId: string;
+};
+
+export type StepResponse = {
+  status: number;
+  body: JsonValue;
+  serviceId: string;
+  attempts: number;
+  durationMs: number;
+};

@@ -7,6 +7,7 @@ import type { ExecutionListQuery, WorkflowRepository } from "../db/workflows.js"
 import { badInput, notFound } from "../domain/errors.js";
 import type { JsonObject, JsonValue } from "../domain/json.js";
 import { normalizeServiceType } from "../domain/service.js";
+import type { StepRequest, StepResponse } from "../domain/workflow.js";
 import {
   TERMINAL,
   type WorkflowExecution,
@@ -19,7 +20,6 @@ import { pageSize } from "../lib/page-size.js";
 import { parseInput } from "../lib/zod-input.js";
 import { builtInDefinitions } from "../workflows/builtins.js";
 import { type CompiledDefinition, parseDefinition } from "../workflows/definition.js";
-import type { StepRequest, StepResponse } from "../workflows/engine.js";
 import { createWorkflowRunner } from "../workflows/runner.js";
 import { assertJsonWithin, JSON_VALUE_LIMITS } from "./json-input.js";
 import { limitText } from "./service-where.js";

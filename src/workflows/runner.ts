@@ -5,7 +5,8 @@ import type { WorkflowRepository } from "../db/workflows.js";
 import { isGatewayError } from "../domain/errors.js";
 import type { WorkflowExecution, WorkflowStepState } from "../domain/workflow.js";
 import type { CompiledDefinition } from "./definition.js";
-import { type EngineDeps, type ExecutionEnd, runExecution } from "./engine.js";
+import { runExecution } from "./engine.js";
+import type { EngineDeps, ExecutionEnd } from "./execution-state.js";
 
 export type RunnerDeps = {
   repository: WorkflowRepository;

@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { JsonValue } from "../../src/domain/json.js";
-import type { WorkflowExecution, WorkflowStepState } from "../../src/domain/workflow.js";
+import type {
+  StepRequest,
+  StepResponse,
+  WorkflowExecution,
+  WorkflowStepState,
+} from "../../src/domain/workflow.js";
 import { parseDefinition } from "../../src/workflows/definition.js";
-import { runExecution, type StepRequest, type StepResponse } from "../../src/workflows/engine.js";
+import { runExecution } from "../../src/workflows/engine.js";
 import { compileTemplate, render } from "../../src/workflows/template.js";
 
 const execution = (data: JsonValue = {}): WorkflowExecution => ({
@@ -158,6 +163,46 @@ describe("workflow engine", () => {
     expect(end.status).toBe("FAILED");
     expect(end.errors[0]).toMatch(/step each\[1\] failed: HTTP 500/);
     expect(calls.map((call) => call.path)).not.toContain("/x/b");
+  });
+
+  it("keeps forEach items and their undos under the ids a resume reads", async () => {
+    const { rows, calls, run } = harness((request) => {
+      if (request.path === "/boom") throw new Error("HTTP 500");
+      return { ok: true };
+    });
+    const definition = {
+      type: "t",
+      steps: [
+        {
+          id: "each",
+          serviceType: "s",
+          method: "POST",
+          path: "/x/{{item}}",
+          forEach: { items: "{{input.list}}", concurrency: 1 },
+          compensate: { method: "DELETE", path: "/x/{{index}}" },
+        },
+        { id: "boom", serviceType: "s", method: "POST", path: "/boom", dependsOn: ["each"] },
+      ],
+    };
+    const end = await run(definition, { list: ["a", "b"] });
+    expect(end.status).toBe("COMPENSATED");
+    expect([...rows.keys()].sort()).toEqual([
+      "boom",
+      "each",
+      "each[0]",
+      "each[0].compensate",
+      "each[1]",
+      "each[1].compensate",
+    ]);
+    expect(calls.map((call) => `${call.method} ${call.path}`).slice(-2)).toEqual([
+      "DELETE /x/1",
+      "DELETE /x/0",
+    ]);
+    // Resumed from those rows, nothing is called again: every undo is already made.
+    calls.length = 0;
+    const resumed = await run(definition, { list: ["a", "b"] }, [...rows.values()]);
+    expect(resumed.status).toBe("COMPENSATED");
+    expect(calls).toEqual([]);
   });
 
   it("fans out over one match or none as over a list", async () => {
