@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { GatewayError } from "../errors.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import type { JsonObject, JsonValue } from "../services/model.js";
 import type { WorkflowExecution, WorkflowStatus, WorkflowStepState } from "../workflows/model.js";
 import type { Db } from "./client.js";
@@ -16,8 +17,11 @@ export type ExecutionListQuery = {
   after?: string | null;
 };
 
-/** Workflow definitions, executions and their steps. */
-export function createWorkflowRepository(db: Db) {
+/**
+ * Workflow definitions, executions and their steps. The clock dates new definitions;
+ * leases, deadlines and end times are the database's own now().
+ */
+export function createWorkflowRepository(db: Db, clock: Clock = systemClock) {
   return {
     /** The active (newest) version of every type. */
     activeDefinitions: () =>
@@ -65,7 +69,7 @@ export function createWorkflowRepository(db: Db) {
               version,
               definition,
               active: true,
-              createdAt: new Date().toISOString(),
+              createdAt: new Date(clock.now()).toISOString(),
             })
             .onConflictDoNothing()
             .returning({ version: workflowDefinitions.version });

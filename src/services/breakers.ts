@@ -12,6 +12,7 @@ import {
 import type { BreakerRepository, RecordedBreaker } from "../db/breakers.js";
 import { notFound } from "../errors.js";
 import type { Events } from "../events.js";
+import { systemClock } from "../lib/clock.js";
 import type { LeaseStore } from "../stores/lease.js";
 import { every } from "./background.js";
 
@@ -68,7 +69,7 @@ export function createBreakers({
   leases,
   repository,
   log,
-  now = Date.now,
+  now = () => systemClock.now(),
   trialLeaseMs = 10_000,
   resyncIntervalMs = 10_000,
   isRegistered,

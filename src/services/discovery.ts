@@ -1,4 +1,5 @@
 import { badInput } from "../errors.js";
+import { systemClock } from "../lib/clock.js";
 import type { IndexQuery, RegistryStore } from "../stores/registry.js";
 import {
   DEFAULT_STRATEGY,
@@ -44,7 +45,7 @@ const VISIBLE_BY_DEFAULT: ServiceStatus[] = ["ONLINE", "DEGRADED", "MAINTENANCE"
 export function createDiscovery({
   store,
   maxPageSize,
-  now = Date.now,
+  now = () => systemClock.now(),
   random = Math.random,
   isCallable = () => true,
 }: DiscoveryDeps) {

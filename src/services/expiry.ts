@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { systemClock } from "../lib/clock.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { every } from "./background.js";
@@ -41,7 +42,7 @@ export function createExpirySweeper({
   leases,
   log,
   intervalMs = 5000,
-  now = Date.now,
+  now = () => systemClock.now(),
 }: ExpiryOptions) {
   const holder = randomUUID();
   let preservation: SelfPreservation = { active: false, since: null, held: 0 };

@@ -1,3 +1,4 @@
+import { systemClock } from "../lib/clock.js";
 import type { RegistryStore } from "../stores/registry.js";
 import type { Breakers, CircuitBreakerSnapshot } from "./breakers.js";
 import type { SelfPreservation } from "./expiry.js";
@@ -40,7 +41,7 @@ export function createHealth({
   readiness,
   breakers,
   selfPreservation,
-  now = () => new Date(),
+  now = () => new Date(systemClock.now()),
 }: HealthDeps) {
   return {
     async system(): Promise<SystemHealth> {

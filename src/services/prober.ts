@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { HealthProbe } from "../clients/health-probe.js";
 import { notFound } from "../errors.js";
+import { systemClock } from "../lib/clock.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { every } from "./background.js";
@@ -47,7 +48,7 @@ export function createProber({
   riseAfter = 2,
   tickMs = 250,
   refreshMs = 2000,
-  now = Date.now,
+  now = () => systemClock.now(),
 }: ProberOptions) {
   const holder = randomUUID();
   const inFlight = new Set<string>();

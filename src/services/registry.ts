@@ -4,6 +4,7 @@ import type { ProbeResult } from "../clients/health-probe.js";
 import type { DurableWrite, RegistryRepository } from "../db/registry.js";
 import { badInput, GatewayError, notFound } from "../errors.js";
 import type { Events } from "../events.js";
+import { systemClock } from "../lib/clock.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
 import { createBatcher } from "./batcher.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
@@ -48,7 +49,7 @@ export function createRegistry({
   heartbeats,
   events,
   maxPageSize,
-  now = () => new Date(),
+  now = () => new Date(systemClock.now()),
 }: RegistryDeps) {
   const timestamp = () => now().toISOString();
   // Concurrent registrations and status changes share one transaction (group commit).

@@ -3,6 +3,7 @@ import { ExponentialBackoff, handleWhen, noJitterGenerator, retry } from "cockat
 import type { Logger } from "pino";
 import type { WorkflowRepository } from "../db/workflows.js";
 import { isGatewayError } from "../errors.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import type { CompiledDefinition } from "./definition.js";
 import { type EngineDeps, type ExecutionEnd, runExecution } from "./engine.js";
 import type { WorkflowExecution, WorkflowStepState } from "./model.js";
@@ -21,6 +22,8 @@ export type RunnerDeps = {
   leaseMs?: number;
   /** How often the table is looked at for work nobody drives. Default 1,000 ms. */
   claimIntervalMs?: number;
+  /** Deadlines, step times and update stamps; the engine's `now`. */
+  clock?: Clock;
 };
 
 /** How long a stopping replica waits for calls in flight to finish (under its lease). */
@@ -49,6 +52,7 @@ export function createWorkflowRunner({
   maxConcurrent = 10,
   leaseMs = 30_000,
   claimIntervalMs = 1000,
+  clock = systemClock,
 }: RunnerDeps) {
   const owner = randomUUID();
   const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -109,7 +113,7 @@ export function createWorkflowRunner({
     const deadline = execution.deadlineAt
       ? setTimeout(
           () => controller.abort(new Stopped("deadline")),
-          Math.max(0, Date.parse(execution.deadlineAt) - Date.now()),
+          Math.max(0, Date.parse(execution.deadlineAt) - clock.now()),
         )
       : null;
     try {
@@ -139,13 +143,13 @@ export function createWorkflowRunner({
           controller.abort(new Stopped("lease lost"));
           throw controller.signal.reason;
         }
-        changed({ ...started, updatedAt: new Date().toISOString() });
+        changed({ ...started, updatedAt: new Date(clock.now()).toISOString() });
       };
       const end = await runExecution(
         execution,
         compiled,
         recorded,
-        { call, save },
+        { call, save, now: () => clock.now() },
         controller.signal,
       );
       const finished = await finishWithRetries(execution.id, end);
