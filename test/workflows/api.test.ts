@@ -321,5 +321,5 @@ describe("workflows through GraphQL", () => {
     expect(
       errorCodeOf(await gateway.graphql(`mutation { cancelWorkflow(id: "nope") { id } }`)),
     ).toBe("NOT_FOUND");
-  }, 30_000);
+  });
 });
