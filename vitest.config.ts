@@ -14,8 +14,11 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // The fault-injection suites run on their own: `npm run test:faults`.
     exclude: ["test/faults/**"],
-    testTimeout: 20_000,
-    hookTimeout: 30_000,
+    // Every file starts its own PGlite (3.5 s of WebAssembly start-up on an idle 2-core
+    // machine, several times that beside other work) before its first gateway: a
+    // deadline is only there to stop a test that hangs, and must not fail a slow one.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Each file starts its own gateways on port 0; two cores run two files at once.
     maxWorkers: 2,
   },

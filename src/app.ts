@@ -9,6 +9,7 @@ import { createGraphQL } from "./http/graphql.js";
 import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
 import { createRestRoutes } from "./http/rest.js";
 import { createRequestListener, listen } from "./http/server.js";
+import { type Clock, systemClock } from "./lib/clock.js";
 import { createMetrics } from "./metrics.js";
 import { createServices, type Services } from "./services/index.js";
 import { createMemoryLeaseStore, type LeaseStore } from "./stores/lease.js";
@@ -36,6 +37,8 @@ export type AppDeps = {
   database: Database;
   events: Events;
   log: Logger;
+  /** The time of day for everything the gateway reads it for. Default the system's. */
+  clock?: Clock;
   /** How often the live store is checked for lost state. Default 5,000 ms. */
   restoreCheckIntervalMs?: number;
   /** Leader leases shared by replicas; in memory when omitted (one gateway). */
@@ -80,14 +83,16 @@ export type App = {
 /** The whole gateway on one port, without owning its backends (main.ts does). */
 export function createApp(deps: AppDeps): App {
   const { config, store, database, events, log } = deps;
+  const clock = deps.clock ?? systemClock;
   const services = createServices({
     store,
     database,
     events,
     log,
+    clock,
     maxPageSize: config.maxPageSize,
     restoreCheckIntervalMs: deps.restoreCheckIntervalMs,
-    leases: deps.leases ?? createMemoryLeaseStore(),
+    leases: deps.leases ?? createMemoryLeaseStore({ clock }),
     sweepIntervalMs: config.heartbeatSweepIntervalSeconds * 1000,
     probes: config.probes,
     breakers: config.breakers,

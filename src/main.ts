@@ -9,6 +9,7 @@ import { createInProcessEvents, createRedisEvents } from "./events.js";
 import { trackConnections } from "./http/drain.js";
 import { listen } from "./http/server.js";
 import { answerWhileStarting, type StartingState } from "./http/starting.js";
+import { type Clock, systemClock } from "./lib/clock.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
 import { createMemoryLeaseStore, createRedisLeaseStore } from "./stores/lease.js";
@@ -23,13 +24,15 @@ import { createRedisRegistryStore } from "./stores/redis-registry.js";
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config);
+  // The one clock of the process, handed to everything that reads the time of day.
+  const clock = systemClock;
   const closers: (() => Promise<unknown>)[] = [];
   const started = performance.now();
 
   // Before anything inside the embedded data directory is touched: one process owns it.
   // (A throwaway in-memory database, `memory://`, has no directory to share.)
   if ("dataDir" in config.database && !config.database.dataDir.startsWith("memory://")) {
-    const lock = lockOrExit(config.database.dataDir);
+    const lock = lockOrExit(config.database.dataDir, clock);
     closers.push(async () => lock.release());
   }
 
@@ -94,7 +97,7 @@ async function main() {
 
   let store = createMemoryRegistryStore();
   let events = createInProcessEvents();
-  let leases = createMemoryLeaseStore();
+  let leases = createMemoryLeaseStore({ clock });
   if (config.discoveryBackend === "redis" && config.redis) {
     const { url, keyPrefix } = config.redis;
     const redis = createRedisConnection(url, log, `${config.serviceName}:store`);
@@ -103,7 +106,7 @@ async function main() {
     });
     await Promise.all([connectRedis(redis), connectRedis(subscriber)]);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
-    store = createRedisRegistryStore({ redis, keyPrefix });
+    store = createRedisRegistryStore({ redis, keyPrefix, clock });
     leases = createRedisLeaseStore({ redis, keyPrefix });
     events = createRedisEvents({ publisher: redis, subscriber, channelPrefix: keyPrefix, log });
   }
@@ -117,6 +120,7 @@ async function main() {
     events,
     leases,
     log,
+    clock,
     listening: {
       server,
       connections,
@@ -147,9 +151,9 @@ function loadConfigOrExit(): Config {
   }
 }
 
-function lockOrExit(dataDir: string) {
+function lockOrExit(dataDir: string, clock: Clock) {
   try {
-    return lockDataDir(dataDir);
+    return lockDataDir(dataDir, clock);
   } catch (error) {
     if (error instanceof DataDirLockedError) exitWith(error.message);
     throw error;

@@ -9,6 +9,7 @@ import { createRedisRegistryStore } from "../src/stores/redis-registry.js";
 import { createScratchDatabase, postgresIsAvailable } from "./helpers/database.js";
 import { dataOf, errorCodeOf, startGateway, type TestGateway } from "./helpers/gateway.js";
 import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "./helpers/redis.js";
+import { eventually } from "./helpers/wait.js";
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id registeredAt } }`;
 const planner = (id: string) => ({
@@ -192,17 +193,15 @@ describe("restarts", () => {
       try {
         dataOf(await running.gateway.graphql(REGISTER, { input: planner("survivor") }));
         await deleteKeys(connection, keyPrefix);
-        const deadline = Date.now() + 8000;
-        let found: unknown = null;
-        while (found === null && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 250));
-          found = dataOf(
+        // The live-store guard notices on its next check, and restores from the database.
+        await eventually(async () => {
+          const found = dataOf(
             await running.gateway.graphql<{ service: { id: string } | null }>(
               `{ service(id: "survivor") { id } }`,
             ),
           ).service;
-        }
-        expect(found).toEqual({ id: "survivor" });
+          expect(found).toEqual({ id: "survivor" });
+        });
       } finally {
         await running.stop();
       }
@@ -277,13 +276,9 @@ describe("readiness", () => {
       expect(JSON.stringify(await ready.json())).toContain("migrations not applied");
       await database.migrate();
       // The live registry is restored on the next check, then the gateway is ready.
-      const deadline = Date.now() + 8000;
-      let status = 503;
-      while (status !== 200 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        status = (await fetch(`${gateway.url}/health/ready`)).status;
-      }
-      expect(status).toBe(200);
+      await eventually(async () =>
+        expect((await fetch(`${gateway.url}/health/ready`)).status).toBe(200),
+      );
     } finally {
       await gateway.stop();
       await database.close();

@@ -2,7 +2,9 @@ import { createClient } from "graphql-ws";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startHealthService } from "./fixtures/health-service.js";
+import { observedEvents } from "./helpers/events.js";
 import { dataOf, startGateway } from "./helpers/gateway.js";
+import { eventually } from "./helpers/wait.js";
 
 /**
  * The whole loop, on real time: the gateway's own prober watches a fixture service; a
@@ -11,7 +13,9 @@ import { dataOf, startGateway } from "./helpers/gateway.js";
 describe("monitoring a service that dies and comes back", () => {
   it("shows subscribers DEGRADED, then OFFLINE within fallAfter probes, then ONLINE again", async () => {
     const fixture = await startHealthService("healthy");
+    const observed = observedEvents();
     const gateway = await startGateway({
+      events: observed.events,
       probes: { enabled: true, intervalMs: 200, timeoutMs: 300, fallAfter: 3, riseAfter: 2 },
     });
     const client = createClient({
@@ -20,6 +24,7 @@ describe("monitoring a service that dies and comes back", () => {
       retryAttempts: 0,
     });
     const seen: { status: string; at: number }[] = [];
+    const listening = observed.nextSubscriber("service.statusChanged");
     const events = client.iterate<{ serviceStatusChanged: { status: string; reason: string } }>({
       query: `subscription { serviceStatusChanged(serviceId: "watched") { status reason } }`,
     });
@@ -29,13 +34,12 @@ describe("monitoring a service that dies and comes back", () => {
         if (status) seen.push({ status, at: Date.now() });
       }
     })();
-    const waitFor = async (status: string, withinMs: number) => {
-      const deadline = Date.now() + withinMs;
-      while (!seen.some((event) => event.status === status) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      return seen.find((event) => event.status === status);
-    };
+    const waitFor = (status: string) =>
+      eventually(() => {
+        const event = seen.find((candidate) => candidate.status === status);
+        expect(event, `${status} among ${JSON.stringify(seen)}`).toBeDefined();
+        return event as { status: string; at: number };
+      });
 
     try {
       dataOf(
@@ -53,22 +57,21 @@ describe("monitoring a service that dies and comes back", () => {
           },
         ),
       );
-      // Let a healthy probe or two pass, and the subscription take hold.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // A healthy probe or two pass, with the subscription listening, and change nothing.
+      await listening;
+      await eventually(() => expect(fixture.stats().requests).toBeGreaterThanOrEqual(2));
       expect(seen).toEqual([]);
 
       const killedAt = Date.now();
       await fixture.stop();
-      const degraded = await waitFor("DEGRADED", 3000);
-      const offline = await waitFor("OFFLINE", 5000);
-      expect(degraded).toBeDefined();
-      expect(offline).toBeDefined();
+      await waitFor("DEGRADED");
+      const offline = await waitFor("OFFLINE");
       // fallAfter (3) probes at the service's 1 s period; the slack is for a busy machine.
-      expect((offline?.at ?? Number.POSITIVE_INFINITY) - killedAt).toBeLessThan(3 * 1000 + 3000);
+      expect(offline.at - killedAt).toBeLessThan(3 * 1000 + 3000);
 
       await fixture.start();
       // It still heartbeats (registered moments ago, TTL 90 s), so healthy probes revive it.
-      expect(await waitFor("ONLINE", 5000)).toBeDefined();
+      await waitFor("ONLINE");
       expect(seen.map((event) => event.status)).toEqual(["DEGRADED", "OFFLINE", "ONLINE"]);
     } finally {
       await events.return?.();

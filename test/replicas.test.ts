@@ -10,6 +10,7 @@ import {
   redisIsAvailable,
   redisUrl,
 } from "./helpers/redis.js";
+import { eventually } from "./helpers/wait.js";
 
 const postgres = await postgresIsAvailable();
 const redis = await redisIsAvailable();
@@ -62,12 +63,11 @@ describe.runIf(postgres && redis)("replicas as separate processes", () => {
   it("shows changes across processes, and hands the sweeper over when its holder dies", async () => {
     const a = await startReplica();
     // Let A take the sweeper's lease before B exists.
-    const deadline = Date.now() + 10_000;
-    while (!(await sweeperLease()) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const heldByA = await sweeperLease();
-    expect(heldByA).toBeTruthy();
+    const heldByA = await eventually(async () => {
+      const holder = await sweeperLease();
+      expect(holder).toBeTruthy();
+      return holder;
+    });
     const b = await startReplica();
 
     const client = createClient({
@@ -92,16 +92,17 @@ describe.runIf(postgres && redis)("replicas as separate processes", () => {
            baseUrl: "http://127.0.0.1:9", heartbeatIntervalSeconds: 1, ttlSeconds: 1 }) { id } }`,
       );
       expect(registered.errors).toBeUndefined();
-      // Keep it alive from A until the subscription on B is surely listening.
-      for (let i = 0; i < 20 && seen.length === 0; i++) {
-        const status = i % 2 === 0 ? "MAINTENANCE" : "ONLINE";
+      // Keep it alive from A until the subscription on B (another process: no hook to
+      // wait on) shows it is listening, by hearing one of these changes.
+      let round = 0;
+      await eventually(async () => {
+        const status = round++ % 2 === 0 ? "MAINTENANCE" : "ONLINE";
         await graphql(
           a,
           `mutation { updateServiceStatus(id: "short-lived", status: ${status}) { id } }`,
         );
-        await new Promise((resolve) => setTimeout(resolve, 150));
-      }
-      expect(seen.length).toBeGreaterThan(0);
+        expect(seen.length).toBeGreaterThan(0);
+      });
       await graphql(
         a,
         `mutation { updateServiceStatus(id: "short-lived", status: ONLINE) { id } }`,
@@ -110,14 +111,11 @@ describe.runIf(postgres && redis)("replicas as separate processes", () => {
       // From here on, only an expiry by B counts.
       seen.length = 0;
       a.process.kill("SIGKILL");
-      const takeover = Date.now() + 10_000;
-      let expired = false;
-      while (!expired && Date.now() < takeover) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        expired = seen.some((event) => event.reason === "heartbeat expired");
-      }
+      // B takes the lease once A's runs out in Redis, then sweeps.
+      await eventually(() =>
+        expect(seen.map((event) => event.reason)).toContain("heartbeat expired"),
+      );
       expect(await sweeperLease()).not.toBe(heldByA);
-      expect(expired).toBe(true);
     } finally {
       await events.return?.();
       await client.dispose();

@@ -14,6 +14,7 @@ import { Agent } from "undici";
 import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-policy.js";
 import { GatewayError } from "../domain/errors.js";
 import { type ReadableBody, readUpTo } from "../lib/bounded-body.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import { forbiddenHost, guardedLookup } from "./address-guard.js";
 import {
   CircuitOpenError,
@@ -131,10 +132,13 @@ export function createServiceClient({
   settings = defaultCallPolicy,
   breakerOf,
   random = Math.random,
+  clock = systemClock,
 }: {
   settings?: CallPolicySettings;
   breakerOf: (serviceId: string) => InstanceBreaker;
   random?: () => number;
+  /** What a `Retry-After` date is measured from. */
+  clock?: Clock;
 }) {
   const agent = new Agent({
     connections: settings.maxConcurrent,
@@ -206,7 +210,10 @@ export function createServiceClient({
       body,
     };
     if (failed) {
-      throw new UpstreamStatusError(answer, parseRetryAfter(response.headers["retry-after"]));
+      throw new UpstreamStatusError(
+        answer,
+        parseRetryAfter(response.headers["retry-after"], clock.now()),
+      );
     }
     return answer;
   }
@@ -288,7 +295,7 @@ function retryAfterOf(result: unknown): number | null {
 }
 
 /** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date. */
-function parseRetryAfter(header: string | string[] | undefined, now = Date.now()): number | null {
+function parseRetryAfter(header: string | string[] | undefined, now: number): number | null {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value.trim() === "") return null;
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;

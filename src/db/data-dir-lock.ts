@@ -11,6 +11,7 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
+import { type Clock, systemClock } from "../lib/clock.js";
 
 /**
  * One process per embedded data directory. PGlite takes no lock of its own, and two
@@ -51,16 +52,17 @@ const REFRESH_INTERVAL_MS = 5_000;
 /** A lock from another host not touched for this long is left by a process that died. */
 const STALE_AFTER_MS = 6 * REFRESH_INTERVAL_MS;
 
-export function lockDataDir(dataDir: string): DataDirLock {
+export function lockDataDir(dataDir: string, clock: Clock = systemClock): DataDirLock {
   const directory = resolve(dataDir);
   const path = `${directory.replace(/\/+$/, "")}.lock`;
   mkdirSync(dirname(path), { recursive: true });
   const mine: LockHolder = { pid: process.pid, host: hostname() };
 
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (tryCreate(path, mine)) return holdLock(path, mine);
+    if (tryCreate(path, mine, clock)) return holdLock(path, mine, clock);
     const holder = readHolder(path);
-    if (holder && isAlive(holder, path)) throw new DataDirLockedError(directory, holder, path);
+    if (holder && isAlive(holder, path, clock))
+      throw new DataDirLockedError(directory, holder, path);
     // Left behind by a process that is gone (or half-written by one that died while
     // writing it): remove it and try again.
     try {
@@ -74,8 +76,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
 }
 
 /** Writes our pid to a file of our own, then links it in place: all or nothing. */
-function tryCreate(path: string, holder: LockHolder): boolean {
-  const draft = `${path}.${process.pid}.${Date.now()}`;
+function tryCreate(path: string, holder: LockHolder, clock: Clock): boolean {
+  const draft = `${path}.${process.pid}.${clock.now()}`;
   const fd = openSync(draft, "wx", 0o644);
   try {
     writeSync(fd, JSON.stringify(holder));
@@ -103,10 +105,10 @@ function readHolder(path: string): LockHolder | null {
   }
 }
 
-function isAlive(holder: LockHolder, path: string): boolean {
+function isAlive(holder: LockHolder, path: string, clock: Clock): boolean {
   if (holder.host !== hostname()) {
     try {
-      return Date.now() - statSync(path).mtimeMs < STALE_AFTER_MS;
+      return clock.now() - statSync(path).mtimeMs < STALE_AFTER_MS;
     } catch {
       return false;
     }
@@ -121,10 +123,10 @@ function isAlive(holder: LockHolder, path: string): boolean {
   }
 }
 
-function holdLock(path: string, mine: LockHolder): DataDirLock {
+function holdLock(path: string, mine: LockHolder, clock: Clock): DataDirLock {
   const refresh = setInterval(() => {
     try {
-      const now = new Date();
+      const now = new Date(clock.now());
       utimesSync(path, now, now);
     } catch {
       // A lock file deleted by hand is not recreated; the next start decides again.

@@ -3,6 +3,7 @@ import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { GatewayError } from "../domain/errors.js";
 import type { JsonObject, JsonValue } from "../domain/json.js";
 import type { WorkflowExecution, WorkflowStatus, WorkflowStepState } from "../domain/workflow.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { workflowDefinitions, workflowExecutions, workflowSteps } from "./schema.js";
@@ -16,8 +17,11 @@ export type ExecutionListQuery = {
   after?: string | null;
 };
 
-/** Workflow definitions, executions and their steps. */
-export function createWorkflowRepository(db: Db) {
+/**
+ * Workflow definitions, executions and their steps. The clock dates new definitions;
+ * leases, deadlines and end times are the database's own now().
+ */
+export function createWorkflowRepository(db: Db, clock: Clock = systemClock) {
   return {
     /** The active (newest) version of every type. */
     activeDefinitions: () =>
@@ -65,7 +69,7 @@ export function createWorkflowRepository(db: Db) {
               version,
               definition,
               active: true,
-              createdAt: new Date().toISOString(),
+              createdAt: new Date(clock.now()).toISOString(),
             })
             .onConflictDoNothing()
             .returning({ version: workflowDefinitions.version });

@@ -11,6 +11,7 @@ import {
 } from "../domain/breaker.js";
 import { notFound } from "../domain/errors.js";
 import type { Events } from "../events.js";
+import { systemClock } from "../lib/clock.js";
 import { every } from "../lib/interval-loop.js";
 import { createWriteBehind } from "../lib/write-behind.js";
 import type { LeaseStore } from "../stores/lease.js";
@@ -57,7 +58,7 @@ export function createBreakers({
   leases,
   repository,
   log,
-  now = Date.now,
+  now = () => systemClock.now(),
   trialLeaseMs = 10_000,
   resyncIntervalMs = 10_000,
   isRegistered,

@@ -8,6 +8,7 @@ import {
   selectionStrategies,
 } from "../domain/service.js";
 import { CALLABLE_STATUSES, VISIBLE_BY_DEFAULT } from "../domain/status.js";
+import { systemClock } from "../lib/clock.js";
 import type { IndexQuery, RegistryStore } from "../stores/registry.js";
 import { byId, type Page, type PageRequest, paginateById } from "./pagination.js";
 import { parseServiceId } from "./registration-input.js";
@@ -43,7 +44,7 @@ export type DiscoveryDeps = {
 export function createDiscovery({
   store,
   maxPageSize,
-  now = Date.now,
+  now = () => systemClock.now(),
   random = Math.random,
   isCallable = () => true,
 }: DiscoveryDeps) {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { CALLABLE_STATUSES, heartbeatOverdue } from "../domain/status.js";
+import { systemClock } from "../lib/clock.js";
 import { every } from "../lib/interval-loop.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
@@ -42,7 +43,7 @@ export function createExpirySweeper({
   leases,
   log,
   intervalMs = 5000,
-  now = Date.now,
+  now = () => systemClock.now(),
 }: ExpiryOptions) {
   const holder = randomUUID();
   let preservation: SelfPreservation = { active: false, since: null, held: 0 };

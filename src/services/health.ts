@@ -1,6 +1,7 @@
 import type { CircuitBreakerSnapshot } from "../domain/breaker.js";
 import type { ServiceRecord } from "../domain/service.js";
 import { isCallableStatus, statusWithBreaker } from "../domain/status.js";
+import { systemClock } from "../lib/clock.js";
 import type { RegistryStore } from "../stores/registry.js";
 import type { Breakers } from "./breakers.js";
 import type { SelfPreservation } from "./expiry.js";
@@ -42,7 +43,7 @@ export function createHealth({
   readiness,
   breakers,
   selfPreservation,
-  now = () => new Date(),
+  now = () => new Date(systemClock.now()),
 }: HealthDeps) {
   return {
     async system(): Promise<SystemHealth> {

@@ -9,6 +9,7 @@ import { createWorkflowRepository } from "../db/workflows.js";
 import { type BreakerSettings, defaultBreakerSettings } from "../domain/breaker.js";
 import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-policy.js";
 import type { Events } from "../events.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { createBreakers } from "./breakers.js";
@@ -30,7 +31,8 @@ export type ServicesDeps = {
   events: Events;
   log: Logger;
   maxPageSize: number;
-  now?: () => Date;
+  /** Every reading of the time of day below: timestamps, TTLs, leases, breakers. */
+  clock?: Clock;
   random?: () => number;
   /** How often the live store is checked for lost state. Default 5,000 ms. */
   restoreCheckIntervalMs?: number;
@@ -52,7 +54,8 @@ export type ServicesDeps = {
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
 export function createServices(deps: ServicesDeps) {
-  const now = deps.now ?? (() => new Date());
+  const clock = deps.clock ?? systemClock;
+  const now = () => new Date(clock.now());
   const repository = createRegistryRepository(deps.database.db);
   const liveStore = createLiveStore({
     store: deps.store,
@@ -77,7 +80,7 @@ export function createServices(deps: ServicesDeps) {
     leases: deps.leases,
     log: deps.log,
     intervalMs: deps.sweepIntervalMs,
-    now: () => now().getTime(),
+    now: () => clock.now(),
   });
   const prober = createProber({
     store,
@@ -89,7 +92,7 @@ export function createServices(deps: ServicesDeps) {
     concurrency: deps.probes?.concurrency,
     fallAfter: deps.probes?.fallAfter,
     riseAfter: deps.probes?.riseAfter,
-    now: () => now().getTime(),
+    now: () => clock.now(),
   });
   const callPolicy = { ...defaultCallPolicy, ...deps.calls };
   const breakers = createBreakers({
@@ -98,7 +101,7 @@ export function createServices(deps: ServicesDeps) {
     leases: deps.leases,
     repository: createBreakerRepository(deps.database.db),
     log: deps.log,
-    now: () => now().getTime(),
+    now: () => clock.now(),
     // Long enough for the trial calls to finish, retries included.
     trialLeaseMs: callPolicy.timeoutMs * callPolicy.maxAttempts + 5000,
     resyncIntervalMs: deps.breakerResyncIntervalMs,
@@ -107,11 +110,11 @@ export function createServices(deps: ServicesDeps) {
     // The client is built below, before any instance can be unregistered.
     onUnregistered: (serviceId) => client.forget(serviceId),
   });
-  const client = createServiceClient({ settings: callPolicy, breakerOf: breakers.of });
+  const client = createServiceClient({ settings: callPolicy, breakerOf: breakers.of, clock });
   const discovery = createDiscovery({
     store,
     maxPageSize: deps.maxPageSize,
-    now: () => now().getTime(),
+    now: () => clock.now(),
     random: deps.random,
     isCallable: breakers.isCallable,
   });
@@ -137,13 +140,14 @@ export function createServices(deps: ServicesDeps) {
     breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
   });
   const workflows = createWorkflows({
-    repository: createWorkflowRepository(deps.database.db),
+    repository: createWorkflowRepository(deps.database.db, clock),
     events: deps.events,
     log: deps.log,
     call: (request) =>
       calls.callAsGateway(request, { requestId: request.requestId, traceparent: null }),
     maxPageSize: deps.maxPageSize,
     ...deps.workflows,
+    clock,
   });
   /** Writes what is pending; the caller closes the backends afterwards. */
   async function stop(): Promise<void> {

@@ -4,6 +4,7 @@ import type { HealthProbe } from "../clients/health-probe.js";
 import { notFound } from "../domain/errors.js";
 import type { HealthCheck, ServiceRecord } from "../domain/service.js";
 import { PROBED_STATUSES } from "../domain/status.js";
+import { systemClock } from "../lib/clock.js";
 import { every } from "../lib/interval-loop.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
@@ -48,7 +49,7 @@ export function createProber({
   riseAfter = 2,
   tickMs = 250,
   refreshMs = 2000,
-  now = Date.now,
+  now = () => systemClock.now(),
 }: ProberOptions) {
   const holder = randomUUID();
   const inFlight = new Set<string>();

@@ -23,6 +23,7 @@ import {
 } from "../domain/status.js";
 import type { Events } from "../events.js";
 import { createBatcher } from "../lib/batcher.js";
+import { systemClock } from "../lib/clock.js";
 import { pageSize } from "../lib/page-size.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
@@ -58,7 +59,7 @@ export function createRegistry({
   heartbeats,
   events,
   maxPageSize,
-  now = () => new Date(),
+  now = () => new Date(systemClock.now()),
 }: RegistryDeps) {
   const timestamp = () => now().toISOString();
   // Concurrent registrations and status changes share one transaction (group commit).

@@ -16,6 +16,7 @@ import {
   workflowStatuses,
 } from "../domain/workflow.js";
 import type { Events } from "../events.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import { pageSize } from "../lib/page-size.js";
 import { parseInput } from "../lib/zod-input.js";
 import { builtInDefinitions } from "../workflows/builtins.js";
@@ -60,6 +61,8 @@ export type WorkflowsDeps = {
   claimIntervalMs?: number;
   /** Definitions (*.json) registered at start-up (WORKFLOW_DEFINITIONS_DIR). */
   definitionsDir?: string | null;
+  /** Start times and deadlines of executions, and how long a wait for one lasts. */
+  clock?: Clock;
 };
 
 /** A definition file that cannot be read or is not a valid definition. */
@@ -110,6 +113,7 @@ export function createWorkflows({
   leaseMs,
   claimIntervalMs,
   definitionsDir = null,
+  clock = systemClock,
 }: WorkflowsDeps) {
   const compiled = new Map<string, CompiledDefinition>();
 
@@ -160,6 +164,7 @@ export function createWorkflows({
     maxConcurrent,
     leaseMs,
     claimIntervalMs,
+    clock,
   });
 
   /**
@@ -173,18 +178,18 @@ export function createWorkflows({
       .subscribe("workflow.updated", (execution) => execution.id === id)
       [Symbol.asyncIterator]();
     let next = updates.next().then(() => "update" as const);
-    const until = Date.now() + seconds * 1000;
+    const until = clock.now() + seconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     try {
       for (;;) {
         const current = await repository.execution(id);
-        if (!current || TERMINAL.has(current.status) || Date.now() >= until) {
+        if (!current || TERMINAL.has(current.status) || clock.now() >= until) {
           return current as WorkflowExecution;
         }
         const woke = await Promise.race([
           next,
           new Promise<"tick">((resolve) => {
-            timer = setTimeout(() => resolve("tick"), Math.min(1000, until - Date.now()));
+            timer = setTimeout(() => resolve("tick"), Math.min(1000, until - clock.now()));
           }),
         ]);
         clearTimeout(timer);
@@ -233,7 +238,7 @@ export function createWorkflows({
     }
     const options = parseInput(optionsSchema, input.options ?? {}, "options");
     const timeoutSeconds = options.timeoutSeconds ?? executionTimeoutSeconds;
-    const now = new Date();
+    const now = new Date(clock.now());
     const id = input.id?.trim() || randomUUID();
     // It travels in x-request-id headers to the services the steps call, and is a REST
     // path segment, where "." and ".." would name other paths.

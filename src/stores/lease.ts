@@ -1,4 +1,5 @@
 import type { Redis, Result } from "ioredis";
+import { type Clock, systemClock } from "../lib/clock.js";
 import { luaSource } from "./lua.js";
 
 /**
@@ -13,13 +14,18 @@ export interface LeaseStore {
 }
 
 /** One process: the only candidate always leads. */
-export function createMemoryLeaseStore(): LeaseStore {
+export function createMemoryLeaseStore({
+  clock = systemClock,
+}: {
+  clock?: Clock;
+} = {}): LeaseStore {
   const holders = new Map<string, { holder: string; until: number }>();
   return {
     async acquire(name, holder, ttlMs) {
       const current = holders.get(name);
-      if (current && current.holder !== holder && current.until > Date.now()) return false;
-      holders.set(name, { holder, until: Date.now() + ttlMs });
+      const at = clock.now();
+      if (current && current.holder !== holder && current.until > at) return false;
+      holders.set(name, { holder, until: at + ttlMs });
       return true;
     },
     async release(name, holder) {

@@ -6,6 +6,7 @@ import type {
   ServiceRecord,
   ServiceStatus,
 } from "../domain/service.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import { luaSource } from "./lua.js";
 import {
   type HeartbeatRequest,
@@ -53,11 +54,17 @@ declare module "ioredis" {
 
 type RegistrationDoc = Omit<ServiceRecord, "status" | "lastHeartbeat" | "owner" | "health">;
 
-export type RedisRegistryStoreOptions = { redis: Redis; keyPrefix: string };
+export type RedisRegistryStoreOptions = {
+  redis: Redis;
+  keyPrefix: string;
+  /** Dates the `restored` mark. */
+  clock?: Clock;
+};
 
 export function createRedisRegistryStore({
   redis,
   keyPrefix,
+  clock = systemClock,
 }: RedisRegistryStoreOptions): RegistryStore {
   const scripts = {
     registryPut: luaSource("registry-index", "registry-put"),
@@ -199,7 +206,7 @@ export function createRedisRegistryStore({
     isRestored: () => guarded(async () => (await redis.exists(`${keyPrefix}restored`)) === 1),
 
     markRestored: async () => {
-      await guarded(() => redis.set(`${keyPrefix}restored`, new Date().toISOString()));
+      await guarded(() => redis.set(`${keyPrefix}restored`, new Date(clock.now()).toISOString()));
     },
 
     appendChange: (event, keep) =>

@@ -6,6 +6,7 @@ import type {
   WorkflowStatus,
   WorkflowStepState,
 } from "../domain/workflow.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import type { CompiledDefinition, CompiledStep } from "./definition.js";
 import { encodeStepKey, type StepKey } from "./step-key.js";
 import type { TemplateContext } from "./template.js";
@@ -15,7 +16,8 @@ export type EngineDeps = {
   call(request: StepRequest): Promise<StepResponse>;
   /** Writes a step's state; throws when this replica no longer drives the execution. */
   save(step: WorkflowStepState): Promise<void>;
-  now?: () => number;
+  /** The time of day (AppDeps.clock); the machine's clock when omitted. */
+  clock?: Clock;
 };
 
 export type ExecutionEnd = { status: WorkflowStatus; result: JsonValue | null; errors: string[] };
@@ -38,7 +40,8 @@ export class ExecutionState {
     readonly deps: EngineDeps,
     readonly signal: AbortSignal,
   ) {
-    this.now = deps.now ?? Date.now;
+    const clock = deps.clock ?? systemClock;
+    this.now = () => clock.now();
     this.rows = new Map(recorded.map((row) => [row.stepId, row]));
   }
 

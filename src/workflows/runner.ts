@@ -4,6 +4,8 @@ import type { Logger } from "pino";
 import type { WorkflowRepository } from "../db/workflows.js";
 import { isGatewayError } from "../domain/errors.js";
 import type { WorkflowExecution, WorkflowStepState } from "../domain/workflow.js";
+import { type Clock, systemClock } from "../lib/clock.js";
+import { every } from "../lib/interval-loop.js";
 import type { CompiledDefinition } from "./definition.js";
 import { runExecution } from "./engine.js";
 import type { EngineDeps, ExecutionEnd } from "./execution-state.js";
@@ -22,6 +24,8 @@ export type RunnerDeps = {
   leaseMs?: number;
   /** How often the table is looked at for work nobody drives. Default 1,000 ms. */
   claimIntervalMs?: number;
+  /** Deadlines, step times and update stamps; the engine's `now`. */
+  clock?: Clock;
 };
 
 /** How long a stopping replica waits for calls in flight to finish (under its lease). */
@@ -50,13 +54,12 @@ export function createWorkflowRunner({
   maxConcurrent = 10,
   leaseMs = 30_000,
   claimIntervalMs = 1000,
+  clock = systemClock,
 }: RunnerDeps) {
   const owner = randomUUID();
   const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
   /** Executions left at shutdown, whose leases are given back at once. */
   const released = new Set<string>();
-  let claimTimer: NodeJS.Timeout | null = null;
-  let renewTimer: NodeJS.Timeout | null = null;
   let claiming: Promise<void> | null = null;
   let again = false;
   let stopped = true;
@@ -110,7 +113,7 @@ export function createWorkflowRunner({
     const deadline = execution.deadlineAt
       ? setTimeout(
           () => controller.abort(new Stopped("deadline")),
-          Math.max(0, Date.parse(execution.deadlineAt) - Date.now()),
+          Math.max(0, Date.parse(execution.deadlineAt) - clock.now()),
         )
       : null;
     try {
@@ -140,13 +143,13 @@ export function createWorkflowRunner({
           controller.abort(new Stopped("lease lost"));
           throw controller.signal.reason;
         }
-        changed({ ...started, updatedAt: new Date().toISOString() });
+        changed({ ...started, updatedAt: new Date(clock.now()).toISOString() });
       };
       const end = await runExecution(
         execution,
         compiled,
         recorded,
-        { call, save },
+        { call, save, clock },
         controller.signal,
       );
       const finished = await finishWithRetries(execution.id, end);
@@ -203,6 +206,10 @@ export function createWorkflowRunner({
     for (const id of lost) active.get(id)?.controller.abort(new Stopped("lease lost"));
   }
 
+  // kick() logs its own failures and never overlaps itself; the loop only wakes it.
+  const claimLoop = every(claimIntervalMs, async () => kick(), { log, name: "workflow claims" });
+  const renewLoop = every(leaseMs / 3, renew, { log, name: "workflow lease renewal" });
+
   return {
     kick,
 
@@ -213,12 +220,8 @@ export function createWorkflowRunner({
 
     start(): void {
       stopped = false;
-      claimTimer ??= setInterval(kick, claimIntervalMs);
-      claimTimer.unref();
-      renewTimer ??= setInterval(() => {
-        renew().catch((error: unknown) => log.warn({ err: error }, "workflow leases not renewed"));
-      }, leaseMs / 3);
-      renewTimer.unref();
+      claimLoop.start();
+      renewLoop.start();
       kick();
     },
 
@@ -228,8 +231,7 @@ export function createWorkflowRunner({
      */
     async stop(): Promise<void> {
       stopped = true;
-      if (claimTimer) clearInterval(claimTimer);
-      claimTimer = null;
+      await claimLoop.stop();
       await claiming;
       for (const { controller } of active.values()) controller.abort(new Stopped("shutdown"));
       // Runs stop at their next wait; a call in flight is let finish so that what it did
@@ -244,8 +246,7 @@ export function createWorkflowRunner({
         }),
       ]);
       clearTimeout(grace);
-      if (renewTimer) clearInterval(renewTimer);
-      renewTimer = null;
+      await renewLoop.stop();
       if (outlasted) {
         log.warn(
           { running: active.size },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHealthService } from "../fixtures/health-service.js";
+import { manualClock } from "../helpers/clock.js";
 import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
@@ -21,12 +22,14 @@ type Check = {
 };
 
 describe("active health probes", () => {
+  // TTLs and probe periods pass when a test moves this clock.
+  const clock = manualClock();
   let gateway: TestGateway;
   let fixture: Awaited<ReturnType<typeof startHealthService>>;
   let counter = 0;
 
   beforeAll(async () => {
-    gateway = await startGateway();
+    gateway = await startGateway({ clock });
     fixture = await startHealthService();
   });
   afterAll(async () => {
@@ -44,8 +47,11 @@ describe("active health probes", () => {
     );
     return id;
   }
-  const check = async (id: string) =>
-    dataOf(await gateway.graphql<Check>(CHECK, { id })).checkServiceHealth;
+  const check = async (id: string) => {
+    // Each probe a moment after the last, as on a real clock: history lists by time.
+    clock.advance(1);
+    return dataOf(await gateway.graphql<Check>(CHECK, { id })).checkServiceHealth;
+  };
   const statusOf = async (id: string) => (await gateway.store.get(id))?.record.status;
 
   it("probes now, and shows the result on Service.health", async () => {
@@ -143,7 +149,7 @@ describe("active health probes", () => {
   it("does not revive a service whose heartbeat expired on probes alone", async () => {
     fixture.setMode("healthy");
     const id = await registerOnFixture({ heartbeatIntervalSeconds: 1, ttlSeconds: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1001);
     expect(
       await gateway.app.services.registry.expire(
         id,

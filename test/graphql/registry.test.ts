@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ServiceRecord } from "../../src/domain/service.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
+import { manualClock } from "../helpers/clock.js";
 import { dataOf, errorCodeOf, startGateway, type TestGateway } from "../helpers/gateway.js";
 
 const REGISTER = /* GraphQL */ `
@@ -34,11 +35,13 @@ const planner = {
 };
 
 describe("registry over GraphQL", () => {
+  // Time moves between two writes only when a test moves it.
+  const clock = manualClock();
   let gateway: TestGateway;
   const adminToken = "admin-token-0123456789";
 
   beforeAll(async () => {
-    gateway = await startGateway({ adminToken });
+    gateway = await startGateway({ adminToken, clock });
   });
   afterAll(() => gateway.stop());
   beforeEach(async () => {
@@ -147,7 +150,7 @@ describe("registry over GraphQL", () => {
     const { registerService: service } = dataOf(await register(planner));
     const stored = await gateway.store.get(service.id);
     await gateway.store.put({ ...(stored?.record as ServiceRecord), status: "OFFLINE" }, 1);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    clock.advance(5);
     const { heartbeat } = dataOf(
       await gateway.graphql<{ heartbeat: { status: string; lastHeartbeat: string } }>(
         `mutation($id: ID!) { heartbeat(id: $id) { status lastHeartbeat } }`,

@@ -40,6 +40,8 @@ async function firstEventOf<T>(
   change: (round: number) => Promise<unknown>,
 ): Promise<T> {
   const next = iterator.next();
+  // Each round waits 100 ms for the event, then changes again: a bound per round, not a
+  // sleep before an assertion.
   for (let round = 0; round < 40; round++) {
     await change(round);
     const arrived = await Promise.race([
@@ -121,6 +123,7 @@ describe("subscriptions on one gateway", () => {
       for (let round = 0; round < 40 && !text.includes('"registryChanged"'); round++) {
         await register(gateway, `planner-${round}`);
         await register(gateway, `agent-${round}`, "agent_orchestrator");
+        // As firstEventOf: at most 100 ms for the event per round.
         const chunk = await Promise.race([
           reader.read(),
           new Promise<null>((resolve) => setTimeout(() => resolve(null), 100)),
@@ -197,7 +200,9 @@ describe.runIf(redisAvailable)("subscriptions across replicas on one Redis", () 
           variables: { serviceId: `other-${i}` },
         }),
       );
-      // Asking for the first event is what starts each subscription.
+      // Asking for the first event is what starts each subscription. Real time on
+      // purpose: what is checked is that they open no Redis subscription of their own,
+      // which only waiting after they start can show.
       const pending = more.map((iterator) => iterator.next());
       await new Promise((resolve) => setTimeout(resolve, 300));
       const [, subscribers] = (await (connections[0] as Redis).pubsub(

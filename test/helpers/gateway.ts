@@ -5,6 +5,7 @@ import type { Database } from "../../src/db/client.js";
 import { defaultBreakerSettings } from "../../src/domain/breaker.js";
 import { defaultCallPolicy } from "../../src/domain/call-policy.js";
 import { createInProcessEvents, type Events } from "../../src/events.js";
+import type { Clock } from "../../src/lib/clock.js";
 import type { LeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import type { RegistryStore } from "../../src/stores/registry.js";
@@ -37,6 +38,8 @@ export async function startGateway(
     /** Keep-alive connections idle at stop are closed at once unless a test says. */
     idleConnectionGraceMs?: number;
     shutdownTimeoutSeconds?: number;
+    /** The time of day (manualClock() to move it by hand); the system's when omitted. */
+    clock?: Clock;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -78,6 +81,7 @@ export async function startGateway(
     database,
     events: options.events ?? createInProcessEvents(),
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    clock: options.clock,
     restoreCheckIntervalMs: options.restoreCheckIntervalMs ?? 200,
     leases: options.leases,
     breakerResyncIntervalMs: options.breakerResyncIntervalMs,

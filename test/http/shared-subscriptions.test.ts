@@ -26,6 +26,8 @@ async function take(iterable: unknown, count: number): Promise<unknown[]> {
   return values;
 }
 
+// A macrotask turn, for the members' pending next() calls to reach the shared source
+// before it emits; no time passes for anything else.
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 describe("shared subscriptions", () => {

@@ -5,12 +5,16 @@ import {
   createRedisLeaseStore,
   type LeaseStore,
 } from "../../src/stores/lease.js";
+import { manualClock } from "../helpers/clock.js";
 import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpers/redis.js";
 
-function leaseContract(name: string, create: () => LeaseStore) {
+/** A store, and how the test lets time pass on the clock its leases run out by. */
+type LeaseFixture = { leases: LeaseStore; pass(ms: number): Promise<void> };
+
+function leaseContract(name: string, create: () => LeaseFixture) {
   describe(`LeaseStore contract: ${name}`, () => {
     it("gives a lease to one holder at a time, and lets it renew", async () => {
-      const leases = create();
+      const { leases } = create();
       expect(await leases.acquire("sweeper", "replica-a", 1000)).toBe(true);
       expect(await leases.acquire("sweeper", "replica-b", 1000)).toBe(false);
       expect(await leases.acquire("sweeper", "replica-a", 1000)).toBe(true);
@@ -18,9 +22,9 @@ function leaseContract(name: string, create: () => LeaseStore) {
     });
 
     it("passes to another holder once it runs out or is released", async () => {
-      const leases = create();
+      const { leases, pass } = create();
       expect(await leases.acquire("sweeper", "replica-a", 100)).toBe(true);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await pass(150);
       expect(await leases.acquire("sweeper", "replica-b", 1000)).toBe(true);
       await leases.release("sweeper", "replica-a");
       expect(await leases.acquire("sweeper", "replica-a", 1000)).toBe(false);
@@ -30,7 +34,25 @@ function leaseContract(name: string, create: () => LeaseStore) {
   });
 }
 
-leaseContract("memory", createMemoryLeaseStore);
+leaseContract("memory", () => {
+  const clock = manualClock();
+  return {
+    leases: createMemoryLeaseStore({ clock }),
+    pass: async (ms) => clock.advance(ms),
+  };
+});
+
+describe("memory leases", () => {
+  it("hold for exactly their TTL on the clock they are given", async () => {
+    const clock = manualClock();
+    const leases = createMemoryLeaseStore({ clock });
+    expect(await leases.acquire("sweeper", "replica-a", 100)).toBe(true);
+    clock.advance(99);
+    expect(await leases.acquire("sweeper", "replica-b", 100)).toBe(false);
+    clock.advance(1);
+    expect(await leases.acquire("sweeper", "replica-b", 100)).toBe(true);
+  });
+});
 
 const available = await redisIsAvailable();
 describe.runIf(available)("Redis leases", () => {
@@ -49,6 +71,10 @@ describe.runIf(available)("Redis leases", () => {
   leaseContract("redis", () => {
     const keyPrefix = isolatedPrefix();
     prefixes.push(keyPrefix);
-    return createRedisLeaseStore({ redis: connection(), keyPrefix });
+    return {
+      leases: createRedisLeaseStore({ redis: connection(), keyPrefix }),
+      // Redis expires the key (PX) on its own clock: only real time passes there.
+      pass: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
 import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpers/redis.js";
+import { deferred } from "../helpers/wait.js";
 import { registryStoreContract, serviceRecord } from "./registry-contract.js";
 
 const available = await redisIsAvailable();
@@ -30,13 +31,19 @@ describe.runIf(available)("Redis registry store", () => {
       // its SHA: the call measured is the second.
       await store.find({ type: "WANTED" });
       const commands: string[] = [];
+      // MONITOR shows commands in the order Redis ran them: once it shows this one, sent
+      // after find() returned, it has shown every command find() sent.
+      const sentinel = `${keyPrefix}after-find`;
+      const sentinelSeen = deferred();
       const monitor = await redis.monitor();
       monitor.on("monitor", (_time: string, args: string[]) => {
-        if (args[2] === "0" && String(args[3]).startsWith(keyPrefix))
+        if (String(args[0]).toLowerCase() === "get" && args[1] === sentinel) sentinelSeen.resolve();
+        else if (args[2] === "0" && String(args[3]).startsWith(keyPrefix))
           commands.push(String(args[0]));
       });
       const found = await store.find({ type: "WANTED", statuses: ["ONLINE"] });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await redis.get(sentinel);
+      await sentinelSeen.promise;
       monitor.disconnect();
       expect(found).toHaveLength(20);
       expect(commands).toEqual(["evalsha"]);

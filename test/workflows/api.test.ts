@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type PlatformServices, startPlatformServices } from "../fixtures/platform-services.js";
 import { startUpstreamService, type UpstreamService } from "../fixtures/upstream-service.js";
+import { observedEvents } from "../helpers/events.js";
 import { dataOf, errorCodeOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { deferred } from "../helpers/wait.js";
 
 const ADMIN_TOKEN = "admin-token-for-workflow-tests";
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -57,14 +59,45 @@ const fanIn = {
   output: { name: "{{input.name}}", summary: "{{steps.summary.output}}" },
 };
 
+/** How often quick_poll polls: short, so that ten intervals of silence cost half a second. */
+const POLL_INTERVAL_MS = 50;
+
+/** Starts an execution on the agent orchestrator and polls it until it ends. */
+const quickPoll = {
+  type: "quick_poll",
+  steps: [
+    {
+      id: "start",
+      serviceType: "AGENT_ORCHESTRATOR",
+      method: "POST",
+      path: "/executions",
+      output: { execution_id: "{{response.execution_id}}" },
+    },
+    {
+      id: "monitor",
+      serviceType: "AGENT_ORCHESTRATOR",
+      method: "GET",
+      path: "/executions/{{steps.start.output.execution_id}}",
+      dependsOn: ["start"],
+      poll: {
+        intervalMs: POLL_INTERVAL_MS,
+        until: "{{response.status}}",
+        in: ["COMPLETED"],
+        maxAttempts: 1_000_000,
+      },
+    },
+  ],
+};
+
 describe("workflows through GraphQL", () => {
+  const observed = observedEvents();
   let gateway: TestGateway;
   let echo: UpstreamService;
   let platform: PlatformServices | null = null;
 
   beforeAll(async () => {
     echo = await startUpstreamService();
-    gateway = await startGateway({ adminToken: ADMIN_TOKEN });
+    gateway = await startGateway({ adminToken: ADMIN_TOKEN, events: observed.events });
     dataOf(
       await gateway.graphql(REGISTER, {
         input: { id: "echo-1", name: "echo", type: "echo", version: "1.0.0", baseUrl: echo.url },
@@ -225,18 +258,31 @@ describe("workflows through GraphQL", () => {
     expect(listed.filter((execution) => execution.id === first.id)).toHaveLength(1);
   });
 
-  it("streams every change of an execution, and cancelling stops its polling", async () => {
-    platform = await startPlatformServices({ pollsBeforeEnd: 1_000_000 });
+  it("streams every change of an execution, and no poll reaches the service once it is cancelled", async () => {
+    // The second poll is held until the cancel has landed: then no poll is on its way
+    // when it does, and every poll after it would be one too many.
+    const secondPoll = deferred();
+    const answerSecondPoll = deferred();
+    platform = await startPlatformServices({
+      pollsBeforeEnd: 1_000_000,
+      onPoll: async (_id, seen) => {
+        if (seen !== 2) return;
+        secondPoll.resolve();
+        await answerSecondPoll.promise;
+      },
+    });
     for (const service of platform.registrations()) {
       dataOf(
         await gateway.graphql(REGISTER, { input: { ...service, name: service.id, version: "1" } }),
       );
     }
+    dataOf(await gateway.graphql(DEFINE, { definition: quickPoll }, admin));
     const client = createClient({
       url: `${gateway.url.replace("http", "ws")}/graphql`,
       webSocketImpl: WebSocket,
       retryAttempts: 0,
     });
+    const listening = observed.nextSubscriber("workflow.updated");
     const updates = client.iterate<{
       workflowExecutionUpdated: { status: string; steps: { id: string; status: string }[] };
     }>({
@@ -253,32 +299,27 @@ describe("workflows through GraphQL", () => {
         if (execution.status === "CANCELLED") break;
       }
     })();
-    await sleep(200); // graphql-ws does not acknowledge a subscription
-    dataOf(
-      await execute({
-        id: "watched-1",
-        workflowType: "AGENT_TASK_EXECUTION",
-        data: { task_id: "t", agent_id: "a" },
-      }),
-    );
-    // Two polls: the subscription (not acknowledged by graphql-ws) has seen one by then.
-    for (let i = 0; i < 200 && (platform.polls.get("exec-1") ?? 0) < 2; i++) await sleep(50);
+    await listening;
+    dataOf(await execute({ id: "watched-1", workflowType: "quick_poll", data: {} }));
+    await secondPoll.promise;
     const cancelled = dataOf(
       await gateway.graphql<{ cancelWorkflow: { status: string } }>(
         `mutation { cancelWorkflow(id: "watched-1") { status } }`,
       ),
     ).cancelWorkflow;
     expect(cancelled.status).toBe("CANCELLED");
-    const polled = platform.polls.get("exec-1") ?? 0;
-    await sleep(2500); // longer than the poll interval
-    // A poll already on its way when the cancel landed may still arrive; no more.
-    expect(platform.polls.get("exec-1")).toBeLessThanOrEqual(polled + 1);
-    await Promise.race([collecting, sleep(2000)]);
+    answerSecondPoll.resolve();
+    expect(platform.polls.get("exec-1")).toBe(2);
+    // Real time on purpose: that nothing more happens can only be shown by waiting, here
+    // ten poll intervals, in which a workflow still polling would poll again.
+    await sleep(10 * POLL_INTERVAL_MS);
+    expect(platform.polls.get("exec-1")).toBe(2);
+    await collecting;
     await client.dispose();
-    expect(seen).toContain("RUNNING:plan=COMPLETED,start=COMPLETED,monitor=RUNNING");
+    expect(seen).toContain("RUNNING:start=COMPLETED,monitor=RUNNING");
     expect(seen.at(-1)).toMatch(/^CANCELLED:/);
     expect(
       errorCodeOf(await gateway.graphql(`mutation { cancelWorkflow(id: "nope") { id } }`)),
     ).toBe("NOT_FOUND");
-  }, 30_000);
+  });
 });

@@ -88,13 +88,13 @@ describe("built-in workflows against real services", () => {
       execution_plan: { task_id: "task-1", steps: [{ name: "do it" }] },
       parameters: { depth: 2 },
     });
-  }, 30_000);
+  });
 
   it("accepts the orchestrator's real shapes: {success, data} and `state`", async () => {
     await start({ realShapes: true, pollsBeforeEnd: 1 });
     const execution = await agentTask();
     expect(execution).toMatchObject({ status: "COMPLETED", result: { status: "COMPLETED" } });
-  }, 30_000);
+  });
 
   it("answers the seed's REST route synchronously, in its DataResponse shape", async () => {
     await start({ pollsBeforeEnd: 0 });
@@ -118,7 +118,7 @@ describe("built-in workflows against real services", () => {
       body: JSON.stringify({ workflow_type: "NOPE", data: {} }),
     });
     expect(unknown.status).toBe(422);
-  }, 30_000);
+  });
 
   it("fails the workflow when the execution ends FAILED", async () => {
     await start({ finalState: "FAILED", pollsBeforeEnd: 0 });
@@ -126,7 +126,7 @@ describe("built-in workflows against real services", () => {
     expect(execution.status).toBe("FAILED");
     expect(execution.errors[0]).toMatch(/step monitor failed: ended "FAILED"/);
     expect(execution.steps.find((step) => step.id === "monitor")?.status).toBe("FAILED");
-  }, 30_000);
+  });
 
   const planningRun = async () =>
     dataOf(
@@ -159,7 +159,7 @@ describe("built-in workflows against real services", () => {
       task_assignments: assignments,
     });
     expect(platform.agents[0]).toMatchObject({ name: expect.stringMatching(/ Agent for Apollo$/) });
-  }, 30_000);
+  });
 
   it("creates the agents in parallel", async () => {
     await start({ agentCreationDelayMs: 300 });
@@ -170,7 +170,7 @@ describe("built-in workflows against real services", () => {
     // Each started before the other ended.
     expect(a.at).toBeLessThan(b.endedAt);
     expect(b.at).toBeLessThan(a.endedAt);
-  }, 30_000);
+  });
 
   it("deletes the agents it created, latest first, when storing the planning fails", async () => {
     await start({ failStoringPlanning: true, agentCreationDelayMs: 0 });
@@ -193,5 +193,5 @@ describe("built-in workflows against real services", () => {
       )
       .map((step) => (step.output as { id: string }).id);
     expect(platform.deleted).toEqual([...finishedOrder].reverse());
-  }, 30_000);
+  });
 });

@@ -60,6 +60,7 @@ function harness(answer: (request: StepRequest) => Promise<JsonValue> | JsonValu
 describe("workflow engine", () => {
   it("lets a call in flight finish before compensating, and undoes what it did", async () => {
     const { rows, calls, run } = harness(async (request) => {
+      // A call still in flight when another step fails: its length is the point.
       if (request.path === "/slow") await new Promise((resolve) => setTimeout(resolve, 600));
       if (request.path === "/boom") throw new Error("HTTP 500");
       return { id: request.path.slice(1) };

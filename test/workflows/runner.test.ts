@@ -67,5 +67,5 @@ describe("workflow runner", () => {
       await runner.stop();
       await database.close();
     }
-  }, 10_000);
+  });
 });
