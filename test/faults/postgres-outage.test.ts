@@ -25,6 +25,7 @@ function registrationBurst(urls: string[], prefix: string, workers = 4) {
         });
         if ("network" in answer) {
           refusals.set("network", (refusals.get("network") ?? 0) + 1);
+          // A real client's back-off between attempts: it paces the load, nothing waits on it.
           await sleep(20);
         } else if (answer.data?.registerService) {
           acknowledged.add(id);
@@ -81,6 +82,8 @@ describe("PostgreSQL outages", () => {
     const burst = registrationBurst(urls, "pg-burst", 12);
 
     const recoveries: number[] = [];
+    // Real time throughout: load runs against real processes through outages of a set
+    // length, and what is measured is how long real replicas take to be ready again.
     for (const outageMs of [3000, 1000, 1000, 1000]) {
       await sleep(1000);
       await cluster.postgres.stopImmediately();
@@ -138,6 +141,8 @@ describe("PostgreSQL outages", () => {
   it("starts while PostgreSQL is down: alive, not ready naming the database, ready once it is up", async () => {
     await cluster.postgres.stopImmediately();
     const gateway = await cluster.spawnReplica();
+    // Long enough for a process that would exit on the refused connection to have done so:
+    // "still running" can only be shown by letting real time pass.
     await sleep(1500);
     expect(gateway.running()).toBe(true);
     expect((await fetch(`${gateway.url}/health/alive`)).status).toBe(200);

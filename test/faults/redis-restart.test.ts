@@ -106,6 +106,8 @@ describe("Redis restarted empty under load", () => {
 
     const clients = clientsUnderLoad(urls);
     const recoveries: number[] = [];
+    // Real time throughout: the load runs against real processes through outages of a
+    // set length, and what is measured is how long real replicas take to come back.
     for (let round = 0; round < 3; round++) {
       await sleep(800);
       await cluster.redis.kill();
