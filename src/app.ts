@@ -30,6 +30,7 @@ export type AppDeps = {
     | "breakers"
     | "calls"
     | "workflows"
+    | "allowedServiceHosts"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): App {
     events,
     log,
     maxPageSize: config.maxPageSize,
+    allowedServiceHosts: config.allowedServiceHosts,
     restoreCheckIntervalMs: deps.restoreCheckIntervalMs,
     leases: deps.leases ?? createMemoryLeaseStore(),
     sweepIntervalMs: config.heartbeatSweepIntervalSeconds * 1000,

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { createAddressPolicy } from "../clients/address-guard.js";
 import { createHealthProbe } from "../clients/health-probe.js";
 import { createServiceClient } from "../clients/service-client.js";
 import type { Config } from "../config.js";
@@ -30,6 +31,8 @@ export type ServicesDeps = {
   events: Events;
   log: Logger;
   maxPageSize: number;
+  /** ALLOWED_SERVICE_HOSTS: the hosts calls and probes may reach. Default any host. */
+  allowedServiceHosts?: readonly string[];
   now?: () => Date;
   random?: () => number;
   /** How often the live store is checked for lost state. Default 5,000 ms. */
@@ -53,6 +56,8 @@ export type ServicesDeps = {
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
 export function createServices(deps: ServicesDeps) {
   const now = deps.now ?? (() => new Date());
+  // One policy for registration, probes and calls, so none of them reaches further.
+  const addressPolicy = createAddressPolicy({ allowedHosts: deps.allowedServiceHosts });
   const repository = createRegistryRepository(deps.database.db);
   const liveStore = createLiveStore({
     store: deps.store,
@@ -69,6 +74,7 @@ export function createServices(deps: ServicesDeps) {
     heartbeats,
     events: deps.events,
     maxPageSize: deps.maxPageSize,
+    addressPolicy,
     now,
   });
   const expiry = createExpirySweeper({
@@ -82,7 +88,7 @@ export function createServices(deps: ServicesDeps) {
   const prober = createProber({
     store,
     registry,
-    probe: createHealthProbe({ timeoutMs: deps.probes?.timeoutMs }),
+    probe: createHealthProbe({ addressPolicy, timeoutMs: deps.probes?.timeoutMs }),
     leases: deps.leases,
     log: deps.log,
     intervalMs: deps.probes?.intervalMs,
@@ -107,7 +113,11 @@ export function createServices(deps: ServicesDeps) {
     // The client is built below, before any instance can be unregistered.
     onUnregistered: (serviceId) => client.forget(serviceId),
   });
-  const client = createServiceClient({ settings: callPolicy, breakerOf: breakers.of });
+  const client = createServiceClient({
+    settings: callPolicy,
+    breakerOf: breakers.of,
+    addressPolicy,
+  });
   const discovery = createDiscovery({
     store,
     maxPageSize: deps.maxPageSize,

@@ -37,6 +37,8 @@ export async function startGateway(
     /** Keep-alive connections idle at stop are closed at once unless a test says. */
     idleConnectionGraceMs?: number;
     shutdownTimeoutSeconds?: number;
+    /** ALLOWED_SERVICE_HOSTS, as parsed; any host when omitted. */
+    allowedServiceHosts?: string[];
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -51,6 +53,7 @@ export async function startGateway(
       graphiql: true,
       maxPageSize: 500,
       adminToken: options.adminToken ?? null,
+      allowedServiceHosts: options.allowedServiceHosts ?? [],
       heartbeatSweepIntervalSeconds: 5,
       // Tests probe by hand (checkServiceHealth, prober.probeDue), and most register
       // services at addresses nothing answers on.
