@@ -11,6 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { ConsecutiveBreaker, circuitBreaker, handleAll, isBrokenCircuitError } from "cockatiel";
 import { Pool } from "undici";
+import { createAddressPolicy } from "../src/clients/address-guard.js";
 import { InstanceBreaker } from "../src/clients/circuit-breaker.js";
 import { createServiceClient } from "../src/clients/service-client.js";
 import { defaultBreakerSettings } from "../src/domain/breaker.js";
@@ -93,7 +94,11 @@ async function main() {
   };
 
   const breaker = breakerFor("bench-1");
-  const client = createServiceClient({ settings: defaultCallPolicy, breakerOf: () => breaker });
+  const client = createServiceClient({
+    settings: defaultCallPolicy,
+    breakerOf: () => breaker,
+    addressPolicy: createAddressPolicy(),
+  });
   const request = {
     serviceId: "bench-1",
     baseUrl: origin,

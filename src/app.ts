@@ -31,6 +31,7 @@ export type AppDeps = {
     | "breakers"
     | "calls"
     | "workflows"
+    | "allowedServiceHosts"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -91,6 +92,7 @@ export function createApp(deps: AppDeps): App {
     log,
     clock,
     maxPageSize: config.maxPageSize,
+    allowedServiceHosts: config.allowedServiceHosts,
     restoreCheckIntervalMs: deps.restoreCheckIntervalMs,
     leases: deps.leases ?? createMemoryLeaseStore({ clock }),
     sweepIntervalMs: config.heartbeatSweepIntervalSeconds * 1000,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { BreakerSettings } from "./domain/breaker.js";
 import { type CallPolicySettings, defaultCallPolicy } from "./domain/call-policy.js";
+import { hostEntryProblem } from "./lib/host-allowlist.js";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -9,6 +10,22 @@ const booleanFlag = z
   .transform((value) => value === "true" || value === "1" || value === "yes");
 
 const port = z.coerce.number().int().min(0).max(65_535);
+
+/** A comma-separated list of host entries; every bad entry is named, not only the first. */
+const hostList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ""),
+  )
+  .superRefine((entries, ctx) => {
+    for (const entry of entries) {
+      const problem = hostEntryProblem(entry);
+      if (problem) ctx.addIssue({ code: "custom", message: `"${entry}" ${problem}` });
+    }
+  });
 
 /**
  * Environment variables, with the seed service's names and defaults where it had them.
@@ -124,6 +141,12 @@ const environmentSchema = z
     WORKFLOW_DEFINITIONS_DIR: z.string().min(1).optional(),
     /** Bearer token that may act on any service, whoever registered it. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    /**
+     * The hosts the gateway may call and probe: names, `*.` globs, addresses and CIDRs,
+     * comma-separated (rule in src/clients/address-guard.ts). Unset: any host but
+     * link-local, which is refused whatever this says.
+     */
+    ALLOWED_SERVICE_HOSTS: hostList.default([]),
   })
   .superRefine((env, ctx) => {
     if (env.DISCOVERY_BACKEND === "redis" && !env.REDIS_URL && !env.REDIS_HOST) {
@@ -151,6 +174,8 @@ export type Config = {
   graphiql: boolean;
   maxPageSize: number;
   adminToken: string | null;
+  /** ALLOWED_SERVICE_HOSTS entries; empty allows any host (link-local never). */
+  allowedServiceHosts: string[];
   heartbeatSweepIntervalSeconds: number;
   breakers: BreakerSettings;
   calls: CallPolicySettings;
@@ -201,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphiql: e.GRAPHIQL,
     maxPageSize: e.MAX_PAGE_SIZE,
     adminToken: e.ADMIN_TOKEN ?? null,
+    allowedServiceHosts: e.ALLOWED_SERVICE_HOSTS,
     heartbeatSweepIntervalSeconds: e.HEARTBEAT_SWEEP_INTERVAL_SECONDS,
     breakers: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,

@@ -87,4 +87,28 @@ describe("configuration", () => {
   it("refuses a Redis backend with no Redis to use", () => {
     expect(() => loadConfig({ DISCOVERY_BACKEND: "redis" })).toThrow(/DISCOVERY_BACKEND/);
   });
+
+  it("reads ALLOWED_SERVICE_HOSTS as a list of entries, empty (any host) unless set", () => {
+    expect(loadConfig({}).allowedServiceHosts).toEqual([]);
+    expect(loadConfig({ ALLOWED_SERVICE_HOSTS: " , " }).allowedServiceHosts).toEqual([]);
+    expect(
+      loadConfig({ ALLOWED_SERVICE_HOSTS: "*.svc.cluster.local, billing,10.0.0.0/8 ,fd00::/8," })
+        .allowedServiceHosts,
+    ).toEqual(["*.svc.cluster.local", "billing", "10.0.0.0/8", "fd00::/8"]);
+  });
+
+  it("names every ALLOWED_SERVICE_HOSTS entry it cannot read", () => {
+    let error: unknown;
+    try {
+      loadConfig({ ALLOWED_SERVICE_HOSTS: "billing,*,10.0.0.0/33,host:8080" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.filter((problem) =>
+      problem.startsWith("ALLOWED_SERVICE_HOSTS"),
+    );
+    expect(problems).toHaveLength(3);
+    expect(problems.join("\n")).toMatch(/"\*"[\s\S]*"10\.0\.0\.0\/33"[\s\S]*"host:8080"/);
+  });
 });

@@ -3,7 +3,7 @@ import type { JsonValue } from "../domain/json.js";
 import type { ProbeVerdict } from "../domain/status.js";
 import { type ReadableBody, readUpTo } from "../lib/bounded-body.js";
 import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
-import { forbiddenHost, guardedLookup } from "./address-guard.js";
+import type { AddressPolicy } from "./address-guard.js";
 
 /** What a probe found, before any hysteresis. */
 
@@ -17,6 +17,8 @@ export type ProbeResult = {
 };
 
 export type HealthProbeOptions = {
+  /** Which hosts may be probed: the same policy as calls, so a probe reaches no further. */
+  addressPolicy: AddressPolicy;
   /** Whole-probe deadline: connect, headers and body. Default 2,000 ms. */
   timeoutMs?: number;
   /** Sockets kept per service origin; probes of one service never need more. */
@@ -36,12 +38,13 @@ const FAILING = new Set(["unhealthy", "down", "fail", "failing", "critical"]);
  * `{"status":"unhealthy"}` when they are not well.
  */
 export function createHealthProbe({
+  addressPolicy,
   timeoutMs = 2000,
   connectionsPerOrigin = 2,
-}: HealthProbeOptions = {}) {
+}: HealthProbeOptions) {
   const agent = new Agent({
     connections: connectionsPerOrigin,
-    connect: { lookup: guardedLookup },
+    connect: { lookup: addressPolicy.lookup },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     connectTimeout: timeoutMs,
@@ -51,8 +54,8 @@ export function createHealthProbe({
     async probe(url: string): Promise<ProbeResult> {
       const started = performance.now();
       try {
-        const forbidden = forbiddenHost(new URL(url).hostname);
-        if (forbidden) throw new Error(`${forbidden}; not probed`);
+        const refusal = addressPolicy.forbiddenHost(new URL(url).hostname);
+        if (refusal) throw new Error(`${refusal.message}; not probed`);
         const response = await agent.request({
           origin: new URL(url).origin,
           path: pathOf(url),

@@ -15,7 +15,7 @@ import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-polic
 import { GatewayError } from "../domain/errors.js";
 import { type ReadableBody, readUpTo } from "../lib/bounded-body.js";
 import { type Clock, systemClock } from "../lib/clock.js";
-import { forbiddenHost, guardedLookup } from "./address-guard.js";
+import { type AddressPolicy, AddressRefusedError } from "./address-guard.js";
 import {
   CircuitOpenError,
   type InstanceBreaker,
@@ -71,15 +71,6 @@ class UpstreamStatusError extends Error {
   }
 }
 
-/** The service's address is one the gateway never calls (see address-guard.ts). */
-class ForbiddenTargetError extends Error {
-  readonly code = "EADDRNOTAVAIL";
-  constructor(reason: string) {
-    super(reason);
-    this.name = "ForbiddenTargetError";
-  }
-}
-
 /** The service answered with more than we read; not the service failing, not retried. */
 class ResponseTooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -131,24 +122,46 @@ function withDeadline<T>(timeoutMs: number, attempt: (abort: EventEmitter) => Pr
 export function createServiceClient({
   settings = defaultCallPolicy,
   breakerOf,
+  addressPolicy,
   random = Math.random,
   clock = systemClock,
 }: {
   settings?: CallPolicySettings;
   breakerOf: (serviceId: string) => InstanceBreaker;
+  /** Which hosts may be called (address-guard.ts): literals here, names at connect time. */
+  addressPolicy: AddressPolicy;
   random?: () => number;
   /** What a `Retry-After` date is measured from. */
   clock?: Clock;
 }) {
   const agent = new Agent({
     connections: settings.maxConcurrent,
-    connect: { lookup: guardedLookup },
+    connect: { lookup: addressPolicy.lookup },
     keepAliveTimeout: 30_000,
     // Our timeout policy aborts the request; undici's own (300 s) would only be later.
     headersTimeout: 0,
     bodyTimeout: 0,
   });
   const policies = new Map<string, InstancePolicy>();
+  // Per client, not per module: what a base URL's host is refused for depends on the policy.
+  const targets = new Map<string, Target>();
+
+  /** The origin and path prefix of a base URL, parsed once per URL rather than per call. */
+  function targetOf(baseUrl: string): Target {
+    let target = targets.get(baseUrl);
+    if (!target) {
+      const url = new URL(baseUrl);
+      target = {
+        origin: url.origin,
+        pathPrefix: url.pathname.replace(/\/+$/, ""),
+        refusedBecause: addressPolicy.forbiddenHost(url.hostname)?.message ?? null,
+      };
+      // Base URLs change rarely; a bounded cache keeps a churning registry from growing it.
+      if (targets.size >= 10_000) targets.clear();
+      targets.set(baseUrl, target);
+    }
+    return target;
+  }
 
   const backoff = new DelegateBackoff<{ attempt: number; result: unknown }>(
     ({ attempt, result }) => {
@@ -183,7 +196,7 @@ export function createServiceClient({
 
   async function send(call: OutgoingCall, signal: EventEmitter): Promise<UpstreamResponse> {
     const base = targetOf(call.baseUrl);
-    if (base.forbidden) throw new ForbiddenTargetError(base.forbidden);
+    if (base.refusedBecause) throw new AddressRefusedError(base.refusedBecause);
     const response = await agent.request({
       origin: base.origin,
       path: `${base.pathPrefix}${call.path}`,
@@ -320,24 +333,8 @@ function hasNoBody(method: string, status: number): boolean {
   return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
-/** The origin and path prefix of a base URL, parsed once per URL rather than per call. */
-type Target = { origin: string; pathPrefix: string; forbidden: string | null };
-const targets = new Map<string, Target>();
-function targetOf(baseUrl: string): Target {
-  let target = targets.get(baseUrl);
-  if (!target) {
-    const url = new URL(baseUrl);
-    target = {
-      origin: url.origin,
-      pathPrefix: url.pathname.replace(/\/+$/, ""),
-      forbidden: forbiddenHost(url.hostname),
-    };
-    // Base URLs change rarely; a bounded cache keeps a churning registry from growing it.
-    if (targets.size >= 10_000) targets.clear();
-    targets.set(baseUrl, target);
-  }
-  return target;
-}
+/** A base URL parsed: where to send, and why its host is refused (null: it is not, yet). */
+type Target = { origin: string; pathPrefix: string; refusedBecause: string | null };
 
 async function readLimited(
   body: ReadableBody & { arrayBuffer(): Promise<ArrayBuffer> },
@@ -369,13 +366,12 @@ function isUnsendable(error: unknown): boolean {
   return code === "UND_ERR_INVALID_ARG" || code === "UND_ERR_NOT_SUPPORTED";
 }
 
-/** A link-local target, literal or resolved: refused, never retried, never a failure. */
-function isForbiddenTarget(error: unknown): boolean {
-  return (
-    error instanceof ForbiddenTargetError ||
-    ((error as { code?: unknown } | null)?.code === "EADDRNOTAVAIL" &&
-      /link-local/.test((error as Error).message))
-  );
+/**
+ * A target the address policy refuses (link-local, or outside ALLOWED_SERVICE_HOSTS),
+ * literal or resolved: refused, never retried, never a failure.
+ */
+function isForbiddenTarget(error: unknown): error is AddressRefusedError {
+  return error instanceof AddressRefusedError;
 }
 
 /** cockatiel 3's isTaskCancelledError tests for the bulkhead's flag; the class is reliable. */
@@ -437,7 +433,7 @@ function callError(
   if (isForbiddenTarget(error)) {
     return new GatewayError(
       "FORBIDDEN",
-      `${serviceId} is registered at an address the gateway does not call: ${(error as Error).message}.`,
+      `${serviceId} is registered at an address the gateway does not call: ${error.message}.`,
       { serviceId, attempts: 0 },
     );
   }

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { createAddressPolicy } from "../clients/address-guard.js";
 import { createHealthProbe } from "../clients/health-probe.js";
 import { createServiceClient } from "../clients/service-client.js";
 import type { Config } from "../config.js";
@@ -33,6 +34,8 @@ export type ServicesDeps = {
   maxPageSize: number;
   /** Every reading of the time of day below: timestamps, TTLs, leases, breakers. */
   clock?: Clock;
+  /** ALLOWED_SERVICE_HOSTS: the hosts calls and probes may reach. Default any host. */
+  allowedServiceHosts?: readonly string[];
   random?: () => number;
   /** How often the live store is checked for lost state. Default 5,000 ms. */
   restoreCheckIntervalMs?: number;
@@ -56,6 +59,8 @@ export type ServicesDeps = {
 export function createServices(deps: ServicesDeps) {
   const clock = deps.clock ?? systemClock;
   const now = () => new Date(clock.now());
+  // One policy for registration, probes and calls, so none of them reaches further.
+  const addressPolicy = createAddressPolicy({ allowedHosts: deps.allowedServiceHosts });
   const repository = createRegistryRepository(deps.database.db);
   const liveStore = createLiveStore({
     store: deps.store,
@@ -72,6 +77,7 @@ export function createServices(deps: ServicesDeps) {
     heartbeats,
     events: deps.events,
     maxPageSize: deps.maxPageSize,
+    addressPolicy,
     now,
   });
   const expiry = createExpirySweeper({
@@ -85,7 +91,7 @@ export function createServices(deps: ServicesDeps) {
   const prober = createProber({
     store,
     registry,
-    probe: createHealthProbe({ timeoutMs: deps.probes?.timeoutMs }),
+    probe: createHealthProbe({ addressPolicy, timeoutMs: deps.probes?.timeoutMs }),
     leases: deps.leases,
     log: deps.log,
     intervalMs: deps.probes?.intervalMs,
@@ -110,7 +116,12 @@ export function createServices(deps: ServicesDeps) {
     // The client is built below, before any instance can be unregistered.
     onUnregistered: (serviceId) => client.forget(serviceId),
   });
-  const client = createServiceClient({ settings: callPolicy, breakerOf: breakers.of, clock });
+  const client = createServiceClient({
+    settings: callPolicy,
+    breakerOf: breakers.of,
+    addressPolicy,
+    clock,
+  });
   const discovery = createDiscovery({
     store,
     maxPageSize: deps.maxPageSize,

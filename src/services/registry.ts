@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import DataLoader from "dataloader";
+import type { AddressPolicy } from "../clients/address-guard.js";
 import type { ProbeResult } from "../clients/health-probe.js";
 import type { DurableWrite, RegistryRepository } from "../db/registry.js";
 import { badInput, GatewayError, notFound } from "../domain/errors.js";
@@ -28,7 +29,7 @@ import { pageSize } from "../lib/page-size.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
 import { assertMayChange, type Caller, notOwner } from "./caller.js";
 import type { HeartbeatRecorder } from "./heartbeat-recorder.js";
-import { parseRegistration, parseServiceId } from "./registration-input.js";
+import { createRegistrationParser, parseServiceId } from "./registration-input.js";
 
 export type RegistryDeps = {
   store: RegistryStore;
@@ -37,6 +38,8 @@ export type RegistryDeps = {
   heartbeats: HeartbeatRecorder;
   events: Events;
   maxPageSize: number;
+  /** The hosts registrations may name, as far as is known before DNS. */
+  addressPolicy: Pick<AddressPolicy, "forbiddenHost">;
   now?: () => Date;
 };
 
@@ -59,9 +62,11 @@ export function createRegistry({
   heartbeats,
   events,
   maxPageSize,
+  addressPolicy,
   now = () => new Date(systemClock.now()),
 }: RegistryDeps) {
   const timestamp = () => now().toISOString();
+  const parseRegistration = createRegistrationParser(addressPolicy);
   // Concurrent registrations and status changes share one transaction (group commit).
   const saveDurably = createBatcher<DurableWrite>((writes) => repository.saveMany(writes));
   // Concurrent look-ups of durable records go out as one query; no cache, as rows change.

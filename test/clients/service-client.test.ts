@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createAddressPolicy } from "../../src/clients/address-guard.js";
 import { InstanceBreaker } from "../../src/clients/circuit-breaker.js";
 import { createServiceClient, type OutgoingCall } from "../../src/clients/service-client.js";
 import { type CallPolicySettings, defaultCallPolicy } from "../../src/domain/call-policy.js";
@@ -29,6 +30,7 @@ function clientFor(settings: Partial<CallPolicySettings> = {}) {
   const client = createServiceClient({
     settings: { ...defaultCallPolicy, timeoutMs: 300, retryBaseDelayMs: 5, ...settings },
     breakerOf,
+    addressPolicy: createAddressPolicy(),
   });
   return { client, clock, breakerOf };
 }

@@ -40,6 +40,8 @@ export async function startGateway(
     shutdownTimeoutSeconds?: number;
     /** The time of day (manualClock() to move it by hand); the system's when omitted. */
     clock?: Clock;
+    /** ALLOWED_SERVICE_HOSTS, as parsed; any host when omitted. */
+    allowedServiceHosts?: string[];
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -54,6 +56,7 @@ export async function startGateway(
       graphiql: true,
       maxPageSize: 500,
       adminToken: options.adminToken ?? null,
+      allowedServiceHosts: options.allowedServiceHosts ?? [],
       heartbeatSweepIntervalSeconds: 5,
       // Tests probe by hand (checkServiceHealth, prober.probeDue), and most register
       // services at addresses nothing answers on.

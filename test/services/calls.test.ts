@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAddressPolicy } from "../../src/clients/address-guard.js";
 import { InstanceBreaker } from "../../src/clients/circuit-breaker.js";
 import { createServiceClient } from "../../src/clients/service-client.js";
 import { defaultBreakerSettings } from "../../src/domain/breaker.js";
@@ -40,6 +41,7 @@ describe("calls by type", () => {
     const client = createServiceClient({
       settings: defaultCallPolicy,
       breakerOf: (id) => breakers.get(id) as InstanceBreaker,
+      addressPolicy: createAddressPolicy(),
     });
     const calls = createCalls({
       discovery: createDiscovery({ store, maxPageSize: 100, isCallable: () => true }),
