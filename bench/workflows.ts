@@ -12,9 +12,9 @@ import { pino } from "pino";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/client.js";
+import { anonymousCaller } from "../src/domain/access.js";
 import { TERMINAL } from "../src/domain/workflow.js";
 import { createInProcessEvents } from "../src/events.js";
-import { anonymousCaller } from "../src/services/caller.js";
 import { createMemoryRegistryStore } from "../src/stores/memory-registry.js";
 import { pinning, startServer, stopServer } from "./processes.js";
 
@@ -55,7 +55,7 @@ await registry.register(
     version: "1.0.0",
     baseUrl: `http://127.0.0.1:${upstream.port}`,
   },
-  anonymousCaller,
+  anonymousCaller(),
 );
 await workflows.registerDefinition({
   type: "BENCH_THREE_STEPS",

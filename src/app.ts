@@ -25,7 +25,7 @@ export type AppDeps = {
     | "maxRequestBodyBytes"
     | "graphiql"
     | "maxPageSize"
-    | "adminToken"
+    | "access"
     | "heartbeatSweepIntervalSeconds"
     | "probes"
     | "breakers"
@@ -46,6 +46,8 @@ export type AppDeps = {
   leases?: LeaseStore;
   /** How often breaker transitions missed over pub/sub are read back. Default 10,000 ms. */
   breakerResyncIntervalMs?: number;
+  /** How often API tokens changed on other replicas are read. Default 500 ms. */
+  tokenRefreshIntervalMs?: number;
   /** How often the workflow runner looks for work; tests shorten it. */
   workflowRunner?: { claimIntervalMs?: number };
   /**
@@ -101,23 +103,21 @@ export function createApp(deps: AppDeps): App {
     calls: config.calls,
     breakerResyncIntervalMs: deps.breakerResyncIntervalMs,
     workflows: { ...config.workflows, ...deps.workflowRunner },
+    tokens: config.access.tokens,
+    tokenRefreshIntervalMs: deps.tokenRefreshIntervalMs,
   });
   const stopping = new AbortController();
   const graphql = createGraphQL({
     services,
     log,
-    adminToken: config.adminToken,
     graphiql: config.graphiql,
+    introspection: config.access.introspection,
     stopping: stopping.signal,
   });
   const server = deps.listening?.server ?? createServer();
   const handleRequest = createRequestListener({
     graphql,
-    rest: createRestRoutes({
-      services,
-      adminToken: config.adminToken,
-      maxPageSize: config.maxPageSize,
-    }),
+    rest: createRestRoutes({ services, maxPageSize: config.maxPageSize }),
     services,
     metrics: createMetrics(config.serviceName, {
       circuitBreakers: () => services.breakers.list(),
@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): App {
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
   const connections = deps.listening?.connections ?? trackConnections(server);
-  const webSockets = attachGraphQLWebSocket(server, graphql, log, {
+  const webSockets = attachGraphQLWebSocket(server, graphql, services.access, log, {
     maxPayloadBytes: config.maxRequestBodyBytes,
   });
 

@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { type ConfiguredToken, roles } from "./domain/access.js";
 import type { BreakerSettings } from "./domain/breaker.js";
 import { type CallPolicySettings, defaultCallPolicy } from "./domain/call-policy.js";
+import { normalizeServiceType } from "./domain/service.js";
 import { hostEntryProblem } from "./lib/host-allowlist.js";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -26,6 +29,61 @@ const hostList = z
       if (problem) ctx.addIssue({ code: "custom", message: `"${entry}" ${problem}` });
     }
   });
+
+/** A secret long enough that guessing it is hopeless. */
+const secret = z.string().min(16, "must be at least 16 characters").max(512);
+
+/** AUTH_TOKENS and AUTH_TOKENS_FILE: `[{"token","role","name","types"?}]`. */
+const configuredTokens = z
+  .array(
+    z.strictObject({
+      token: secret,
+      role: z.enum(roles),
+      name: z.string().trim().min(1).max(100),
+      types: z
+        .array(z.string().min(1).max(100).transform(normalizeServiceType))
+        .max(100)
+        .optional(),
+    }),
+  )
+  .max(1000)
+  .superRefine((tokens, ctx) => {
+    const names = new Set<string>();
+    const secrets = new Set<string>();
+    for (const [i, token] of tokens.entries()) {
+      if (names.has(token.name))
+        ctx.addIssue({
+          code: "custom",
+          path: [i, "name"],
+          message: `"${token.name}" is used twice`,
+        });
+      if (secrets.has(token.token))
+        ctx.addIssue({ code: "custom", path: [i, "token"], message: "is used twice" });
+      if (token.types && token.role !== "service")
+        ctx.addIssue({
+          code: "custom",
+          path: [i, "types"],
+          message: "applies to service tokens only",
+        });
+      names.add(token.name);
+      secrets.add(token.token);
+    }
+  });
+
+/** JSON text, parsed and then checked by `schema`; a syntax error is an issue like any other. */
+function jsonOf<S extends z.ZodType>(schema: S) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
 
 /**
  * Environment variables, with the seed service's names and defaults where it had them.
@@ -79,8 +137,8 @@ const environmentSchema = z
       .min(1024)
       .max(64 * 1024 * 1024)
       .default(1024 * 1024),
-    /** Serve GraphiQL on GET /graphql (a 9 MB self-contained page). Default true. */
-    GRAPHIQL: booleanFlag.default(true),
+    /** Serve GraphiQL on GET /graphql (a 9 MB self-contained page). Default true, false in production. */
+    GRAPHIQL: booleanFlag.optional(),
     /** Largest page a list query may ask for (`first`). Default 500. */
     // At least the default page of 100 that list queries use when `first` is omitted.
     MAX_PAGE_SIZE: z.coerce.number().int().min(100).max(10_000).default(500),
@@ -139,14 +197,22 @@ const environmentSchema = z
      * the built-ins' paths, say.
      */
     WORKFLOW_DEFINITIONS_DIR: z.string().min(1).optional(),
-    /** Bearer token that may act on any service, whoever registered it. */
-    ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     /**
      * The hosts the gateway may call and probe: names, `*.` globs, addresses and CIDRs,
      * comma-separated (rule in src/clients/address-guard.ts). Unset: any host but
      * link-local, which is refused whatever this says.
      */
     ALLOWED_SERVICE_HOSTS: hostList.default([]),
+    /** An admin token (named "admin"): configuring any token turns on tokens mode. */
+    ADMIN_TOKEN: secret.optional(),
+    /** Tokens as JSON: `[{"token":"…","role":"service","name":"billing","types":["BILLING"]}]`. */
+    AUTH_TOKENS: jsonOf(configuredTokens).optional(),
+    /** The same JSON in a file (a mounted secret); read once at start-up. */
+    AUTH_TOKENS_FILE: z.string().min(1).optional(),
+    /** `production` refuses to start without a token, and turns GraphiQL and introspection off. */
+    NODE_ENV: z.string().optional(),
+    /** Schema introspection; default on, off when NODE_ENV=production. */
+    INTROSPECTION: booleanFlag.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.DISCOVERY_BACKEND === "redis" && !env.REDIS_URL && !env.REDIS_HOST) {
@@ -173,9 +239,13 @@ export type Config = {
   maxRequestBodyBytes: number;
   graphiql: boolean;
   maxPageSize: number;
-  adminToken: string | null;
   /** ALLOWED_SERVICE_HOSTS entries; empty allows any host (link-local never). */
   allowedServiceHosts: string[];
+  access: {
+    /** Tokens from ADMIN_TOKEN, AUTH_TOKENS and AUTH_TOKENS_FILE; none: open mode. */
+    tokens: ConfiguredToken[];
+    introspection: boolean;
+  };
   heartbeatSweepIntervalSeconds: number;
   breakers: BreakerSettings;
   calls: CallPolicySettings;
@@ -213,6 +283,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const redis = redisUrl(e);
+  const production = e.NODE_ENV === "production";
+  const tokens = configuredTokensOf(e);
+  if (production && tokens.length === 0) {
+    throw new ConfigError([
+      "NODE_ENV is production but no token is configured: set ADMIN_TOKEN, AUTH_TOKENS or AUTH_TOKENS_FILE (without one, every caller could do everything)",
+    ]);
+  }
   return {
     serviceName: e.SERVICE_NAME,
     port: e.SERVICE_PORT,
@@ -223,10 +300,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: redis ? { url: redis, keyPrefix: e.REDIS_KEY_PREFIX } : null,
     database: postgresUrl(e) ?? { dataDir: e.DATA_DIR },
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
-    graphiql: e.GRAPHIQL,
+    graphiql: e.GRAPHIQL ?? !production,
     maxPageSize: e.MAX_PAGE_SIZE,
-    adminToken: e.ADMIN_TOKEN ?? null,
     allowedServiceHosts: e.ALLOWED_SERVICE_HOSTS,
+    access: { tokens, introspection: e.INTROSPECTION ?? !production },
     heartbeatSweepIntervalSeconds: e.HEARTBEAT_SWEEP_INTERVAL_SECONDS,
     breakers: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
@@ -259,6 +336,51 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 type ParsedEnvironment = z.output<typeof environmentSchema>;
+
+/** ADMIN_TOKEN, AUTH_TOKENS and AUTH_TOKENS_FILE together; a secret or name given twice is refused. */
+function configuredTokensOf(e: ParsedEnvironment): ConfiguredToken[] {
+  const listed = [
+    ...(e.AUTH_TOKENS ?? []),
+    ...(e.AUTH_TOKENS_FILE ? tokensFile(e.AUTH_TOKENS_FILE) : []),
+  ];
+  const all = [
+    ...(e.ADMIN_TOKEN ? [{ token: e.ADMIN_TOKEN, role: "admin" as const, name: "admin" }] : []),
+    ...listed,
+  ];
+  const checked = configuredTokens.safeParse(all);
+  if (!checked.success) {
+    throw new ConfigError(
+      checked.error.issues.map(
+        (issue) =>
+          `tokens (ADMIN_TOKEN, AUTH_TOKENS, AUTH_TOKENS_FILE) ${issue.path.join(".")} ${issue.message}`,
+      ),
+    );
+  }
+  return checked.data.map((token) => ({
+    secret: token.token,
+    role: token.role,
+    name: token.name,
+    serviceTypes: token.types ?? null,
+  }));
+}
+
+function tokensFile(path: string): z.output<typeof configuredTokens> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError([`AUTH_TOKENS_FILE cannot be read: ${(error as Error).message}`]);
+  }
+  const parsed = jsonOf(configuredTokens).safeParse(text);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (issue) => `AUTH_TOKENS_FILE ${issue.path.join(".")} ${issue.message}`,
+      ),
+    );
+  }
+  return parsed.data;
+}
 
 function redisUrl(e: ParsedEnvironment): string | null {
   if (e.REDIS_URL) return e.REDIS_URL;

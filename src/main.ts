@@ -12,6 +12,7 @@ import { answerWhileStarting, type StartingState } from "./http/starting.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
+import { OPEN_MODE_WARNING } from "./services/index.js";
 import { createMemoryLeaseStore, createRedisLeaseStore } from "./stores/lease.js";
 import { createMemoryRegistryStore } from "./stores/memory-registry.js";
 import { createRedisRegistryStore } from "./stores/redis-registry.js";
@@ -140,6 +141,7 @@ async function main() {
     },
     "service integration gateway listening",
   );
+  if (app.services.access.mode === "open") log.warn(OPEN_MODE_WARNING);
 }
 
 function loadConfigOrExit(): Config {

@@ -8,9 +8,9 @@ import { pino } from "pino";
 import { createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { openDatabase } from "../../src/db/client.js";
+import { anonymousCaller } from "../../src/domain/access.js";
 import { createInProcessEvents } from "../../src/events.js";
 import { createRedisConnection } from "../../src/redis.js";
-import { anonymousCaller } from "../../src/services/caller.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
 import { announce } from "./ready.js";
@@ -64,7 +64,7 @@ for (let type = 0; type < SEEDED_TYPES; type++) {
         // Longer than any bench run, so nothing expires under the scenarios' feet.
         ttlSeconds: 86_400,
       },
-      anonymousCaller,
+      anonymousCaller(),
     );
   }
 }

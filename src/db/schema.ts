@@ -165,3 +165,57 @@ export const workflowSteps = pgTable(
   },
   (table) => [primaryKey({ columns: [table.executionId, table.stepId] })],
 );
+
+/**
+ * API tokens made with createApiToken. The secret is shown once and never stored: only
+ * its sha-256, which is also the owner key of the ids the token registers.
+ */
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    role: text("role").notNull(),
+    /** Service types a service token may register; null: any. */
+    serviceTypes: jsonb("service_types").$type<string[]>(),
+    secretHash: text("secret_hash").notNull(),
+    createdBy: text("created_by"),
+    createdAt: timestamptz("created_at").notNull(),
+    expiresAt: timestamptz("expires_at"),
+    revokedAt: timestamptz("revoked_at"),
+    /** Bumped by every change, so replicas read only what changed since they last looked. */
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (table) => [
+    uniqueIndex("api_tokens_secret_hash_idx").on(table.secretHash),
+    index("api_tokens_updated_at_idx").on(table.updatedAt),
+  ],
+);
+
+/** Every mutation, over GraphQL or REST: who, what, when and how it ended. */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamptz("at").notNull(),
+    /** Token id and name; null for an anonymous caller, who is known by address. */
+    actorTokenId: text("actor_token_id"),
+    actorName: text("actor_name"),
+    actorRole: text("actor_role"),
+    actorAddress: text("actor_address"),
+    /** "graphql" or "rest". */
+    transport: text("transport").notNull(),
+    /** The mutation field or REST route, e.g. "registerService", "PUT /registry/services/{id}/status". */
+    operation: text("operation").notNull(),
+    /** Ids the operation acted on: services, executions, tokens, workflow types. */
+    targets: jsonb("targets").$type<string[]>().notNull(),
+    /** "ok", or the error code it ended with. */
+    result: text("result").notNull(),
+    requestId: text("request_id"),
+  },
+  (table) => [
+    index("audit_log_at_idx").on(table.at.desc()),
+    index("audit_log_actor_idx").on(table.actorTokenId, table.at.desc()),
+    index("audit_log_targets_idx").using("gin", table.targets),
+  ],
+);

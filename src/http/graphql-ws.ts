@@ -1,8 +1,11 @@
 import type { Server } from "node:http";
-import type { ExecutionArgs } from "graphql";
+import { type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
+import type { Caller } from "../domain/access.js";
+import { isGatewayError } from "../domain/errors.js";
+import type { Access } from "../services/access.js";
 import { prepareOperation } from "./envelop-operation.js";
 import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
 import { logLevelOf } from "./graphql-errors.js";
@@ -33,6 +36,7 @@ export type GraphQLWebSocketOptions = {
 export function attachGraphQLWebSocket(
   server: Server,
   graphql: Gateway,
+  access: Access,
   log: Logger,
   { maxPayloadBytes = 1024 * 1024 }: GraphQLWebSocketOptions = {},
 ) {
@@ -40,23 +44,66 @@ export function attachGraphQLWebSocket(
   const sharing = createSubscriptionSharing((error) =>
     log[logLevelOf(error)]({ err: error }, "shared subscription stream failed"),
   );
+  // Who each socket authenticated as, at connection_init; by token, to close on revocation.
+  const callers = new WeakMap<WebSocket, Caller>();
+  const socketsByToken = new Map<string, Set<WebSocket>>();
+  const stopWatching = access.onInvalidated((tokenId) => {
+    for (const socket of socketsByToken.get(tokenId) ?? []) {
+      socket.close(4403, "Forbidden: the token was revoked or has expired");
+    }
+    socketsByToken.delete(tokenId);
+  });
   const disposable = useServer(
     {
+      // A missing or bad token closes the socket with 4403 before any operation runs.
+      onConnect: (ctx) => {
+        const fromParams = ctx.connectionParams?.authorization;
+        const authorization =
+          typeof fromParams === "string" ? fromParams : ctx.extra.request.headers.authorization;
+        try {
+          const caller = access.authenticate(
+            authorization,
+            ctx.extra.request.socket.remoteAddress ?? null,
+          );
+          callers.set(ctx.extra.socket, caller);
+          if (caller.tokenId !== null) {
+            const sockets = socketsByToken.get(caller.tokenId) ?? new Set<WebSocket>();
+            sockets.add(ctx.extra.socket);
+            socketsByToken.set(caller.tokenId, sockets);
+          }
+          return true;
+        } catch (error) {
+          if (isGatewayError(error)) return false;
+          throw error;
+        }
+      },
+      onClose: (ctx) => {
+        const caller = callers.get(ctx.extra.socket);
+        if (caller?.tokenId) socketsByToken.get(caller.tokenId)?.delete(ctx.extra.socket);
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) =>
         sharing.subscribe(args.document, args.operationName, args.variableValues, () =>
           (args.rootValue as EnvelopedRoot).subscribe(args),
         ) as never,
       onSubscribe: async (ctx, _id, payload) => {
-        const fromParams = ctx.connectionParams?.authorization;
+        const caller = callers.get(ctx.extra.socket);
+        // onConnect sets it for every socket it lets in; a revoked token's socket is closing.
+        if (!caller || (caller.tokenId !== null && !access.isValid(caller.tokenId))) {
+          ctx.extra.socket.close(4403, "Forbidden");
+          return [
+            new GraphQLError("The bearer token was revoked or has expired.", {
+              extensions: { code: "UNAUTHENTICATED" },
+            }),
+          ];
+        }
         const prepared = await prepareOperation(
           graphql,
           {
             requestId: newRequestId(
               ctx.extra.request.headers["x-request-id"] as string | undefined,
             ),
-            authorization:
-              typeof fromParams === "string" ? fromParams : ctx.extra.request.headers.authorization,
+            caller,
             traceparent: (ctx.extra.request.headers.traceparent as string | undefined) ?? null,
           },
           payload,
@@ -86,6 +133,7 @@ export function attachGraphQLWebSocket(
   });
   return {
     async close() {
+      stopWatching();
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

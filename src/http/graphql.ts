@@ -1,9 +1,10 @@
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
-import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { NoSchemaIntrospectionCustomRule } from "graphql";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { Logger } from "pino";
+import type { Caller } from "../domain/access.js";
 import type { GatewayContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
-import { callerFromAuthorization } from "../services/caller.js";
 import type { Services } from "../services/index.js";
 import { useEndOnStop } from "./end-on-stop.js";
 import { maskError, useGatewayErrors, yogaLogger } from "./graphql-errors.js";
@@ -12,10 +13,10 @@ import { newRequestId } from "./request-id.js";
 
 export const GRAPHQL_PATH = "/graphql";
 
-/** What the HTTP server (or graphql-ws) hands yoga with each request. */
+/** What the HTTP server (or graphql-ws) hands yoga with each request, authenticated already. */
 export type ServerContext = {
   requestId?: string;
-  authorization?: string | null;
+  caller: Caller;
   traceparent?: string | null;
 };
 
@@ -24,8 +25,9 @@ export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
 export type GraphQLOptions = {
   services: Services;
   log: Logger;
-  adminToken: string | null;
   graphiql: boolean;
+  /** Schema introspection (INTROSPECTION; off by default in production). */
+  introspection: boolean;
   /** Aborted when the gateway begins to stop: open subscriptions complete. */
   stopping: AbortSignal;
 };
@@ -33,8 +35,8 @@ export type GraphQLOptions = {
 export function createGraphQL({
   services,
   log,
-  adminToken,
   graphiql,
+  introspection,
   stopping,
 }: GraphQLOptions): Gateway {
   return createYoga<ServerContext, GatewayContext>({
@@ -46,26 +48,63 @@ export function createGraphQL({
     landingPage: false,
     healthCheckEndpoint: "/graphql/health",
     graphiql: graphiql
-      ? { title: "Service Integration Gateway", subscriptionsProtocol: "WS" }
+      ? {
+          title: "Service Integration Gateway",
+          subscriptionsProtocol: "WS",
+          defaultQuery: services.access.mode === "open" ? OPEN_MODE_QUERY : TOKENS_MODE_QUERY,
+        }
       : false,
     renderGraphiQL,
     maskedErrors: { maskError },
     logging: yogaLogger(log.child({ component: "graphql" })),
     // Over HTTP yoga builds a fetch Request; over graphql-ws the socket's values arrive
     // in the server context instead.
-    context: ({ request, requestId, authorization, traceparent }) => {
+    context: ({ request, requestId, caller, traceparent }) => {
       const id = requestId ?? newRequestId(request?.headers.get("x-request-id"));
       return {
         services,
-        caller: callerFromAuthorization(
-          authorization ?? request?.headers.get("authorization"),
-          adminToken,
-        ),
+        caller,
         requestId: id,
         traceparent: traceparent ?? request?.headers.get("traceparent") ?? null,
         log,
       };
     },
-    plugins: [useOperationLimits(), useGatewayErrors(), useEndOnStop(stopping)],
+    plugins: [
+      useOperationLimits(),
+      ...(introspection ? [] : [useNoIntrospection()]),
+      useGatewayErrors(),
+      useEndOnStop(stopping),
+    ],
   });
 }
+
+/** graphql-js's own rule: __schema and __type are refused at validation, on every transport. */
+function useNoIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+}
+
+const OPEN_MODE_QUERY = `# This gateway is in OPEN MODE: no token is configured, so every caller may do
+# everything (only an id registered with a bearer token stays that token's).
+# Configure ADMIN_TOKEN or AUTH_TOKENS before it leaves a developer's machine.
+
+query Health {
+  systemHealth {
+    status
+    warnings
+  }
+}
+`;
+
+const TOKENS_MODE_QUERY = `# Every request needs a bearer token: add {"Authorization": "Bearer <token>"}
+# under Headers below.
+
+query Health {
+  systemHealth {
+    status
+  }
+}
+`;

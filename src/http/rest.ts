@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
+import type { Caller, Permission } from "../domain/access.js";
 import { badInput, GatewayError, notFound } from "../domain/errors.js";
 import type { JsonObject, JsonValue } from "../domain/json.js";
 import type { ServiceRecord } from "../domain/service.js";
 import type { WorkflowExecution } from "../domain/workflow.js";
-import { callerFromAuthorization } from "../services/caller.js";
+import { assertPermitted } from "../services/caller.js";
 import type { Services } from "../services/index.js";
 import { assertJsonWithin, PAYLOAD_LIMITS } from "../services/json-input.js";
 import type { Page } from "../services/pagination.js";
@@ -16,6 +17,8 @@ import type { Page } from "../services/pagination.js";
 export type RestRequest = {
   method: string;
   url: URL;
+  /** Authenticated already (tokens mode), or anonymous in open mode. */
+  caller: Caller;
   headers: IncomingMessage["headers"];
   /** Parsed JSON body; undefined when there was none. */
   body: unknown;
@@ -25,19 +28,21 @@ export type RestResponse = { status: number; body?: unknown };
 type Route = {
   method: string;
   pattern: RegExp;
+  /** What the caller needs (any of), as the GraphQL field that does the same. */
+  permission: readonly Permission[];
   handle: (request: RestRequest, params: string[]) => Promise<RestResponse>;
 };
 
-export type RestOptions = { services: Services; adminToken: string | null; maxPageSize: number };
+export type RestOptions = { services: Services; maxPageSize: number };
 
-export function createRestRoutes({ services, adminToken, maxPageSize }: RestOptions) {
-  const caller = (request: RestRequest) =>
-    callerFromAuthorization(firstHeader(request.headers.authorization), adminToken);
+export function createRestRoutes({ services, maxPageSize }: RestOptions) {
+  const caller = (request: RestRequest) => request.caller;
 
   const routes: Route[] = [
     {
       method: "POST",
       pattern: /^\/registry\/services\/?$/,
+      permission: ["registerServices"],
       handle: async (request) => ({
         status: 201,
         body: toServiceInfo(
@@ -48,11 +53,13 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "GET",
       pattern: /^\/registry\/services\/([^/]+)$/,
+      permission: ["read"],
       handle: async (_request, [id]) => ({ status: 200, body: toServiceInfo(await mustGet(id)) }),
     },
     {
       method: "DELETE",
       pattern: /^\/registry\/services\/([^/]+)$/,
+      permission: ["registerServices"],
       handle: async (request, [id]) => {
         const removed = await services.registry.unregister(id as string, caller(request));
         if (!removed) throw notFound(`Service ${id} not found`);
@@ -62,6 +69,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "POST",
       pattern: /^\/registry\/services\/([^/]+)\/heartbeat$/,
+      permission: ["registerServices"],
       handle: async (request, [id]) => {
         const body = objectBody(request.body ?? {});
         if (body.service_id != null && body.service_id !== id) {
@@ -75,6 +83,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "PUT",
       pattern: /^\/registry\/services\/([^/]+)\/status$/,
+      permission: ["registerServices", "changeAnyStatus"],
       handle: async (request, [id]) => {
         const status = request.url.searchParams.get("status");
         if (!status) throw badInput("status", "query parameter is required");
@@ -85,6 +94,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "GET",
       pattern: /^\/discovery\/services\/?$/,
+      permission: ["read"],
       handle: async (request) => {
         const query = request.url.searchParams;
         return listResponse(
@@ -104,6 +114,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "POST",
       pattern: /^\/discovery\/services\/search$/,
+      permission: ["read"],
       handle: async (request) => {
         const body = objectBody(request.body ?? {});
         return listResponse(
@@ -127,6 +138,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "GET",
       pattern: /^\/discovery\/services\/type\/([^/]+)$/,
+      permission: ["read"],
       handle: async (request, [type]) => {
         const strategy = request.url.searchParams.get("strategy")?.toUpperCase();
         const selected = await services.discovery.select(type as string, strategy);
@@ -137,11 +149,13 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "GET",
       pattern: /^\/discovery\/health\/([^/]+)$/,
+      permission: ["read"],
       handle: async (_request, [id]) => ({ status: 200, body: (await mustGet(id)).status }),
     },
     {
       method: "POST",
       pattern: /^\/workflows\/execute\/?$/,
+      permission: ["executeWorkflows"],
       handle: (request) => {
         const body = jsonObjectBody(request.body);
         const type = body.workflow_type ?? body.workflowType;
@@ -152,6 +166,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "POST",
       pattern: /^\/workflows\/agent-task-execution\/?$/,
+      permission: ["executeWorkflows"],
       handle: (request) =>
         runWorkflow(
           "AGENT_TASK_EXECUTION",
@@ -162,12 +177,14 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
     {
       method: "POST",
       pattern: /^\/workflows\/project-planning\/?$/,
+      permission: ["executeWorkflows"],
       handle: (request) =>
         runWorkflow("PROJECT_PLANNING", jsonObjectBody(request.body), jsonObjectBody(request.body)),
     },
     {
       method: "GET",
       pattern: /^\/workflows\/executions\/([^/]+)$/,
+      permission: ["read"],
       handle: async (_request, [id]) => {
         const execution = await services.workflows.get(id as string);
         if (!execution) throw notFound(`Workflow execution ${id} not found`);
@@ -225,6 +242,7 @@ export function createRestRoutes({ services, adminToken, maxPageSize }: RestOpti
         if (!match) continue;
         pathMatched = true;
         if (route.method !== request.method) continue;
+        assertPermitted(request.caller, route.permission);
         const params = match.slice(1).map(decodePathSegment);
         return route.handle(request, params);
       }
@@ -369,8 +387,4 @@ function decodePathSegment(segment: string): string {
   } catch {
     throw badInput("path", `"${segment}" is not a valid percent-encoded path segment`);
   }
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

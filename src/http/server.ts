@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import type { Caller } from "../domain/access.js";
 import type { CircuitBreakerSnapshot } from "../domain/breaker.js";
 import { GatewayError, httpStatusOf, isGatewayError } from "../domain/errors.js";
 import type { Metrics } from "../metrics.js";
@@ -61,16 +62,24 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     url: URL,
     family: ReturnType<typeof routeFamily>,
   ) {
+    const caller = needsNoToken(req, url) ? null : authenticate(req);
+    if (caller instanceof GatewayError) return refuse(res, family, caller);
     switch (family) {
-      case "graphql":
+      case "graphql": {
+        const context: ServerContext = {
+          requestId,
+          caller: caller ?? anonymous(req),
+          traceparent: headerValue(req.headers.traceparent),
+        };
         if (req.method === "POST") {
           const body = await readBody(req, maxRequestBodyBytes);
-          if (await serveJsonFast(graphql, req, res, body, serverContext(req, requestId))) return;
+          if (await serveJsonFast(graphql, req, res, body, context)) return;
           // yoga reads a body it finds on the request instead of re-streaming it.
           (req as IncomingMessage & { body?: Buffer }).body = body;
         }
-        await graphql(req, res, { requestId });
+        await graphql(req, res, context);
         return;
+      }
       case "health":
         return health(url.pathname, res);
       case "metrics":
@@ -85,6 +94,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         const answer = await rest.handle({
           method: req.method ?? "GET",
           url,
+          caller: caller ?? anonymous(req),
           headers: req.headers,
           body: raw && raw.length > 0 ? parseJson(raw) : undefined,
         });
@@ -101,6 +111,24 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         }
         return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
     }
+  }
+
+  /** The caller, or the UNAUTHENTICATED error to answer with (tokens mode only). */
+  function authenticate(req: IncomingMessage): Caller | GatewayError {
+    try {
+      return services.access.authenticate(
+        req.headers.authorization,
+        req.socket.remoteAddress ?? null,
+      );
+    } catch (error) {
+      if (isGatewayError(error)) return error;
+      throw error;
+    }
+  }
+
+  /** Anonymous in open mode: what a request that needs no token acts as. */
+  function anonymous(req: IncomingMessage): Caller {
+    return services.access.authenticate(undefined, req.socket.remoteAddress ?? null);
   }
 
   async function health(path: string, res: ServerResponse) {
@@ -201,12 +229,31 @@ function parseRequestUrl(target: string | undefined): URL | null {
   }
 }
 
-function serverContext(req: IncomingMessage, requestId: string): ServerContext {
-  return {
-    requestId,
-    authorization: req.headers.authorization ?? null,
-    traceparent: headerValue(req.headers.traceparent),
-  };
+/**
+ * What answers without a token in tokens mode: liveness and readiness (orchestrators
+ * send none), the root's name and version, and GraphiQL's page itself (its requests
+ * carry the token from its headers editor).
+ */
+function needsNoToken(req: IncomingMessage, url: URL): boolean {
+  if (url.pathname === "/health/alive" || url.pathname === "/health/ready") return true;
+  if (url.pathname === "/" && req.method === "GET") return true;
+  return (
+    url.pathname === GRAPHQL_PATH &&
+    req.method === "GET" &&
+    !url.searchParams.has("query") &&
+    (req.headers.accept ?? "").includes("text/html")
+  );
+}
+
+/** 401 in the shape of the surface asked: GraphQL errors on /graphql, `{detail, code}` elsewhere. */
+function refuse(res: ServerResponse, family: string, error: GatewayError) {
+  res.setHeader("www-authenticate", 'Bearer realm="service-integration-gateway"');
+  if (family === "graphql") {
+    return sendJson(res, 401, {
+      errors: [{ message: error.message, extensions: { code: error.code } }],
+    });
+  }
+  return sendJson(res, 401, { detail: error.message, code: error.code });
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -29,16 +29,17 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   resetCircuitBreaker: t.field({
     type: CircuitBreakerRef,
-    authScopes: { admin: true },
-    description: "Closes an instance's breaker and clears its counts, on every replica (admin).",
+    authScopes: { operateBreakers: true },
+    description:
+      "Closes an instance's breaker and clears its counts, on every replica (admin, operator).",
     args: { serviceId: t.arg.id({ required: true }) },
     resolve: (_root, { serviceId }, ctx) => ctx.services.breakers.reset(String(serviceId)),
   }),
   isolateCircuitBreaker: t.field({
     type: CircuitBreakerRef,
-    authScopes: { admin: true },
+    authScopes: { operateBreakers: true },
     description:
-      "Holds an instance's breaker open (ISOLATED) on every replica until it is reset (admin).",
+      "Holds an instance's breaker open (ISOLATED) on every replica until it is reset (admin, operator).",
     args: { serviceId: t.arg.id({ required: true }) },
     resolve: (_root, { serviceId }, ctx) => ctx.services.breakers.isolate(String(serviceId)),
   }),

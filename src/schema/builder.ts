@@ -1,7 +1,14 @@
 import SchemaBuilder from "@pothos/core";
 import ComplexityPlugin from "@pothos/plugin-complexity";
 import RelayPlugin from "@pothos/plugin-relay";
-import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from "@pothos/plugin-scope-auth";
+import {
+  type Caller,
+  deniedMessage,
+  type Permission,
+  permissions,
+  permits,
+} from "../domain/access.js";
 import { GatewayError } from "../domain/errors.js";
 import type { JsonValue } from "../domain/json.js";
 import type { GatewayContext } from "./context.js";
@@ -12,7 +19,8 @@ import type { GatewayContext } from "./context.js";
  */
 export const builder = new SchemaBuilder<{
   Context: GatewayContext;
-  AuthScopes: { admin: boolean };
+  /** One scope per permission (domain/access.ts): fields say what they need, permits() decides. */
+  AuthScopes: Record<Permission, boolean>;
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: JsonValue; Output: unknown };
@@ -22,8 +30,9 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, RelayPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (ctx) => ({ admin: ctx.caller.isAdmin }),
-    unauthorizedError: () => new GatewayError("FORBIDDEN", "This operation needs an admin token."),
+    authScopes: (ctx) => scopesOf(ctx.caller),
+    unauthorizedError: (_parent, _context, _info, result) =>
+      new GatewayError("FORBIDDEN", deniedMessage(refusedPermissions(result.failure))),
   },
   relay: {
     clientMutationId: "omit",
@@ -38,3 +47,21 @@ export const builder = new SchemaBuilder<{
     defaultListMultiplier: 10,
   },
 });
+
+function scopesOf(caller: Caller): Record<Permission, boolean> {
+  return Object.fromEntries(
+    permissions.map((permission) => [permission, permits(caller, permission)]),
+  ) as Record<Permission, boolean>;
+}
+
+/** The permissions a refused field asked for, any of which would have let the caller in. */
+function refusedPermissions(failure: AuthFailure): Permission[] {
+  if (failure.kind === AuthScopeFailureType.AuthScope) return [failure.scope as Permission];
+  if (
+    failure.kind === AuthScopeFailureType.AnyAuthScopes ||
+    failure.kind === AuthScopeFailureType.AllAuthScopes
+  ) {
+    return failure.failures.flatMap(refusedPermissions);
+  }
+  return [];
+}

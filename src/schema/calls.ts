@@ -50,6 +50,7 @@ const ServiceCallResultRef = builder.objectRef<ServiceCallResult>("ServiceCallRe
 builder.mutationFields((t) => ({
   callService: t.field({
     type: ServiceCallResultRef,
+    authScopes: { callServices: true },
     description:
       "Calls a registered service through the gateway's timeout, retry, circuit breaker and bulkhead.",
     args: { input: t.arg({ type: CallServiceInput, required: true }) },

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Caller } from "../services/caller.js";
+import type { Caller } from "../domain/access.js";
 import type { Services } from "../services/index.js";
 
 /** Built once per HTTP request or WebSocket operation. */

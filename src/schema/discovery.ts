@@ -98,6 +98,8 @@ ServiceWhereRef.implement({
 });
 
 builder.queryType({
+  // Every caller a request gets this far as may read: tokens mode has authenticated it.
+  authScopes: { read: true },
   fields: (t) => ({
     service: t.field({
       type: ServiceRef,

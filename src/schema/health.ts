@@ -39,6 +39,10 @@ const SystemHealthRef = builder.objectRef<SystemHealth>("SystemHealth").implemen
   fields: (t) => ({
     status: t.expose("status", { type: SystemStatusEnum }),
     reasons: t.exposeStringList("reasons", { description: "Why the status is not HEALTHY." }),
+    warnings: t.exposeStringList("warnings", {
+      description:
+        "What an operator should know that does not change the status, e.g. that the gateway is in open mode.",
+    }),
     checkedAt: t.expose("checkedAt", { type: "DateTime" }),
     executionTimeMs: t.exposeFloat("executionTimeMs"),
     services: t.field({ type: [ServiceRef], resolve: (health) => health.services }),

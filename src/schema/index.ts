@@ -6,6 +6,7 @@ import "./health.js";
 import "./breakers.js";
 import "./calls.js";
 import "./workflows.js";
+import "./access.js";
 import { builder } from "./builder.js";
 
 /** The gateway's GraphQL schema; domain files register their types on import. */

@@ -147,17 +147,20 @@ builder.mutationType({
   fields: (t) => ({
     registerService: t.field({
       type: ServiceRef,
+      authScopes: { registerServices: true },
       description: "Registers a service, or updates it when the id exists (upsert).",
       args: { input: t.arg({ type: RegisterServiceInput, required: true }) },
       resolve: (_root, { input }, ctx) => ctx.services.registry.register(input, ctx.caller),
     }),
     unregisterService: t.boolean({
+      authScopes: { registerServices: true },
       description: "False when the id was not registered.",
       args: { id: t.arg.id({ required: true }) },
       resolve: (_root, { id }, ctx) => ctx.services.registry.unregister(String(id), ctx.caller),
     }),
     heartbeat: t.field({
       type: ServiceRef,
+      authScopes: { registerServices: true },
       description: "Refreshes lastHeartbeat; an OFFLINE service comes back ONLINE.",
       args: {
         id: t.arg.id({ required: true }),
@@ -168,6 +171,8 @@ builder.mutationType({
     }),
     updateServiceStatus: t.field({
       type: ServiceRef,
+      // Its own services for a service token; any service for an operator.
+      authScopes: { registerServices: true, changeAnyStatus: true },
       description: "Sets a status by hand; MAINTENANCE is never overridden by probes or expiry.",
       args: {
         id: t.arg.id({ required: true }),

@@ -51,6 +51,7 @@ builder.queryFields((t) => ({
 }));
 
 builder.subscriptionType({
+  authScopes: { read: true },
   fields: (t) => ({
     serviceStatusChanged: t.field({
       type: ServiceStatusEventRef,

@@ -118,6 +118,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   executeWorkflow: t.field({
     type: WorkflowExecutionRef,
+    authScopes: { executeWorkflows: true },
     description: "Starts an execution; it runs in the background unless options.wait.",
     args: { input: t.arg({ type: ExecuteWorkflowInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
@@ -129,6 +130,7 @@ builder.mutationFields((t) => ({
   }),
   executeAgentTask: t.field({
     type: WorkflowExecutionRef,
+    authScopes: { executeWorkflows: true },
     args: {
       taskId: t.arg.id({ required: true }),
       agentId: t.arg.id({ required: true }),
@@ -145,6 +147,7 @@ builder.mutationFields((t) => ({
   }),
   executeProjectPlanning: t.field({
     type: WorkflowExecutionRef,
+    authScopes: { executeWorkflows: true },
     args: {
       projectId: t.arg.id({ required: true }),
       options: t.arg({ type: WorkflowOptions }),
@@ -154,13 +157,14 @@ builder.mutationFields((t) => ({
   }),
   cancelWorkflow: t.field({
     type: WorkflowExecutionRef,
+    authScopes: { cancelWorkflows: true },
     description: "Stops an execution that has not ended (no compensation runs).",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => ctx.services.workflows.cancel(String(id)),
   }),
   registerWorkflowDefinition: t.field({
     type: WorkflowDefinitionRef,
-    authScopes: { admin: true },
+    authScopes: { defineWorkflows: true },
     description:
       "Stores a definition as the next version of its type (admin: its steps call any path).",
     args: { definition: t.arg({ type: "JSON", required: true }) },

@@ -1,35 +1,19 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { type Caller, deniedMessage, type Permission, permits } from "../domain/access.js";
 import { GatewayError } from "../domain/errors.js";
 
+/** Throws FORBIDDEN unless the caller holds one of `anyOf`. */
+export function assertPermitted(caller: Caller, anyOf: readonly Permission[]): void {
+  if (anyOf.some((permission) => permits(caller, permission))) return;
+  throw new GatewayError("FORBIDDEN", deniedMessage(anyOf));
+}
+
 /**
- * Who is calling. A bearer token is never stored: its sha-256 is the owner key that
- * ties a registered id to whoever registered it, so nobody else can hijack the id.
+ * Throws FORBIDDEN unless the caller may change a service owned by `owner`: its own
+ * (or one nobody owns), or any with an admin token. A bearer token is never stored; its
+ * sha-256 is the owner key, so nobody else can take an id over.
  */
-export type Caller = { ownerKey: string | null; isAdmin: boolean };
-
-export const anonymousCaller: Caller = { ownerKey: null, isAdmin: false };
-
-export function callerFromAuthorization(
-  authorization: string | null | undefined,
-  adminToken: string | null,
-): Caller {
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
-  if (!token) return anonymousCaller;
-  return {
-    ownerKey: createHash("sha256").update(token).digest("hex"),
-    isAdmin: adminToken !== null && sameSecret(token, adminToken),
-  };
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
-/** Throws FORBIDDEN unless the caller may change a service owned by `owner`. */
 export function assertMayChange(owner: string | null, caller: Caller, serviceId: string): void {
-  if (owner === null || caller.isAdmin || owner === caller.ownerKey) return;
+  if (owner === null || owner === caller.ownerKey || permits(caller, "overrideOwnership")) return;
   throw notOwner(serviceId);
 }
 

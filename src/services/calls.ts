@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
 import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
+import { type Caller, gatewayCaller, permits } from "../domain/access.js";
 import type { CircuitState } from "../domain/breaker.js";
 import { GatewayError, notFound } from "../domain/errors.js";
 import type { JsonValue } from "../domain/json.js";
@@ -10,7 +11,6 @@ import type { StepRequest, StepResponse } from "../domain/workflow.js";
 import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
 import { childTraceparent } from "../lib/traceparent.js";
 import { parseInput } from "../lib/zod-input.js";
-import type { Caller } from "./caller.js";
 import type { Discovery } from "./discovery.js";
 import { declaresEndpoint } from "./endpoint-match.js";
 import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
@@ -38,9 +38,6 @@ export type ServiceCallResult = {
   breakerState: CircuitState;
   durationMs: number;
 };
-
-/** The gateway calling for itself (workflow steps): any declared or undeclared path. */
-const gatewayCaller: Caller = { ownerKey: null, isAdmin: true };
 
 /** Where a call comes from, for tracing: forwarded to the service. */
 export type CallTrace = { requestId: string; traceparent: string | null };
@@ -193,7 +190,10 @@ export function createCalls({
     caller: Caller,
     trace: CallTrace,
   ): Promise<ServiceCallResult> {
-    if (!caller.isAdmin && !declaresEndpoint(service.endpoints, input.method, input.path)) {
+    if (
+      !permits(caller, "callAnyPath") &&
+      !declaresEndpoint(service.endpoints, input.method, input.path)
+    ) {
       throw new GatewayError(
         "FORBIDDEN",
         `${input.method} ${input.path} is not an endpoint ${service.id} declared; only an admin token may call undeclared paths.`,

@@ -13,6 +13,8 @@ export type SystemHealth = {
   status: SystemStatus;
   /** Why the status is not HEALTHY, one line a cause. */
   reasons: string[];
+  /** What an operator should know that does not change the status: open mode, say. */
+  warnings: string[];
   checkedAt: string;
   executionTimeMs: number;
   services: ServiceRecord[];
@@ -27,6 +29,8 @@ export type HealthDeps = {
   readiness: ReturnType<typeof createReadiness>;
   breakers: Breakers;
   selfPreservation: () => SelfPreservation;
+  /** Standing warnings, e.g. that no token is configured. */
+  warnings?: readonly string[];
   now?: () => Date;
 };
 
@@ -43,6 +47,7 @@ export function createHealth({
   readiness,
   breakers,
   selfPreservation,
+  warnings = [],
   now = () => new Date(systemClock.now()),
 }: HealthDeps) {
   return {
@@ -90,6 +95,7 @@ export function createHealth({
       return {
         status,
         reasons: [...unhealthy, ...degraded],
+        warnings: [...warnings],
         checkedAt: now().toISOString(),
         executionTimeMs: performance.now() - started,
         services,

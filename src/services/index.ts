@@ -3,16 +3,19 @@ import { createAddressPolicy } from "../clients/address-guard.js";
 import { createHealthProbe } from "../clients/health-probe.js";
 import { createServiceClient } from "../clients/service-client.js";
 import type { Config } from "../config.js";
+import { createApiTokenRepository } from "../db/api-tokens.js";
 import { createBreakerRepository } from "../db/breakers.js";
 import type { Database } from "../db/client.js";
 import { createRegistryRepository } from "../db/registry.js";
 import { createWorkflowRepository } from "../db/workflows.js";
+import type { ConfiguredToken } from "../domain/access.js";
 import { type BreakerSettings, defaultBreakerSettings } from "../domain/breaker.js";
 import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-policy.js";
 import type { Events } from "../events.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import type { LeaseStore } from "../stores/lease.js";
 import type { RegistryStore } from "../stores/registry.js";
+import { createAccess } from "./access.js";
 import { createBreakers } from "./breakers.js";
 import { createCalls } from "./calls.js";
 import { createDiscovery } from "./discovery.js";
@@ -53,6 +56,10 @@ export type ServicesDeps = {
   breakerResyncIntervalMs?: number;
   /** The workflow runner; the defaults of Config when omitted. */
   workflows?: Partial<Config["workflows"]> & { leaseMs?: number; claimIntervalMs?: number };
+  /** Tokens from the environment; none: open mode (every caller may do everything). */
+  tokens?: readonly ConfiguredToken[];
+  /** How often API tokens changed on other replicas are read. Default 500 ms. */
+  tokenRefreshIntervalMs?: number;
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -71,6 +78,13 @@ export function createServices(deps: ServicesDeps) {
   // Everything but restoring and readiness reads the live store through the guard.
   const store = liveStore.store;
   const heartbeats = createHeartbeatRecorder({ repository, log: deps.log });
+  const access = createAccess({
+    configured: deps.tokens ?? [],
+    repository: createApiTokenRepository(deps.database.db),
+    clock,
+    log: deps.log,
+    refreshIntervalMs: deps.tokenRefreshIntervalMs,
+  });
   const registry = createRegistry({
     store,
     repository,
@@ -168,10 +182,12 @@ export function createServices(deps: ServicesDeps) {
     await expiry.stop();
     await heartbeats.stop();
     await breakers.stop();
+    await access.stop();
     await client.close();
   }
 
   return {
+    access,
     registry,
     liveStore,
     discovery,
@@ -187,12 +203,14 @@ export function createServices(deps: ServicesDeps) {
       readiness,
       breakers,
       selfPreservation: expiry.selfPreservation,
+      warnings: access.mode === "open" ? [OPEN_MODE_WARNING] : [],
       now,
     }),
 
     /** Restores an empty live store from the database, then starts background work. */
     async start(): Promise<void> {
       try {
+        await access.start();
         await liveStore.start();
         await breakers.start();
         heartbeats.start();
@@ -214,3 +232,7 @@ export type Services = ReturnType<typeof createServices>;
 
 /** How often the live store is checked for lost state (e.g. a Redis restart). */
 const RESTORE_CHECK_INTERVAL_MS = 5000;
+
+/** Said at start, in systemHealth and on GraphiQL while no token is configured. */
+export const OPEN_MODE_WARNING =
+  "Open mode: no token is configured (ADMIN_TOKEN, AUTH_TOKENS, AUTH_TOKENS_FILE), so every caller may do everything.";

@@ -3,6 +3,7 @@ import DataLoader from "dataloader";
 import type { AddressPolicy } from "../clients/address-guard.js";
 import type { ProbeResult } from "../clients/health-probe.js";
 import type { DurableWrite, RegistryRepository } from "../db/registry.js";
+import { type Caller, mayRegisterType, permits } from "../domain/access.js";
 import { badInput, GatewayError, notFound } from "../domain/errors.js";
 import {
   type HealthCheck,
@@ -27,7 +28,7 @@ import { createBatcher } from "../lib/batcher.js";
 import { systemClock } from "../lib/clock.js";
 import { pageSize } from "../lib/page-size.js";
 import type { RegistryStore, StoredService } from "../stores/registry.js";
-import { assertMayChange, type Caller, notOwner } from "./caller.js";
+import { assertMayChange, notOwner } from "./caller.js";
 import type { HeartbeatRecorder } from "./heartbeat-recorder.js";
 import { createRegistrationParser, parseServiceId } from "./registration-input.js";
 
@@ -134,6 +135,13 @@ export function createRegistry({
     /** Upsert by id. Re-registering keeps registeredAt, and MAINTENANCE set by an operator. */
     async register(input: Record<string, unknown>, caller: Caller): Promise<ServiceRecord> {
       const registration = parseRegistration(input);
+      if (!mayRegisterType(caller, registration.type)) {
+        throw new GatewayError(
+          "FORBIDDEN",
+          `This token may register services of type ${caller.serviceTypes?.join(", ")} only, not ${registration.type}.`,
+          { type: registration.type },
+        );
+      }
       const id = registration.id ?? randomUUID();
       const at = timestamp();
       // Ownership, registeredAt and MAINTENANCE come from the durable record when the
@@ -207,7 +215,7 @@ export function createRegistry({
         at,
         status: reported,
         callerOwner: caller.ownerKey,
-        callerIsAdmin: caller.isAdmin,
+        callerIsAdmin: permits(caller, "overrideOwnership"),
       });
       if (result.outcome === "not_found") throw notFound(`Service ${id} is not registered.`);
       if (result.outcome === "forbidden") throw notOwner(id);
@@ -225,11 +233,13 @@ export function createRegistry({
     async updateStatus(id: string, status: string, caller: Caller): Promise<ServiceRecord> {
       const next = parseStatus(status, "status");
       const current = await getOrThrow(parseServiceId(id));
-      assertMayChange(current.record.owner, caller, id);
+      // An operator sets the status of any service; anyone else, of the ids they own.
+      const anyService = permits(caller, "changeAnyStatus");
+      if (!anyService) assertMayChange(current.record.owner, caller, id);
       if (current.record.status === next) return current.record;
       const { record, revision, change } = await update(id, (latest) => {
         if (!latest) throw notFound(`Service ${id} is not registered.`);
-        assertMayChange(latest.owner, caller, id);
+        if (!anyService) assertMayChange(latest.owner, caller, id);
         return {
           reason: "set manually",
           record: { ...latest, status: next, updatedAt: timestamp() },

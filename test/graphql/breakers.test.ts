@@ -13,6 +13,8 @@ import { eventually } from "../helpers/wait.js";
 
 const ADMIN_TOKEN = "admin-token-for-breaker-tests";
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const SERVICE_TOKEN = "service-token-for-breaker-tests";
+const service = { authorization: `Bearer ${SERVICE_TOKEN}` };
 // The gateway runs on a clock the tests move: the timeout passes when a test says so,
 // never while a busy machine is slow between two calls.
 const RESET_TIMEOUT_MS = 1500;
@@ -47,6 +49,7 @@ describe("circuit breakers through the gateway", () => {
   const start = () =>
     startGateway({
       adminToken: ADMIN_TOKEN,
+      tokens: [{ secret: SERVICE_TOKEN, role: "service", name: "service", serviceTypes: null }],
       database,
       clock,
       events: observed.events,
@@ -175,11 +178,11 @@ describe("circuit breakers through the gateway", () => {
     expect(await breakerOf("planner-1")).toMatchObject({ state: "CLOSED", failureCount: 0 });
   });
 
-  it("isolates and resets only with an admin token, and records each transition", async () => {
+  it("isolates and resets only with an admin or operator token, and records each transition", async () => {
     const isolate = `mutation { isolateCircuitBreaker(serviceId: "planner-2") { serviceId state } }`;
     const reset = `mutation { resetCircuitBreaker(serviceId: "planner-2") { serviceId state } }`;
-    expect(errorCodeOf(await gateway.graphql(isolate))).toBe("FORBIDDEN");
-    expect(errorCodeOf(await gateway.graphql(reset))).toBe("FORBIDDEN");
+    expect(errorCodeOf(await gateway.graphql(isolate, {}, service))).toBe("FORBIDDEN");
+    expect(errorCodeOf(await gateway.graphql(reset, {}, service))).toBe("FORBIDDEN");
     expect(
       errorCodeOf(
         await gateway.graphql(
@@ -233,6 +236,7 @@ describe("circuit breakers through the gateway", () => {
       url: `${gateway.url.replace("http", "ws")}/graphql`,
       webSocketImpl: WebSocket,
       retryAttempts: 0,
+      connectionParams: admin,
     });
     type Event = {
       circuitBreakerChanged: {
@@ -269,7 +273,7 @@ describe("circuit breakers through the gateway", () => {
 
   it("answers GET /health/circuit-breakers in the seed's shape, with the configuration", async () => {
     await trip("planner-1");
-    const response = await fetch(`${gateway.url}/health/circuit-breakers`);
+    const response = await fetch(`${gateway.url}/health/circuit-breakers`, { headers: admin });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { circuit_breakers: Record<string, unknown> };
     expect(body.circuit_breakers["planner-1"]).toEqual({
@@ -285,7 +289,7 @@ describe("circuit breakers through the gateway", () => {
     });
     expect(body.circuit_breakers["planner-2"]).toMatchObject({ state: "CLOSED", failure_count: 0 });
 
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${gateway.url}/metrics`, { headers: admin })).text();
     expect(metrics).toMatch(
       /^sig_circuit_breakers\{state="OPEN",service="gateway-under-test"\} 1$/m,
     );

@@ -4,6 +4,8 @@ import { dataOf, errorCodeOf, startGateway, type TestGateway } from "../helpers/
 
 const ADMIN_TOKEN = "admin-token-for-call-tests";
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const SERVICE_TOKEN = "service-token-for-call-tests";
+const service = { authorization: `Bearer ${SERVICE_TOKEN}` };
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const CALL = /* GraphQL */ `
@@ -45,7 +47,10 @@ describe("callService", () => {
 
   beforeAll(async () => {
     upstream = await startUpstreamService();
-    gateway = await startGateway({ adminToken: ADMIN_TOKEN });
+    gateway = await startGateway({
+      adminToken: ADMIN_TOKEN,
+      tokens: [{ secret: SERVICE_TOKEN, role: "service", name: "service", serviceTypes: null }],
+    });
   });
   afterAll(async () => {
     await gateway.stop();
@@ -119,7 +124,7 @@ describe("callService", () => {
       { path: "/executions/42/steps" },
       { path: "/executions/42", method: "DELETE" },
     ]) {
-      const refused = await call({ serviceId: "orchestrator-1", ...input });
+      const refused = await call({ serviceId: "orchestrator-1", ...input }, service);
       expect(errorCodeOf(refused)).toBe("FORBIDDEN");
       expect(refused.errors?.[0]?.extensions).toMatchObject({ serviceId: "orchestrator-1" });
     }

@@ -2,6 +2,7 @@ import { pino } from "pino";
 import { createApp } from "../../src/app.js";
 import type { Config } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
+import { type ConfiguredToken, gatewayCaller } from "../../src/domain/access.js";
 import { defaultBreakerSettings } from "../../src/domain/breaker.js";
 import { defaultCallPolicy } from "../../src/domain/call-policy.js";
 import { createInProcessEvents, type Events } from "../../src/events.js";
@@ -24,7 +25,10 @@ export async function startGateway(
     store?: RegistryStore;
     database?: Database;
     events?: Events;
+    /** An admin token: with it (or `tokens`) the gateway is in tokens mode. */
     adminToken?: string;
+    /** More tokens, as AUTH_TOKENS gives them. */
+    tokens?: ConfiguredToken[];
     maxRequestBodyBytes?: number;
     /** Background probing; off unless a test turns it on. */
     probes?: Partial<Config["probes"]>;
@@ -55,7 +59,22 @@ export async function startGateway(
       maxRequestBodyBytes: options.maxRequestBodyBytes ?? 1024 * 1024,
       graphiql: true,
       maxPageSize: 500,
-      adminToken: options.adminToken ?? null,
+      access: {
+        tokens: [
+          ...(options.adminToken
+            ? [
+                {
+                  secret: options.adminToken,
+                  role: "admin" as const,
+                  name: "admin",
+                  serviceTypes: null,
+                },
+              ]
+            : []),
+          ...(options.tokens ?? []),
+        ],
+        introspection: true,
+      },
       allowedServiceHosts: options.allowedServiceHosts ?? [],
       heartbeatSweepIntervalSeconds: 5,
       // Tests probe by hand (checkServiceHealth, prober.probeDue), and most register
@@ -102,7 +121,14 @@ export async function startGateway(
   ): Promise<GraphQLResponse<T>> {
     const response = await fetch(`${url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", ...headers },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        // In tokens mode a request without one of its own goes as the admin: the happy
+        // paths hold in both modes. `authorization: ""` sends none.
+        ...(options.adminToken ? { authorization: `Bearer ${options.adminToken}` } : {}),
+        ...headers,
+      },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as GraphQLResponse<T>;
@@ -120,7 +146,7 @@ export async function startGateway(
      */
     async removeAllServices() {
       for (const service of await store.find({})) {
-        await app.services.registry.unregister(service.id, { ownerKey: null, isAdmin: true });
+        await app.services.registry.unregister(service.id, gatewayCaller);
       }
     },
     async stop() {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { anonymousCaller } from "../../src/domain/access.js";
 import { createInProcessEvents } from "../../src/events.js";
 import { createGraphQL } from "../../src/http/graphql.js";
 import { serveJsonFast } from "../../src/http/graphql-fast-path.js";
@@ -99,8 +100,8 @@ describe("JSON fast path selection", () => {
         leases: createMemoryLeaseStore(),
       }),
       log: pino({ level: "silent" }),
-      adminToken: null,
       graphiql: false,
+      introspection: true,
       stopping: new AbortController().signal,
     });
     // Answers 599 whenever the fast path declines, so each case shows who answered.
@@ -109,6 +110,7 @@ describe("JSON fast path selection", () => {
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const served = await serveJsonFast(graphql, req, res, Buffer.concat(chunks), {
         requestId: "t",
+        caller: anonymousCaller(),
       });
       if (!served) res.writeHead(599).end();
     });

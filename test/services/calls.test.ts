@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAddressPolicy } from "../../src/clients/address-guard.js";
 import { InstanceBreaker } from "../../src/clients/circuit-breaker.js";
 import { createServiceClient } from "../../src/clients/service-client.js";
+import { anonymousCaller } from "../../src/domain/access.js";
 import { defaultBreakerSettings } from "../../src/domain/breaker.js";
 import { defaultCallPolicy } from "../../src/domain/call-policy.js";
-import { anonymousCaller } from "../../src/services/caller.js";
 import { createCalls } from "../../src/services/calls.js";
 import { createDiscovery } from "../../src/services/discovery.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
@@ -52,7 +52,7 @@ describe("calls by type", () => {
     for (let i = 0; i < 4; i++) {
       const result = await calls.call(
         { serviceType: "PLANNING_SYSTEM", strategy: "ROUND_ROBIN", path: "/plans" },
-        anonymousCaller,
+        anonymousCaller(),
         trace,
       );
       expect(result).toMatchObject({ serviceId: "b", status: 200 });

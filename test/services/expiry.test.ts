@@ -1,8 +1,8 @@
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { anonymousCaller } from "../../src/domain/access.js";
 import type { StatusChange } from "../../src/domain/service.js";
 import { createInProcessEvents } from "../../src/events.js";
-import { anonymousCaller } from "../../src/services/caller.js";
 import { createServices, type Services } from "../../src/services/index.js";
 import { createMemoryLeaseStore, type LeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
@@ -38,7 +38,7 @@ const register = (services: Services, id: string, ttlSeconds = 30) =>
       heartbeatIntervalSeconds: 10,
       ttlSeconds,
     },
-    anonymousCaller,
+    anonymousCaller(),
   );
 
 describe("heartbeat expiry", () => {
@@ -70,9 +70,9 @@ describe("heartbeat expiry", () => {
   it("takes a service OFFLINE once its heartbeat is older than its TTL, and a heartbeat brings it back", async () => {
     for (const id of ["a", "b", "c", "d"]) await register(services, id);
     clock.advance(20_000);
-    await services.registry.heartbeat("b", null, anonymousCaller);
-    await services.registry.heartbeat("c", null, anonymousCaller);
-    await services.registry.heartbeat("d", null, anonymousCaller);
+    await services.registry.heartbeat("b", null, anonymousCaller());
+    await services.registry.heartbeat("c", null, anonymousCaller());
+    await services.registry.heartbeat("d", null, anonymousCaller());
     clock.advance(15_000); // a: 35 s without a heartbeat, b–d: 15 s
 
     expect(await services.expiry.sweep()).toEqual({ leader: true, expired: 1, held: 0 });
@@ -91,14 +91,14 @@ describe("heartbeat expiry", () => {
       reason: "heartbeat expired",
     });
 
-    await services.registry.heartbeat("a", null, anonymousCaller);
+    await services.registry.heartbeat("a", null, anonymousCaller());
     expect((await services.discovery.get("a"))?.status).toBe("ONLINE");
     expect((await services.expiry.sweep()).expired).toBe(0);
   });
 
   it("never expires MAINTENANCE", async () => {
     await register(services, "m");
-    await services.registry.updateStatus("m", "MAINTENANCE", anonymousCaller);
+    await services.registry.updateStatus("m", "MAINTENANCE", anonymousCaller());
     clock.advance(3_600_000);
     expect((await services.expiry.sweep()).expired).toBe(0);
     expect((await services.discovery.get("m"))?.status).toBe("MAINTENANCE");
@@ -114,7 +114,7 @@ describe("heartbeat expiry", () => {
     );
 
     for (const id of ["a", "b", "c", "d"])
-      await services.registry.heartbeat(id, null, anonymousCaller);
+      await services.registry.heartbeat(id, null, anonymousCaller());
     expect(await services.expiry.sweep()).toEqual({ leader: true, expired: 1, held: 0 });
     expect(services.expiry.selfPreservation().active).toBe(false);
     expect((await services.discovery.get("e"))?.status).toBe("OFFLINE");

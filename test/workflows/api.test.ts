@@ -9,6 +9,7 @@ import { deferred } from "../helpers/wait.js";
 
 const ADMIN_TOKEN = "admin-token-for-workflow-tests";
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const OPERATOR_TOKEN = "operator-token-for-workflow-tests";
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const DEFINE = `mutation($definition: JSON!) { registerWorkflowDefinition(definition: $definition) { type version } }`;
 const EXECUTE = `mutation($input: ExecuteWorkflowInput!) {
@@ -97,7 +98,11 @@ describe("workflows through GraphQL", () => {
 
   beforeAll(async () => {
     echo = await startUpstreamService();
-    gateway = await startGateway({ adminToken: ADMIN_TOKEN, events: observed.events });
+    gateway = await startGateway({
+      adminToken: ADMIN_TOKEN,
+      tokens: [{ secret: OPERATOR_TOKEN, role: "operator", name: "operator", serviceTypes: null }],
+      events: observed.events,
+    });
     dataOf(
       await gateway.graphql(REGISTER, {
         input: { id: "echo-1", name: "echo", type: "echo", version: "1.0.0", baseUrl: echo.url },
@@ -118,7 +123,11 @@ describe("workflows through GraphQL", () => {
     gateway.graphql<{ executeWorkflow: Execution }>(EXECUTE, { input });
 
   it("runs a registered definition: independent steps overlap, the last reads both", async () => {
-    expect(errorCodeOf(await gateway.graphql(DEFINE, { definition: fanIn }))).toBe("FORBIDDEN");
+    // Definitions call any path of any service: an admin's, not an operator's.
+    const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+    expect(errorCodeOf(await gateway.graphql(DEFINE, { definition: fanIn }, operator))).toBe(
+      "FORBIDDEN",
+    );
     expect(dataOf(await gateway.graphql(DEFINE, { definition: fanIn }, admin))).toEqual({
       registerWorkflowDefinition: { type: "FAN_IN", version: 1 },
     });
@@ -281,6 +290,7 @@ describe("workflows through GraphQL", () => {
       url: `${gateway.url.replace("http", "ws")}/graphql`,
       webSocketImpl: WebSocket,
       retryAttempts: 0,
+      connectionParams: admin,
     });
     const listening = observed.nextSubscriber("workflow.updated");
     const updates = client.iterate<{
