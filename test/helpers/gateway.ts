@@ -29,6 +29,8 @@ export async function startGateway(
     adminToken?: string;
     /** More tokens, as AUTH_TOKENS gives them. */
     tokens?: ConfiguredToken[];
+    /** Schema introspection; on unless a test turns it off. */
+    introspection?: boolean;
     maxRequestBodyBytes?: number;
     /** Background probing; off unless a test turns it on. */
     probes?: Partial<Config["probes"]>;
@@ -73,7 +75,7 @@ export async function startGateway(
             : []),
           ...(options.tokens ?? []),
         ],
-        introspection: true,
+        introspection: options.introspection ?? true,
       },
       allowedServiceHosts: options.allowedServiceHosts ?? [],
       heartbeatSweepIntervalSeconds: 5,
