@@ -216,6 +216,7 @@ export function createRegistry({
         status: reported,
         callerOwner: caller.ownerKey,
         callerIsAdmin: permits(caller, "overrideOwnership"),
+        unownedIsOpen: caller.mode === "open",
       });
       if (result.outcome === "not_found") throw notFound(`Service ${id} is not registered.`);
       if (result.outcome === "forbidden") throw notOwner(id);

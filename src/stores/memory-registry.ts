@@ -118,9 +118,10 @@ export function createMemoryRegistryStore(): RegistryStore {
       const current = services.get(request.id);
       if (!current) return { outcome: "not_found" };
       const { record } = current;
-      if (record.owner && record.owner !== request.callerOwner && !request.callerIsAdmin) {
-        return { outcome: "forbidden" };
-      }
+      const mayChange =
+        request.callerIsAdmin ||
+        (record.owner === null ? request.unownedIsOpen : record.owner === request.callerOwner);
+      if (!mayChange) return { outcome: "forbidden" };
       const status = statusAfterHeartbeat(
         record.status,
         request.status,

@@ -166,6 +166,7 @@ export function createRedisRegistryStore({
           request.status ?? "",
           request.callerOwner ?? "",
           request.callerIsAdmin ? "1" : "0",
+          request.unownedIsOpen ? "1" : "0",
         );
         if (reply[0] === "not_found") return { outcome: "not_found" };
         if (reply[0] === "forbidden") return { outcome: "forbidden" };

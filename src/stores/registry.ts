@@ -32,6 +32,8 @@ export type HeartbeatRequest = {
   /** Owner key of the caller; a service with an owner accepts heartbeats only from it. */
   callerOwner: string | null;
   callerIsAdmin: boolean;
+  /** Whether a service without an owner accepts heartbeats from anyone (open mode). */
+  unownedIsOpen: boolean;
 };
 
 export type HeartbeatResult =

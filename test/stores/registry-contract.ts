@@ -151,6 +151,7 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
         status: null,
         callerOwner: null,
         callerIsAdmin: false,
+        unownedIsOpen: true,
       });
       await store.remove(record.id);
       await store.remove(record.id);
@@ -168,6 +169,7 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
           status: null,
           callerOwner: null,
           callerIsAdmin: false,
+          unownedIsOpen: true,
           ...overrides,
         });
 
@@ -234,6 +236,15 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
         expect((await store.get(record.id))?.record.lastHeartbeat).toBe(record.lastHeartbeat);
         expect((await beat(record.id, { callerOwner: "owner-key" })).outcome).toBe("ok");
         expect((await beat(record.id, { callerIsAdmin: true })).outcome).toBe("ok");
+      });
+
+      it("accepts heartbeats for a service without an owner from anyone only in open mode", async () => {
+        const record = await insert(serviceRecord({ owner: null }));
+        const tokensMode = { unownedIsOpen: false, callerOwner: "a-service-token" };
+        expect(await beat(record.id, tokensMode)).toEqual({ outcome: "forbidden" });
+        expect((await store.get(record.id))?.record.lastHeartbeat).toBe(record.lastHeartbeat);
+        expect((await beat(record.id, { ...tokensMode, callerIsAdmin: true })).outcome).toBe("ok");
+        expect((await beat(record.id, { callerOwner: "anyone" })).outcome).toBe("ok");
       });
 
       it("reports an unknown id", async () => {
