@@ -13,6 +13,7 @@ import { type Clock, systemClock } from "./lib/clock.js";
 import { createMetrics } from "./metrics.js";
 import { createServices, type Services } from "./services/index.js";
 import { createMemoryLeaseStore, type LeaseStore } from "./stores/lease.js";
+import type { RateLimitStore } from "./stores/rate-limit.js";
 import type { RegistryStore } from "./stores/registry.js";
 
 export type AppDeps = {
@@ -32,6 +33,8 @@ export type AppDeps = {
     | "calls"
     | "workflows"
     | "allowedServiceHosts"
+    | "rateLimits"
+    | "webSockets"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -44,6 +47,8 @@ export type AppDeps = {
   restoreCheckIntervalMs?: number;
   /** Leader leases shared by replicas; in memory when omitted (one gateway). */
   leases?: LeaseStore;
+  /** Rate-limit counters shared by replicas; in memory when omitted (one gateway). */
+  rateLimitStore?: RateLimitStore;
   /** How often breaker transitions missed over pub/sub are read back. Default 10,000 ms. */
   breakerResyncIntervalMs?: number;
   /** How often API tokens changed on other replicas are read. Default 500 ms. */
@@ -105,6 +110,8 @@ export function createApp(deps: AppDeps): App {
     workflows: { ...config.workflows, ...deps.workflowRunner },
     tokens: config.access.tokens,
     tokenRefreshIntervalMs: deps.tokenRefreshIntervalMs,
+    rateLimits: config.rateLimits,
+    rateLimitStore: deps.rateLimitStore,
   });
   const stopping = new AbortController();
   const graphql = createGraphQL({
@@ -115,13 +122,14 @@ export function createApp(deps: AppDeps): App {
     stopping: stopping.signal,
   });
   const server = deps.listening?.server ?? createServer();
+  const metrics = createMetrics(config.serviceName, {
+    circuitBreakers: () => services.breakers.list(),
+  });
   const handleRequest = createRequestListener({
     graphql,
     rest: createRestRoutes({ services, maxPageSize: config.maxPageSize }),
     services,
-    metrics: createMetrics(config.serviceName, {
-      circuitBreakers: () => services.breakers.list(),
-    }),
+    metrics,
     log,
     serviceName: config.serviceName,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
@@ -129,6 +137,10 @@ export function createApp(deps: AppDeps): App {
   const connections = deps.listening?.connections ?? trackConnections(server);
   const webSockets = attachGraphQLWebSocket(server, graphql, services.access, log, {
     maxPayloadBytes: config.maxRequestBodyBytes,
+    connectionInitTimeoutMs: config.webSockets.connectionInitTimeoutMs,
+    maxSubscriptionsPerConnection: config.webSockets.maxSubscriptionsPerConnection,
+    rateLimiter: services.rateLimiter,
+    onRateLimited: () => metrics.rateLimited.inc({ surface: "graphql-ws" }),
   });
 
   return {

@@ -213,6 +213,17 @@ const environmentSchema = z
     NODE_ENV: z.string().optional(),
     /** Schema introspection; default on, off when NODE_ENV=production. */
     INTROSPECTION: booleanFlag.optional(),
+    /**
+     * Requests per minute per caller (per token; anonymous: per address), shared by the
+     * replicas through Redis when the live registry is there. 0 or unset: no limit.
+     */
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    /** Requests a caller may send at once after being idle. Default RATE_LIMIT_PER_MINUTE. */
+    RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    /** How long a WebSocket may take to send connection_init before it is closed (4408). */
+    WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    /** Operations one graphql-ws connection may have open at once. Default 100. */
+    WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(10_000).default(100),
   })
   .superRefine((env, ctx) => {
     if (env.DISCOVERY_BACKEND === "redis" && !env.REDIS_URL && !env.REDIS_HOST) {
@@ -247,6 +258,9 @@ export type Config = {
     introspection: boolean;
   };
   heartbeatSweepIntervalSeconds: number;
+  /** Per-caller rate limits; `perMinute` 0: none. */
+  rateLimits: { perMinute: number; burst: number };
+  webSockets: { connectionInitTimeoutMs: number; maxSubscriptionsPerConnection: number };
   breakers: BreakerSettings;
   calls: CallPolicySettings;
   workflows: {
@@ -305,6 +319,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedServiceHosts: e.ALLOWED_SERVICE_HOSTS,
     access: { tokens, introspection: e.INTROSPECTION ?? !production },
     heartbeatSweepIntervalSeconds: e.HEARTBEAT_SWEEP_INTERVAL_SECONDS,
+    rateLimits: {
+      perMinute: e.RATE_LIMIT_PER_MINUTE,
+      burst: e.RATE_LIMIT_BURST ?? Math.max(1, e.RATE_LIMIT_PER_MINUTE),
+    },
+    webSockets: {
+      connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+      maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    },
     breakers: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
       resetTimeoutMs: e.CIRCUIT_BREAKER_RESET_TIMEOUT_MS,

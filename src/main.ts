@@ -15,6 +15,7 @@ import { connectRedis, createRedisConnection } from "./redis.js";
 import { OPEN_MODE_WARNING } from "./services/index.js";
 import { createMemoryLeaseStore, createRedisLeaseStore } from "./stores/lease.js";
 import { createMemoryRegistryStore } from "./stores/memory-registry.js";
+import { createRedisRateLimitStore, type RateLimitStore } from "./stores/rate-limit.js";
 import { createRedisRegistryStore } from "./stores/redis-registry.js";
 
 /**
@@ -99,6 +100,8 @@ async function main() {
   let store = createMemoryRegistryStore();
   let events = createInProcessEvents();
   let leases = createMemoryLeaseStore({ clock });
+  // In memory unless Redis is there (createApp's default).
+  let rateLimitStore: RateLimitStore | undefined;
   if (config.discoveryBackend === "redis" && config.redis) {
     const { url, keyPrefix } = config.redis;
     const redis = createRedisConnection(url, log, `${config.serviceName}:store`);
@@ -109,6 +112,7 @@ async function main() {
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
     store = createRedisRegistryStore({ redis, keyPrefix, clock });
     leases = createRedisLeaseStore({ redis, keyPrefix });
+    rateLimitStore = createRedisRateLimitStore({ redis, keyPrefix });
     events = createRedisEvents({ publisher: redis, subscriber, channelPrefix: keyPrefix, log });
   }
   closers.push(() => events.close());
@@ -120,6 +124,7 @@ async function main() {
     database,
     events,
     leases,
+    rateLimitStore,
     log,
     clock,
     listening: {

@@ -30,6 +30,12 @@ export function createMetrics(
   }
   return {
     registry,
+    rateLimited: new Counter({
+      name: "sig_rate_limited_total",
+      help: "Requests and graphql-ws subscribes refused by the rate limit, by surface.",
+      labelNames: ["surface"] as const,
+      registers: [registry],
+    }),
     httpRequests: new Counter({
       name: "sig_http_requests_total",
       help: "HTTP requests answered, by route family and status code.",

@@ -84,6 +84,22 @@ describe("configuration", () => {
     );
   });
 
+  it("leaves rate limits off unless RATE_LIMIT_PER_MINUTE is set; the burst follows it", () => {
+    expect(loadConfig({}).rateLimits).toEqual({ perMinute: 0, burst: 1 });
+    expect(loadConfig({ RATE_LIMIT_PER_MINUTE: "120" }).rateLimits).toEqual({
+      perMinute: 120,
+      burst: 120,
+    });
+    expect(loadConfig({ RATE_LIMIT_PER_MINUTE: "120", RATE_LIMIT_BURST: "10" }).rateLimits).toEqual(
+      { perMinute: 120, burst: 10 },
+    );
+    expect(loadConfig({}).webSockets).toEqual({
+      connectionInitTimeoutMs: 10_000,
+      maxSubscriptionsPerConnection: 100,
+    });
+    expect(() => loadConfig({ RATE_LIMIT_PER_MINUTE: "-1" })).toThrow(ConfigError);
+  });
+
   it("refuses a Redis backend with no Redis to use", () => {
     expect(() => loadConfig({ DISCOVERY_BACKEND: "redis" })).toThrow(/DISCOVERY_BACKEND/);
   });

@@ -6,6 +6,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import type { Caller } from "../domain/access.js";
 import { isGatewayError } from "../domain/errors.js";
 import type { Access } from "../services/access.js";
+import type { RateLimiter } from "../services/rate-limit.js";
 import { prepareOperation } from "./envelop-operation.js";
 import { type Gateway, GRAPHQL_PATH } from "./graphql.js";
 import { logLevelOf } from "./graphql-errors.js";
@@ -25,6 +26,20 @@ export type GraphQLWebSocketOptions = {
    * 1009. Default 1 MiB; ws's own default would be 100 MiB.
    */
   maxPayloadBytes?: number;
+  /**
+   * How long a socket may stay open without connection_init (WS_CONNECTION_INIT_TIMEOUT_MS);
+   * then graphql-ws closes it with 4408. Default 10 s, as graphql-ws's own default.
+   */
+  connectionInitTimeoutMs?: number;
+  /**
+   * Operations one socket may have open at once (WS_MAX_SUBSCRIPTIONS_PER_CONNECTION):
+   * one more is refused with an error message, and the socket stays open. Default 100.
+   */
+  maxSubscriptionsPerConnection?: number;
+  /** Counts each subscribe message against the caller's rate limit; none when omitted. */
+  rateLimiter?: RateLimiter;
+  /** Told of each subscribe the rate limit refused, for the metric. */
+  onRateLimited?: () => void;
 };
 
 /**
@@ -38,7 +53,13 @@ export function attachGraphQLWebSocket(
   graphql: Gateway,
   access: Access,
   log: Logger,
-  { maxPayloadBytes = 1024 * 1024 }: GraphQLWebSocketOptions = {},
+  {
+    maxPayloadBytes = 1024 * 1024,
+    connectionInitTimeoutMs = 10_000,
+    maxSubscriptionsPerConnection = 100,
+    rateLimiter,
+    onRateLimited,
+  }: GraphQLWebSocketOptions = {},
 ) {
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: maxPayloadBytes });
   const sharing = createSubscriptionSharing((error) =>
@@ -55,6 +76,7 @@ export function attachGraphQLWebSocket(
   });
   const disposable = useServer(
     {
+      connectionInitWaitTimeout: connectionInitTimeoutMs,
       // A missing or bad token closes the socket with 4403 before any operation runs.
       onConnect: (ctx) => {
         const fromParams = ctx.connectionParams?.authorization;
@@ -94,6 +116,30 @@ export function attachGraphQLWebSocket(
           return [
             new GraphQLError("The bearer token was revoked or has expired.", {
               extensions: { code: "UNAUTHENTICATED" },
+            }),
+          ];
+        }
+        // graphql-ws has entered this operation already: it counts itself.
+        if (Object.keys(ctx.subscriptions).length > maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(
+              `This connection has ${maxSubscriptionsPerConnection} operations open already, the most it may: complete one first.`,
+              {
+                extensions: {
+                  code: "BAD_REQUEST",
+                  limit: "subscriptions",
+                  max: maxSubscriptionsPerConnection,
+                },
+              },
+            ),
+          ];
+        }
+        const limited = rateLimiter?.enabled ? await rateLimiter.check(caller) : null;
+        if (limited) {
+          onRateLimited?.();
+          return [
+            new GraphQLError(`Too many requests: try again in ${limited.retryAfterSeconds} s.`, {
+              extensions: { code: "RATE_LIMITED", retryAfter: limited.retryAfterSeconds },
             }),
           ];
         }

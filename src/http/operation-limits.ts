@@ -20,7 +20,7 @@ import { PAYLOAD_LIMITS } from "../services/json-input.js";
 
 /**
  * What one GraphQL operation may cost, over every transport (yoga's HTTP, the JSON fast
- * path, graphql-ws). The first four bound the document and are checked as it is parsed,
+ * path, graphql-ws). The first five bound the document and are checked as it is parsed,
  * so the verdict is cached with the parse; the last three depend on the variables
  * (`first: $n`) and are checked before every execution and subscription.
  */
@@ -44,6 +44,12 @@ export const OPERATION_LIMITS = {
   maxFields: 500,
   /** Aliased fields in a document: the cheap way to ask for one field thousands of times. */
   maxAliases: 100,
+  /**
+   * Directives in a document (`@include`, `@skip`, `@deprecated` on anything). Each is
+   * validated and, for `@include`/`@skip`, evaluated per field; thousands of them cost
+   * time and say nothing a real client needs.
+   */
+  maxDirectives: 50,
   /** Levels of fields in an operation. */
   maxDepth: 12,
   /** Fields an operation selects, counting a fragment each time it is spread. */
@@ -55,6 +61,11 @@ export const OPERATION_LIMITS = {
 /**
  * The envelop plugin that enforces OPERATION_LIMITS. It comes before yoga's parse and
  * validation cache, which then caches documents refused here as parse errors.
+ *
+ * graphql-armor's plugins (max aliases, tokens, directives, depth, cost) would do the
+ * same, but each walks the document again on every request, after yoga's cache; here the
+ * document limits are one lexer scan and one visit, only on a parse-cache miss, and the
+ * variable-dependent costs are remembered per document.
  */
 export function useOperationLimits(): Plugin {
   return {
@@ -109,11 +120,24 @@ function scanTokens(source: Source): void {
 const OPENING = new Set<TokenKind>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);
 const CLOSING = new Set<TokenKind>([TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R]);
 
+/** Fields, aliases and directives, in one visit of the document. */
 function countSelections(document: DocumentNode): void {
   let fields = 0;
   let aliases = 0;
+  let directives = 0;
   let problem: GraphQLError | null = null;
   visit(document, {
+    Directive() {
+      directives += 1;
+      if (directives > OPERATION_LIMITS.maxDirectives) {
+        problem = refused(
+          `The document has more than ${OPERATION_LIMITS.maxDirectives} directives.`,
+          "directives",
+        );
+        return BREAK;
+      }
+      return undefined;
+    },
     Field(node) {
       fields += 1;
       if (node.alias) aliases += 1;

@@ -6,6 +6,7 @@ import { GatewayError, httpStatusOf, isGatewayError } from "../domain/errors.js"
 import type { Metrics } from "../metrics.js";
 import type { SystemHealth } from "../services/health.js";
 import type { Services } from "../services/index.js";
+import type { RateLimited } from "../services/rate-limit.js";
 import { PayloadTooLargeError, readBody } from "./body.js";
 import { type Gateway, GRAPHQL_PATH, type ServerContext } from "./graphql.js";
 import { serveJsonFast } from "./graphql-fast-path.js";
@@ -64,6 +65,13 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
   ) {
     const caller = needsNoToken(req, url) ? null : authenticate(req);
     if (caller instanceof GatewayError) return refuse(res, family, caller);
+    if (family !== "other" && !isProbe(url.pathname) && services.rateLimiter.enabled) {
+      const limited = await services.rateLimiter.check(caller ?? anonymous(req));
+      if (limited) {
+        metrics.rateLimited.inc({ surface: family });
+        return refuseRateLimited(res, family, limited);
+      }
+    }
     switch (family) {
       case "graphql": {
         const context: ServerContext = {
@@ -72,7 +80,16 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
           traceparent: headerValue(req.headers.traceparent),
         };
         if (req.method === "POST") {
+          // A form or text/plain POST is a "simple" request a browser sends cross-site
+          // without asking first (no CORS preflight): refused, against request forgery.
+          if (!GRAPHQL_BODY_TYPES.has(mediaTypeOf(req))) {
+            req.resume();
+            return sendGraphQLError(res, 415, UNSUPPORTED_GRAPHQL_BODY, "BAD_REQUEST");
+          }
           const body = await readBody(req, maxRequestBodyBytes);
+          if (isJsonArray(body)) {
+            return sendGraphQLError(res, 400, BATCH_REFUSED, "BAD_REQUEST");
+          }
           if (await serveJsonFast(graphql, req, res, body, context)) return;
           // yoga reads a body it finds on the request instead of re-streaming it.
           (req as IncomingMessage & { body?: Buffer }).body = body;
@@ -91,6 +108,13 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
           req.method === "GET" || req.method === "HEAD"
             ? null
             : await readBody(req, maxRequestBodyBytes);
+        if (raw && raw.length > 0 && mediaTypeOf(req) !== "application/json") {
+          // As on /graphql: no form or text/plain body a browser could send cross-site.
+          return sendJson(res, 415, {
+            detail: "A request body must be JSON: send content-type application/json.",
+            code: "BAD_REQUEST",
+          });
+        }
         const answer = await rest.handle({
           method: req.method ?? "GET",
           url,
@@ -243,6 +267,56 @@ function needsNoToken(req: IncomingMessage, url: URL): boolean {
     !url.searchParams.has("query") &&
     (req.headers.accept ?? "").includes("text/html")
   );
+}
+
+/** Liveness and readiness: orchestrators poll them, and no caller is counted for them. */
+function isProbe(path: string): boolean {
+  return path === "/health/alive" || path === "/health/ready";
+}
+
+/**
+ * What a GraphQL POST may carry. `application/graphql+json` is the older name yoga also
+ * reads; forms (urlencoded, multipart: yoga would read a multipart upload), text/plain
+ * and `application/graphql` are refused. Only the JSON types need a CORS preflight.
+ */
+const GRAPHQL_BODY_TYPES = new Set(["application/json", "application/graphql+json"]);
+const UNSUPPORTED_GRAPHQL_BODY =
+  "POST /graphql takes a JSON body: send content-type application/json (forms and text/plain are refused, against cross-site request forgery).";
+const BATCH_REFUSED = "Batched operations are not accepted: send one operation per request.";
+
+/** The media type of the request body, lower-cased and without parameters; "" when none. */
+function mediaTypeOf(req: IncomingMessage): string {
+  return (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+
+/** Whether a body is a JSON array (a batch), from its first byte that is not whitespace. */
+function isJsonArray(body: Buffer): boolean {
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
+    return byte === 0x5b;
+  }
+  return false;
+}
+
+function sendGraphQLError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  code: string,
+  extensions: Record<string, unknown> = {},
+) {
+  sendJson(res, status, { errors: [{ message, extensions: { code, ...extensions } }] });
+}
+
+/** 429 with Retry-After, in the shape of the surface asked. */
+function refuseRateLimited(res: ServerResponse, family: string, limited: RateLimited) {
+  const retryAfter = limited.retryAfterSeconds;
+  res.setHeader("retry-after", String(retryAfter));
+  const message = `Too many requests: try again in ${retryAfter} s.`;
+  if (family === "graphql") {
+    return sendGraphQLError(res, 429, message, "RATE_LIMITED", { retryAfter });
+  }
+  return sendJson(res, 429, { detail: message, code: "RATE_LIMITED", retryAfter });
 }
 
 /** 401 in the shape of the surface asked: GraphQL errors on /graphql, `{detail, code}` elsewhere. */

@@ -14,6 +14,7 @@ import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-polic
 import type { Events } from "../events.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import type { LeaseStore } from "../stores/lease.js";
+import { createMemoryRateLimitStore, type RateLimitStore } from "../stores/rate-limit.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { createAccess } from "./access.js";
 import { createBreakers } from "./breakers.js";
@@ -24,6 +25,7 @@ import { createHealth } from "./health.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
 import { createLiveStore } from "./live-store.js";
 import { createProber } from "./prober.js";
+import { createRateLimiter, type RateLimitSettings } from "./rate-limit.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
 import { createWatch } from "./watch.js";
@@ -60,6 +62,10 @@ export type ServicesDeps = {
   tokens?: readonly ConfiguredToken[];
   /** How often API tokens changed on other replicas are read. Default 500 ms. */
   tokenRefreshIntervalMs?: number;
+  /** Per-caller rate limits; off when omitted. */
+  rateLimits?: RateLimitSettings;
+  /** Where they are counted: Redis for replicas; in memory when omitted. */
+  rateLimitStore?: RateLimitStore;
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -186,8 +192,16 @@ export function createServices(deps: ServicesDeps) {
     await client.close();
   }
 
+  const rateLimiter = createRateLimiter({
+    store: deps.rateLimitStore ?? createMemoryRateLimitStore(),
+    settings: deps.rateLimits ?? { perMinute: 0, burst: 1 },
+    clock,
+    log: deps.log,
+  });
+
   return {
     access,
+    rateLimiter,
     registry,
     liveStore,
     discovery,

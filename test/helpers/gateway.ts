@@ -9,6 +9,7 @@ import { createInProcessEvents, type Events } from "../../src/events.js";
 import type { Clock } from "../../src/lib/clock.js";
 import type { LeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
+import type { RateLimitStore } from "../../src/stores/rate-limit.js";
 import type { RegistryStore } from "../../src/stores/registry.js";
 import { migratedPglite } from "./database.js";
 
@@ -48,6 +49,10 @@ export async function startGateway(
     clock?: Clock;
     /** ALLOWED_SERVICE_HOSTS, as parsed; any host when omitted. */
     allowedServiceHosts?: string[];
+    /** Per-caller rate limits; off when omitted. */
+    rateLimits?: Config["rateLimits"];
+    rateLimitStore?: RateLimitStore;
+    webSockets?: Partial<Config["webSockets"]>;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -79,6 +84,12 @@ export async function startGateway(
       },
       allowedServiceHosts: options.allowedServiceHosts ?? [],
       heartbeatSweepIntervalSeconds: 5,
+      rateLimits: options.rateLimits ?? { perMinute: 0, burst: 1 },
+      webSockets: {
+        connectionInitTimeoutMs: 10_000,
+        maxSubscriptionsPerConnection: 100,
+        ...options.webSockets,
+      },
       // Tests probe by hand (checkServiceHealth, prober.probeDue), and most register
       // services at addresses nothing answers on.
       probes: {
@@ -108,6 +119,7 @@ export async function startGateway(
     clock: options.clock,
     restoreCheckIntervalMs: options.restoreCheckIntervalMs ?? 200,
     leases: options.leases,
+    rateLimitStore: options.rateLimitStore,
     breakerResyncIntervalMs: options.breakerResyncIntervalMs,
     workflowRunner: { claimIntervalMs: 100, ...options.workflowRunner },
     // Waiting out the keep-alive timeout of fetch's idle connections would add seconds

@@ -33,6 +33,21 @@ describe("operation limits", () => {
     });
   });
 
+  it("counts directives, over HTTP and graphql-ws alike (one parse)", async () => {
+    const directives = (count: number) =>
+      `{ ${Array.from({ length: count }, () => "__typename @include(if: true)").join(" ")} }`;
+    const atLimit = await gateway.graphql(directives(OPERATION_LIMITS.maxDirectives));
+    expect(atLimit.errors).toBeUndefined();
+    const tooMany = await gateway.graphql(directives(OPERATION_LIMITS.maxDirectives + 1));
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      limit: "directives",
+    });
+    // Directives on one field count as much as on many.
+    const onOne = `{ __typename ${"@skip(if: false) ".repeat(OPERATION_LIMITS.maxDirectives + 1)}}`;
+    expect((await gateway.graphql(onOne)).errors?.[0]?.extensions?.limit).toBe("directives");
+  });
+
   it("prices one cached document by the variables of each request", async () => {
     const query = `query($n: Int) { services(first: 100) { nodes { statusHistory(first: $n) { status } } } }`;
     const cheap = await gateway.graphql(query, { n: 10 });
