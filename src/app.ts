@@ -25,6 +25,7 @@ export type AppDeps = {
     | "maxRequestBodyBytes"
     | "graphiql"
     | "maxPageSize"
+    | "auditRetentionDays"
     | "access"
     | "heartbeatSweepIntervalSeconds"
     | "probes"
@@ -105,6 +106,7 @@ export function createApp(deps: AppDeps): App {
     workflows: { ...config.workflows, ...deps.workflowRunner },
     tokens: config.access.tokens,
     tokenRefreshIntervalMs: deps.tokenRefreshIntervalMs,
+    auditRetentionDays: config.auditRetentionDays,
   });
   const stopping = new AbortController();
   const graphql = createGraphQL({

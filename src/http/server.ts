@@ -1,6 +1,13 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Caller } from "../domain/access.js";
+import {
+  AUDIT_OK,
+  type AuditActor,
+  actorOf,
+  auditResultOf,
+  boundedTargets,
+} from "../domain/audit.js";
 import type { CircuitBreakerSnapshot } from "../domain/breaker.js";
 import { GatewayError, httpStatusOf, isGatewayError } from "../domain/errors.js";
 import type { Metrics } from "../metrics.js";
@@ -10,7 +17,7 @@ import { PayloadTooLargeError, readBody } from "./body.js";
 import { type Gateway, GRAPHQL_PATH, type ServerContext } from "./graphql.js";
 import { serveJsonFast } from "./graphql-fast-path.js";
 import { newRequestId } from "./request-id.js";
-import type { RestRoutes } from "./rest.js";
+import { answerTargets, type RestAudit, type RestResponse, type RestRoutes } from "./rest.js";
 
 export type HttpServerOptions = {
   graphql: Gateway;
@@ -63,7 +70,17 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     family: ReturnType<typeof routeFamily>,
   ) {
     const caller = needsNoToken(req, url) ? null : authenticate(req);
-    if (caller instanceof GatewayError) return refuse(res, family, caller);
+    if (caller instanceof GatewayError) {
+      // A change attempted without a valid token is recorded, as anonymous at its address.
+      // Only over REST, where the route says so without reading the body: telling a
+      // GraphQL mutation from a query would mean parsing a stranger's document.
+      const attempted = family === "rest" ? rest.audited(req.method ?? "GET", url) : null;
+      if (attempted) {
+        const stranger = { tokenId: null, name: null, role: null, address: addressOf(req) };
+        recordRest(attempted, stranger, requestId, caller.code, []);
+      }
+      return refuse(res, family, caller);
+    }
     switch (family) {
       case "graphql": {
         const context: ServerContext = {
@@ -87,17 +104,18 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         res.end(await metrics.registry.metrics());
         return;
       case "rest": {
-        const raw =
-          req.method === "GET" || req.method === "HEAD"
-            ? null
-            : await readBody(req, maxRequestBodyBytes);
-        const answer = await rest.handle({
-          method: req.method ?? "GET",
-          url,
-          caller: caller ?? anonymous(req),
-          headers: req.headers,
-          body: raw && raw.length > 0 ? parseJson(raw) : undefined,
-        });
+        const restCaller = caller ?? anonymous(req);
+        const audit = rest.audited(req.method ?? "GET", url);
+        let answer: RestResponse | null;
+        try {
+          answer = await answerRest(req, url, restCaller);
+        } catch (error) {
+          if (audit) recordRest(audit, actorOf(restCaller), requestId, auditResultOf(error), []);
+          throw error;
+        }
+        if (audit && answer) {
+          recordRest(audit, actorOf(restCaller), requestId, AUDIT_OK, answerTargets(answer));
+        }
         if (answer) return sendJson(res, answer.status, answer.body);
         return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
       }
@@ -113,13 +131,45 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     }
   }
 
+  async function answerRest(
+    req: IncomingMessage,
+    url: URL,
+    caller: Caller,
+  ): Promise<RestResponse | null> {
+    const raw =
+      req.method === "GET" || req.method === "HEAD"
+        ? null
+        : await readBody(req, maxRequestBodyBytes);
+    return rest.handle({
+      method: req.method ?? "GET",
+      url,
+      caller,
+      headers: req.headers,
+      body: raw && raw.length > 0 ? parseJson(raw) : undefined,
+    });
+  }
+
+  function recordRest(
+    audit: RestAudit,
+    actor: AuditActor,
+    requestId: string,
+    result: string,
+    answered: string[],
+  ): void {
+    services.audit.record({
+      actor,
+      transport: "rest",
+      operation: audit.operation,
+      targets: boundedTargets([...audit.targets, ...answered]),
+      result,
+      requestId,
+    });
+  }
+
   /** The caller, or the UNAUTHENTICATED error to answer with (tokens mode only). */
   function authenticate(req: IncomingMessage): Caller | GatewayError {
     try {
-      return services.access.authenticate(
-        req.headers.authorization,
-        req.socket.remoteAddress ?? null,
-      );
+      return services.access.authenticate(req.headers.authorization, addressOf(req));
     } catch (error) {
       if (isGatewayError(error)) return error;
       throw error;
@@ -128,7 +178,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
 
   /** Anonymous in open mode: what a request that needs no token acts as. */
   function anonymous(req: IncomingMessage): Caller {
-    return services.access.authenticate(undefined, req.socket.remoteAddress ?? null);
+    return services.access.authenticate(undefined, addressOf(req));
   }
 
   async function health(path: string, res: ServerResponse) {
@@ -254,6 +304,10 @@ function refuse(res: ServerResponse, family: string, error: GatewayError) {
     });
   }
   return sendJson(res, 401, { detail: error.message, code: error.code });
+}
+
+function addressOf(req: IncomingMessage): string | null {
+  return req.socket.remoteAddress ?? null;
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -46,6 +46,8 @@ export async function startGateway(
     clock?: Clock;
     /** ALLOWED_SERVICE_HOSTS, as parsed; any host when omitted. */
     allowedServiceHosts?: string[];
+    /** AUDIT_RETENTION_DAYS; 30 when omitted. */
+    auditRetentionDays?: number;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -59,6 +61,7 @@ export async function startGateway(
       maxRequestBodyBytes: options.maxRequestBodyBytes ?? 1024 * 1024,
       graphiql: true,
       maxPageSize: 500,
+      auditRetentionDays: options.auditRetentionDays ?? 30,
       access: {
         tokens: [
           ...(options.adminToken
