@@ -26,6 +26,7 @@ export type AppDeps = {
     | "maxRequestBodyBytes"
     | "graphiql"
     | "maxPageSize"
+    | "auditRetentionDays"
     | "access"
     | "heartbeatSweepIntervalSeconds"
     | "probes"
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): App {
     tokenRefreshIntervalMs: deps.tokenRefreshIntervalMs,
     rateLimits: config.rateLimits,
     rateLimitStore: deps.rateLimitStore,
+    auditRetentionDays: config.auditRetentionDays,
   });
   const stopping = new AbortController();
   const graphql = createGraphQL({

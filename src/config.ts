@@ -139,6 +139,8 @@ const environmentSchema = z
       .default(1024 * 1024),
     /** Serve GraphiQL on GET /graphql (a 9 MB self-contained page). Default true, false in production. */
     GRAPHIQL: booleanFlag.optional(),
+    /** Days audit entries are kept; older ones are deleted every hour. Default 30. */
+    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
     /** Largest page a list query may ask for (`first`). Default 500. */
     // At least the default page of 100 that list queries use when `first` is omitted.
     MAX_PAGE_SIZE: z.coerce.number().int().min(100).max(10_000).default(500),
@@ -250,6 +252,8 @@ export type Config = {
   maxRequestBodyBytes: number;
   graphiql: boolean;
   maxPageSize: number;
+  /** AUDIT_RETENTION_DAYS. */
+  auditRetentionDays: number;
   /** ALLOWED_SERVICE_HOSTS entries; empty allows any host (link-local never). */
   allowedServiceHosts: string[];
   access: {
@@ -316,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
     graphiql: e.GRAPHIQL ?? !production,
     maxPageSize: e.MAX_PAGE_SIZE,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     allowedServiceHosts: e.ALLOWED_SERVICE_HOSTS,
     access: { tokens, introspection: e.INTROSPECTION ?? !production },
     heartbeatSweepIntervalSeconds: e.HEARTBEAT_SWEEP_INTERVAL_SECONDS,

@@ -7,6 +7,7 @@ import type { GatewayContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
 import type { Services } from "../services/index.js";
 import { useEndOnStop } from "./end-on-stop.js";
+import { useAuditTrail } from "./graphql-audit.js";
 import { maskError, useGatewayErrors, yogaLogger } from "./graphql-errors.js";
 import { useOperationLimits } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
@@ -70,6 +71,8 @@ export function createGraphQL({
       };
     },
     plugins: [
+      // First, so that it also sees (and records) the mutations the limits refuse.
+      useAuditTrail(),
       useOperationLimits(),
       ...(introspection ? [] : [useNoIntrospection()]),
       useGatewayErrors(),

@@ -27,6 +27,8 @@ export type RestResponse = { status: number; body?: unknown };
 
 type Route = {
   method: string;
+  /** The pattern as people write it, `{id}` for a parameter: the audit log's operation. */
+  path: string;
   pattern: RegExp;
   /** What the caller needs (any of), as the GraphQL field that does the same. */
   permission: readonly Permission[];
@@ -41,6 +43,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
   const routes: Route[] = [
     {
       method: "POST",
+      path: "/registry/services",
       pattern: /^\/registry\/services\/?$/,
       permission: ["registerServices"],
       handle: async (request) => ({
@@ -52,12 +55,14 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "GET",
+      path: "/registry/services/{id}",
       pattern: /^\/registry\/services\/([^/]+)$/,
       permission: ["read"],
       handle: async (_request, [id]) => ({ status: 200, body: toServiceInfo(await mustGet(id)) }),
     },
     {
       method: "DELETE",
+      path: "/registry/services/{id}",
       pattern: /^\/registry\/services\/([^/]+)$/,
       permission: ["registerServices"],
       handle: async (request, [id]) => {
@@ -68,6 +73,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "POST",
+      path: "/registry/services/{id}/heartbeat",
       pattern: /^\/registry\/services\/([^/]+)\/heartbeat$/,
       permission: ["registerServices"],
       handle: async (request, [id]) => {
@@ -82,6 +88,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "PUT",
+      path: "/registry/services/{id}/status",
       pattern: /^\/registry\/services\/([^/]+)\/status$/,
       permission: ["registerServices", "changeAnyStatus"],
       handle: async (request, [id]) => {
@@ -93,6 +100,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "GET",
+      path: "/discovery/services",
       pattern: /^\/discovery\/services\/?$/,
       permission: ["read"],
       handle: async (request) => {
@@ -113,6 +121,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "POST",
+      path: "/discovery/services/search",
       pattern: /^\/discovery\/services\/search$/,
       permission: ["read"],
       handle: async (request) => {
@@ -137,6 +146,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "GET",
+      path: "/discovery/services/type/{type}",
       pattern: /^\/discovery\/services\/type\/([^/]+)$/,
       permission: ["read"],
       handle: async (request, [type]) => {
@@ -148,12 +158,14 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "GET",
+      path: "/discovery/health/{id}",
       pattern: /^\/discovery\/health\/([^/]+)$/,
       permission: ["read"],
       handle: async (_request, [id]) => ({ status: 200, body: (await mustGet(id)).status }),
     },
     {
       method: "POST",
+      path: "/workflows/execute",
       pattern: /^\/workflows\/execute\/?$/,
       permission: ["executeWorkflows"],
       handle: (request) => {
@@ -165,6 +177,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "POST",
+      path: "/workflows/agent-task-execution",
       pattern: /^\/workflows\/agent-task-execution\/?$/,
       permission: ["executeWorkflows"],
       handle: (request) =>
@@ -176,6 +189,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "POST",
+      path: "/workflows/project-planning",
       pattern: /^\/workflows\/project-planning\/?$/,
       permission: ["executeWorkflows"],
       handle: (request) =>
@@ -183,6 +197,7 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     },
     {
       method: "GET",
+      path: "/workflows/executions/{id}",
       pattern: /^\/workflows\/executions\/([^/]+)$/,
       permission: ["read"],
       handle: async (_request, [id]) => {
@@ -229,6 +244,16 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
     return found;
   }
 
+  /** The route that serves this method and path, with its raw parameters. */
+  function routeOf(method: string, pathname: string): { route: Route; params: string[] } | null {
+    for (const route of routes) {
+      if (route.method !== method) continue;
+      const match = route.pattern.exec(pathname);
+      if (match) return { route, params: match.slice(1) };
+    }
+    return null;
+  }
+
   return {
     /** The prefixes these routes own; the server sends nothing else here. */
     prefixes: ["/registry/", "/discovery/", "/workflows/"],
@@ -248,7 +273,45 @@ export function createRestRoutes({ services, maxPageSize }: RestOptions) {
       }
       return pathMatched ? { status: 405, body: { detail: "Method not allowed" } } : null;
     },
+
+    /**
+     * What the audit log records of a request: every route but the reads (GET), as
+     * "METHOD /path/{param}", and the ids in its path. Null for a read or no route.
+     */
+    audited(method: string, url: URL): RestAudit | null {
+      if (method === "GET" || method === "HEAD") return null;
+      const found = routeOf(method, url.pathname);
+      if (!found) return null;
+      return {
+        operation: `${found.route.method} ${found.route.path}`,
+        targets: found.params.map(decodedOrRaw),
+      };
+    },
   };
+}
+
+export type RestAudit = { operation: string; targets: string[] };
+
+/**
+ * The ids an answer names that the request may not have: a registration's id, an
+ * execution's. Only these fields are read, never the rest of the answer.
+ */
+export function answerTargets(answer: RestResponse): string[] {
+  const body = answer.body;
+  if (body === null || typeof body !== "object") return [];
+  const { service_id: serviceId, data } = body as { service_id?: unknown; data?: unknown };
+  const ids: unknown[] = [serviceId];
+  if (data !== null && typeof data === "object") ids.push((data as { id?: unknown }).id);
+  return ids.filter((id): id is string => typeof id === "string");
+}
+
+/** A path parameter for the log; one that does not decode is refused by the route itself. */
+function decodedOrRaw(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 export type RestRoutes = ReturnType<typeof createRestRoutes>;

@@ -1,6 +1,13 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Caller } from "../domain/access.js";
+import {
+  AUDIT_OK,
+  type AuditActor,
+  actorOf,
+  auditResultOf,
+  boundedTargets,
+} from "../domain/audit.js";
 import type { CircuitBreakerSnapshot } from "../domain/breaker.js";
 import { GatewayError, httpStatusOf, isGatewayError } from "../domain/errors.js";
 import type { Metrics } from "../metrics.js";
@@ -11,7 +18,7 @@ import { PayloadTooLargeError, readBody } from "./body.js";
 import { type Gateway, GRAPHQL_PATH, type ServerContext } from "./graphql.js";
 import { serveJsonFast } from "./graphql-fast-path.js";
 import { newRequestId } from "./request-id.js";
-import type { RestRoutes } from "./rest.js";
+import { answerTargets, type RestAudit, type RestResponse, type RestRoutes } from "./rest.js";
 
 export type HttpServerOptions = {
   graphql: Gateway;
@@ -64,7 +71,17 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     family: ReturnType<typeof routeFamily>,
   ) {
     const caller = needsNoToken(req, url) ? null : authenticate(req);
-    if (caller instanceof GatewayError) return refuse(res, family, caller);
+    if (caller instanceof GatewayError) {
+      // A change attempted without a valid token is recorded, as anonymous at its address.
+      // Only over REST, where the route says so without reading the body: telling a
+      // GraphQL mutation from a query would mean parsing a stranger's document.
+      const attempted = family === "rest" ? rest.audited(req.method ?? "GET", url) : null;
+      if (attempted) {
+        const stranger = { tokenId: null, name: null, role: null, address: addressOf(req) };
+        recordRest(attempted, stranger, requestId, caller.code, []);
+      }
+      return refuse(res, family, caller);
+    }
     if (family !== "other" && !isProbe(url.pathname) && services.rateLimiter.enabled) {
       const limited = await services.rateLimiter.check(caller ?? anonymous(req));
       if (limited) {
@@ -104,24 +121,20 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         res.end(await metrics.registry.metrics());
         return;
       case "rest": {
-        const raw =
-          req.method === "GET" || req.method === "HEAD"
-            ? null
-            : await readBody(req, maxRequestBodyBytes);
-        if (raw && raw.length > 0 && mediaTypeOf(req) !== "application/json") {
-          // As on /graphql: no form or text/plain body a browser could send cross-site.
-          return sendJson(res, 415, {
-            detail: "A request body must be JSON: send content-type application/json.",
-            code: "BAD_REQUEST",
-          });
+        const restCaller = caller ?? anonymous(req);
+        const audit = rest.audited(req.method ?? "GET", url);
+        let answer: RestResponse | null;
+        try {
+          answer = await answerRest(req, url, restCaller);
+        } catch (error) {
+          if (audit) recordRest(audit, actorOf(restCaller), requestId, auditResultOf(error), []);
+          throw error;
         }
-        const answer = await rest.handle({
-          method: req.method ?? "GET",
-          url,
-          caller: caller ?? anonymous(req),
-          headers: req.headers,
-          body: raw && raw.length > 0 ? parseJson(raw) : undefined,
-        });
+        if (audit && answer) {
+          // A refusal answered rather than thrown (405, 415) is no change made.
+          const result = answer.status < 400 ? AUDIT_OK : refusalCodeOf(answer);
+          recordRest(audit, actorOf(restCaller), requestId, result, answerTargets(answer));
+        }
         if (answer) return sendJson(res, answer.status, answer.body);
         return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
       }
@@ -137,13 +150,55 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     }
   }
 
+  async function answerRest(
+    req: IncomingMessage,
+    url: URL,
+    caller: Caller,
+  ): Promise<RestResponse | null> {
+    const raw =
+      req.method === "GET" || req.method === "HEAD"
+        ? null
+        : await readBody(req, maxRequestBodyBytes);
+    if (raw && raw.length > 0 && mediaTypeOf(req) !== "application/json") {
+      // As on /graphql: no form or text/plain body a browser could send cross-site.
+      return {
+        status: 415,
+        body: {
+          detail: "A request body must be JSON: send content-type application/json.",
+          code: "BAD_REQUEST",
+        },
+      };
+    }
+    return rest.handle({
+      method: req.method ?? "GET",
+      url,
+      caller,
+      headers: req.headers,
+      body: raw && raw.length > 0 ? parseJson(raw) : undefined,
+    });
+  }
+
+  function recordRest(
+    audit: RestAudit,
+    actor: AuditActor,
+    requestId: string,
+    result: string,
+    answered: string[],
+  ): void {
+    services.audit.record({
+      actor,
+      transport: "rest",
+      operation: audit.operation,
+      targets: boundedTargets([...audit.targets, ...answered]),
+      result,
+      requestId,
+    });
+  }
+
   /** The caller, or the UNAUTHENTICATED error to answer with (tokens mode only). */
   function authenticate(req: IncomingMessage): Caller | GatewayError {
     try {
-      return services.access.authenticate(
-        req.headers.authorization,
-        req.socket.remoteAddress ?? null,
-      );
+      return services.access.authenticate(req.headers.authorization, addressOf(req));
     } catch (error) {
       if (isGatewayError(error)) return error;
       throw error;
@@ -152,7 +207,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
 
   /** Anonymous in open mode: what a request that needs no token acts as. */
   function anonymous(req: IncomingMessage): Caller {
-    return services.access.authenticate(undefined, req.socket.remoteAddress ?? null);
+    return services.access.authenticate(undefined, addressOf(req));
   }
 
   async function health(path: string, res: ServerResponse) {
@@ -330,6 +385,10 @@ function refuse(res: ServerResponse, family: string, error: GatewayError) {
   return sendJson(res, 401, { detail: error.message, code: error.code });
 }
 
+function addressOf(req: IncomingMessage): string | null {
+  return req.socket.remoteAddress ?? null;
+}
+
 function headerValue(value: string | string[] | undefined): string | null {
   return (Array.isArray(value) ? value[0] : value) ?? null;
 }
@@ -354,4 +413,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown) {
     "content-length": Buffer.byteLength(payload),
   });
   res.end(payload);
+}
+
+/** The code a REST refusal carries, or its HTTP status when it names none. */
+function refusalCodeOf(answer: RestResponse): string {
+  const body = answer.body as { code?: unknown } | undefined;
+  return typeof body?.code === "string" ? body.code : `HTTP_${answer.status}`;
 }

@@ -7,6 +7,7 @@ import "./breakers.js";
 import "./calls.js";
 import "./workflows.js";
 import "./access.js";
+import "./audit.js";
 import { builder } from "./builder.js";
 
 /** The gateway's GraphQL schema; domain files register their types on import. */

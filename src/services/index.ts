@@ -4,6 +4,7 @@ import { createHealthProbe } from "../clients/health-probe.js";
 import { createServiceClient } from "../clients/service-client.js";
 import type { Config } from "../config.js";
 import { createApiTokenRepository } from "../db/api-tokens.js";
+import { createAuditRepository } from "../db/audit.js";
 import { createBreakerRepository } from "../db/breakers.js";
 import type { Database } from "../db/client.js";
 import { createRegistryRepository } from "../db/registry.js";
@@ -17,6 +18,7 @@ import type { LeaseStore } from "../stores/lease.js";
 import { createMemoryRateLimitStore, type RateLimitStore } from "../stores/rate-limit.js";
 import type { RegistryStore } from "../stores/registry.js";
 import { createAccess } from "./access.js";
+import { createAuditTrail } from "./audit.js";
 import { createBreakers } from "./breakers.js";
 import { createCalls } from "./calls.js";
 import { createDiscovery } from "./discovery.js";
@@ -66,6 +68,10 @@ export type ServicesDeps = {
   rateLimits?: RateLimitSettings;
   /** Where they are counted: Redis for replicas; in memory when omitted. */
   rateLimitStore?: RateLimitStore;
+  /** AUDIT_RETENTION_DAYS: how long audit entries are kept. Default 30. */
+  auditRetentionDays?: number;
+  /** How often the audit log is written through an outage. Default 1,000 ms. */
+  auditRetryIntervalMs?: number;
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -90,6 +96,15 @@ export function createServices(deps: ServicesDeps) {
     clock,
     log: deps.log,
     refreshIntervalMs: deps.tokenRefreshIntervalMs,
+  });
+  const audit = createAuditTrail({
+    repository: createAuditRepository(deps.database.db),
+    leases: deps.leases,
+    clock,
+    log: deps.log,
+    maxPageSize: deps.maxPageSize,
+    retentionDays: deps.auditRetentionDays ?? 30,
+    retryIntervalMs: deps.auditRetryIntervalMs,
   });
   const registry = createRegistry({
     store,
@@ -189,6 +204,8 @@ export function createServices(deps: ServicesDeps) {
     await heartbeats.stop();
     await breakers.stop();
     await access.stop();
+    // Last: the requests drained before this may have queued entries up to the end.
+    await audit.stop();
     await client.close();
   }
 
@@ -202,6 +219,7 @@ export function createServices(deps: ServicesDeps) {
   return {
     access,
     rateLimiter,
+    audit,
     registry,
     liveStore,
     discovery,
@@ -225,6 +243,7 @@ export function createServices(deps: ServicesDeps) {
     async start(): Promise<void> {
       try {
         await access.start();
+        audit.start();
         await liveStore.start();
         await breakers.start();
         heartbeats.start();

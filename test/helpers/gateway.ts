@@ -53,6 +53,8 @@ export async function startGateway(
     rateLimits?: Config["rateLimits"];
     rateLimitStore?: RateLimitStore;
     webSockets?: Partial<Config["webSockets"]>;
+    /** AUDIT_RETENTION_DAYS; 30 when omitted. */
+    auditRetentionDays?: number;
   } = {},
 ) {
   const store = options.store ?? createMemoryRegistryStore();
@@ -66,6 +68,7 @@ export async function startGateway(
       maxRequestBodyBytes: options.maxRequestBodyBytes ?? 1024 * 1024,
       graphiql: true,
       maxPageSize: 500,
+      auditRetentionDays: options.auditRetentionDays ?? 30,
       access: {
         tokens: [
           ...(options.adminToken
