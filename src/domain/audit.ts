@@ -30,6 +30,22 @@ export type StoredAuditEntry = AuditEntry & { id: number };
 
 export const AUDIT_OK = "ok";
 
+/** The two names a heartbeat goes by: the GraphQL mutation and the REST route. */
+const HEARTBEATS: ReadonlySet<string> = new Set([
+  "heartbeat",
+  "POST /registry/services/{id}/heartbeat",
+]);
+
+/**
+ * Whether an event is left out of the trail: a heartbeat that succeeded. Heartbeats are
+ * the liveness hot path (a fleet sends thousands a second), not changes anyone makes, and
+ * the status changes they cause are in each service's statusHistory already; as
+ * Kubernetes audit policies leave out lease renewals. A refused heartbeat is recorded.
+ */
+export function isRoutineLiveness(event: AuditEvent): boolean {
+  return event.result === AUDIT_OK && HEARTBEATS.has(event.operation);
+}
+
 /** Enough for any id this gateway hands out; a longer one is cut, not stored whole. */
 const MAX_TARGET_LENGTH = 256;
 /** A mutation names a few ids; an entry never grows with what a client sends. */

@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { AuditRepository } from "../db/audit.js";
-import type { AuditEntry, AuditEvent, StoredAuditEntry } from "../domain/audit.js";
+import {
+  type AuditEntry,
+  type AuditEvent,
+  isRoutineLiveness,
+  type StoredAuditEntry,
+} from "../domain/audit.js";
 import { badInput } from "../domain/errors.js";
 import type { Clock } from "../lib/clock.js";
 import { cursorCodec } from "../lib/cursor.js";
@@ -93,6 +98,7 @@ export function createAuditTrail({
   return {
     /** Queues an entry, stamped now; returns at once whatever the database does. */
     record(event: AuditEvent): void {
+      if (isRoutineLiveness(event)) return;
       writes.add({ ...event, at: new Date(clock.now()).toISOString() });
     },
 

@@ -25,7 +25,7 @@ const entry = (at: string, targets: string[], name: string | null = "admin"): Au
     address: "10.0.0.7",
   },
   transport: "graphql",
-  operation: "heartbeat",
+  operation: "updateServiceStatus",
   targets,
   result: "ok",
   requestId: null,

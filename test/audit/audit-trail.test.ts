@@ -212,7 +212,7 @@ describe("the audit trail in tokens mode", () => {
       );
       dataOf(
         await gateway.graphql(
-          `mutation($id: ID!) { heartbeat(id: $id) { id } }`,
+          `mutation($id: ID!) { updateServiceStatus(id: $id, status: MAINTENANCE) { id } }`,
           { id: `paged-${n}` },
           bearer(SERVICE_TOKEN),
         ),
@@ -220,7 +220,7 @@ describe("the audit trail in tokens mode", () => {
     }
     const byTarget = await auditLog(gateway, { target: "paged-2" });
     expect(byTarget.nodes.map((entry) => entry.operation)).toEqual([
-      "heartbeat",
+      "updateServiceStatus",
       "registerService",
     ]);
 
@@ -241,6 +241,23 @@ describe("the audit trail in tokens mode", () => {
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(new Set(ids).size).toBe(ids.length);
     expect(all.filter((entry) => entry.targets[0]?.startsWith("paged-"))).toHaveLength(6);
+  });
+
+  it("leaves out heartbeats that succeed, and records those refused", async () => {
+    dataOf(await gateway.graphql(REGISTER, { input: service("beating-1") }, bearer(SERVICE_TOKEN)));
+    const beat = `mutation { heartbeat(id: "beating-1") { id } }`;
+    for (let n = 0; n < 3; n++) dataOf(await gateway.graphql(beat, {}, bearer(SERVICE_TOKEN)));
+    const rest = await fetch(`${gateway.url}/registry/services/beating-1/heartbeat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SERVICE_TOKEN}` },
+    });
+    expect(rest.status).toBe(200);
+    expect(errorCodeOf(await gateway.graphql(beat, {}, bearer(READER_TOKEN)))).toBe("FORBIDDEN");
+    const { nodes } = await auditLog(gateway, { target: "beating-1" });
+    expect(nodes.map((entry) => [entry.operation, entry.result])).toEqual([
+      ["heartbeat", "FORBIDDEN"],
+      ["registerService", "ok"],
+    ]);
   });
 
   it("is for admins and operators only", async () => {
