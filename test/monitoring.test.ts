@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startHealthService } from "./fixtures/health-service.js";
 import { observedEvents } from "./helpers/events.js";
-import { dataOf, startGateway } from "./helpers/gateway.js";
+import { dataOf, startGateway, wsConnectionParams } from "./helpers/gateway.js";
 import { eventually } from "./helpers/wait.js";
 
 /**
@@ -21,6 +21,7 @@ describe("monitoring a service that dies and comes back", () => {
     const client = createClient({
       url: `${gateway.url.replace("http", "ws")}/graphql`,
       webSocketImpl: WebSocket,
+      connectionParams: wsConnectionParams(),
       retryAttempts: 0,
     });
     const seen: { status: string; at: number }[] = [];

@@ -2,6 +2,7 @@ import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createScratchDatabase, postgresIsAvailable } from "./helpers/database.js";
+import { authHeaders, wsConnectionParams } from "./helpers/gateway.js";
 import { type GatewayProcess, startGatewayProcess } from "./helpers/process.js";
 import {
   deleteKeys,
@@ -42,7 +43,7 @@ describe.runIf(postgres && redis)("replicas as separate processes", () => {
   const graphql = async (replica: Replica, query: string, variables = {}) => {
     const response = await fetch(`${replica.url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authHeaders() },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
@@ -73,6 +74,7 @@ describe.runIf(postgres && redis)("replicas as separate processes", () => {
     const client = createClient({
       url: `${b.url.replace("http", "ws")}/graphql`,
       webSocketImpl: WebSocket,
+      connectionParams: wsConnectionParams(),
       retryAttempts: 0,
     });
     const seen: { status: string; reason: string }[] = [];

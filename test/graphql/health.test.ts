@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ServiceRecord } from "../../src/domain/service.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { manualClock } from "../helpers/clock.js";
-import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { authHeaders, dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
 import { serviceRecord } from "../stores/registry-contract.js";
 
 const SYSTEM_HEALTH = /* GraphQL */ `
@@ -121,7 +121,7 @@ describe("system health", () => {
 
   it("answers GET /health/system in the seed's shape", async () => {
     await seed(serviceRecord({ id: "p1", type: "PLANNER", status: "DEGRADED" }));
-    const response = await fetch(`${gateway.url}/health/system`);
+    const response = await fetch(`${gateway.url}/health/system`, { headers: authHeaders() });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       status: "DEGRADED",

@@ -4,6 +4,7 @@ import { startHealthService } from "../fixtures/health-service.js";
 import { startUpstreamService, type UpstreamService } from "../fixtures/upstream-service.js";
 import { migratedPglite } from "../helpers/database.js";
 import {
+  authHeaders,
   dataOf,
   errorCodeOf,
   type GraphQLResponse,
@@ -263,7 +264,7 @@ describe("credentials in service URLs", () => {
     const before = await registryCounts();
     const response = await fetch(`${gateway.url}/registry/services`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authHeaders() },
       body: JSON.stringify({
         service_id: "with-credentials",
         name: "x",

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createRedisEvents } from "../../src/events.js";
 import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
-import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import {
+  authHeaders,
+  dataOf,
+  startGateway,
+  type TestGateway,
+  wsConnectionParams,
+} from "../helpers/gateway.js";
 import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpers/redis.js";
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
@@ -57,6 +63,7 @@ function wsClient(gateway: TestGateway) {
   return createClient({
     url: `${gateway.url.replace("http", "ws")}/graphql`,
     webSocketImpl: WebSocket,
+    connectionParams: wsConnectionParams(),
     retryAttempts: 0,
   });
 }
@@ -110,7 +117,11 @@ describe("subscriptions on one gateway", () => {
     const controller = new AbortController();
     const response = await fetch(`${gateway.url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        ...authHeaders(),
+      },
       body: JSON.stringify({
         query: `subscription { registryChanged(type: "agent-orchestrator") { change revision service { id } } }`,
       }),

@@ -20,6 +20,24 @@ export type GraphQLResponse<T = Record<string, unknown>> = {
 
 export type TestGateway = Awaited<ReturnType<typeof startGateway>>;
 
+/**
+ * `TEST_ACCESS_MODE=tokens` (`npm run test:tokens`): the happy paths again with tokens on.
+ * Every gateway started without tokens of its own then gets STANDARD_ADMIN_TOKEN, and
+ * `graphql()`, `authHeaders()` and `wsConnectionParams()` send it.
+ */
+export const tokensMode = process.env.TEST_ACCESS_MODE === "tokens";
+export const STANDARD_ADMIN_TOKEN = "test-suite-admin-token-0123456789";
+
+/** Headers a raw request to a gateway started without tokens needs: none in open mode. */
+export function authHeaders(): Record<string, string> {
+  return tokensMode ? { authorization: `Bearer ${STANDARD_ADMIN_TOKEN}` } : {};
+}
+
+/** graphql-ws connectionParams for a gateway started without tokens. */
+export function wsConnectionParams(): Record<string, string> {
+  return authHeaders();
+}
+
 /** The real gateway on a free port, with whatever store the test gives it. */
 export async function startGateway(
   options: {
@@ -57,6 +75,9 @@ export async function startGateway(
     auditRetentionDays?: number;
   } = {},
 ) {
+  const adminToken =
+    options.adminToken ??
+    (tokensMode && !options.tokens?.length ? STANDARD_ADMIN_TOKEN : undefined);
   const store = options.store ?? createMemoryRegistryStore();
   const database = options.database ?? (await migratedPglite());
   const app = createApp({
@@ -71,10 +92,10 @@ export async function startGateway(
       auditRetentionDays: options.auditRetentionDays ?? 30,
       access: {
         tokens: [
-          ...(options.adminToken
+          ...(adminToken
             ? [
                 {
-                  secret: options.adminToken,
+                  secret: adminToken,
                   role: "admin" as const,
                   name: "admin",
                   serviceTypes: null,
@@ -143,7 +164,7 @@ export async function startGateway(
         accept: "application/json",
         // In tokens mode a request without one of its own goes as the admin: the happy
         // paths hold in both modes. `authorization: ""` sends none.
-        ...(options.adminToken ? { authorization: `Bearer ${options.adminToken}` } : {}),
+        ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
         ...headers,
       },
       body: JSON.stringify({ query, variables }),

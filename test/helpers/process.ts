@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { STANDARD_ADMIN_TOKEN, tokensMode } from "./gateway.js";
 
 export type GatewayProcess = { url: string; process: ChildProcess };
 
@@ -40,6 +41,8 @@ export function spawnGatewayMain(
       PROBES: "false",
       GRAPHIQL: "false",
       LOG_LEVEL: "info",
+      // npm run test:tokens: the process is in tokens mode as startGateway's gateways are.
+      ...(tokensMode ? { ADMIN_TOKEN: STANDARD_ADMIN_TOKEN } : {}),
       ...env,
     },
     stdio: ["ignore", "pipe", stderr],

@@ -1,7 +1,7 @@
 import { Agent, type IncomingHttpHeaders, request } from "node:http";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startGateway } from "../helpers/gateway.js";
+import { authHeaders, startGateway, wsConnectionParams } from "../helpers/gateway.js";
 
 type Answer = { status: number; headers: IncomingHttpHeaders; reusedSocket: boolean; body: string };
 
@@ -26,6 +26,7 @@ function send(
         method: options.method ?? "GET",
         headers: {
           accept: options.accept ?? "application/json",
+          ...authHeaders(),
           ...(body && {
             "content-type": "application/json",
             "content-length": Buffer.byteLength(body),
@@ -132,9 +133,14 @@ describe("stopping drains connections", () => {
     const gateway = await startGateway();
     const sse = await fetch(`${gateway.url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        ...authHeaders(),
+      },
       body: JSON.stringify({ query: `subscription { registryChanged { change } }` }),
     });
+    expect(sse.status).toBe(200);
     const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
     // yoga's first ping: the stream is open.
     await reader.read();
@@ -144,7 +150,9 @@ describe("stopping drains connections", () => {
     ]);
     const closeCode = new Promise<number>((resolve) => socket.once("close", resolve));
     await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => socket.send(JSON.stringify({ type: "connection_init" })));
+      socket.once("open", () =>
+        socket.send(JSON.stringify({ type: "connection_init", payload: wsConnectionParams() })),
+      );
       socket.once("message", () => resolve());
       socket.once("error", reject);
     });

@@ -10,7 +10,7 @@ import { createServices } from "../../src/services/index.js";
 import { createMemoryLeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { migratedPglite } from "../helpers/database.js";
-import { startGateway, type TestGateway } from "../helpers/gateway.js";
+import { authHeaders, startGateway, type TestGateway } from "../helpers/gateway.js";
 
 /**
  * The JSON fast path must answer exactly as yoga does. A request with an Origin header
@@ -29,7 +29,10 @@ describe("JSON fast path", () => {
 
   async function both(body: unknown, accept: string | null) {
     const send = async (origin: string | null) => {
-      const headers: Record<string, string> = { "content-type": "application/json" };
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        ...authHeaders(),
+      };
       if (accept !== null) headers.accept = accept;
       if (origin) headers.origin = origin;
       const response = await fetch(`${gateway.url}/graphql`, {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startGateway, type TestGateway } from "../helpers/gateway.js";
+import { authHeaders, startGateway, type TestGateway } from "../helpers/gateway.js";
 
 describe("the seed's REST API", () => {
   let gateway: TestGateway;
@@ -15,7 +15,10 @@ describe("the seed's REST API", () => {
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${gateway.url}${path}`, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: {
+        ...authHeaders(),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
     const text = await response.text();

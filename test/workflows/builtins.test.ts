@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type PlatformServices, startPlatformServices } from "../fixtures/platform-services.js";
-import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { authHeaders, dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const EXECUTION_FIELDS = `id workflowType status result errors
@@ -100,7 +100,7 @@ describe("built-in workflows against real services", () => {
     await start({ pollsBeforeEnd: 0 });
     const response = await fetch(`${gateway.url}/workflows/agent-task-execution`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authHeaders() },
       body: JSON.stringify({ task_id: "task-9", agent_id: "agent-9" }),
     });
     expect(response.status).toBe(200);
@@ -110,11 +110,13 @@ describe("built-in workflows against real services", () => {
       data: { status: "COMPLETED", result: { task_id: "task-9" }, errors: [] },
     });
     expect(body.data.execution_time).toBeGreaterThan(0);
-    const again = await fetch(`${gateway.url}/workflows/executions/${body.data.id}`);
+    const again = await fetch(`${gateway.url}/workflows/executions/${body.data.id}`, {
+      headers: authHeaders(),
+    });
     expect(((await again.json()) as typeof body).data.status).toBe("COMPLETED");
     const unknown = await fetch(`${gateway.url}/workflows/execute`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authHeaders() },
       body: JSON.stringify({ workflow_type: "NOPE", data: {} }),
     });
     expect(unknown.status).toBe(422);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/client.js";
 import { type PlatformServices, startPlatformServices } from "../fixtures/platform-services.js";
 import { createScratchDatabase, postgresIsAvailable } from "../helpers/database.js";
-import { dataOf, type GraphQLResponse, startGateway } from "../helpers/gateway.js";
+import { authHeaders, dataOf, type GraphQLResponse, startGateway } from "../helpers/gateway.js";
 import { startGatewayProcess } from "../helpers/process.js";
 import { eventually } from "../helpers/wait.js";
 
@@ -31,7 +31,7 @@ describe.runIf(postgres)("a workflow whose gateway dies", () => {
       (await (
         await fetch(`${first.url}/graphql`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", ...authHeaders() },
           body: JSON.stringify({ query, variables }),
         })
       ).json()) as GraphQLResponse;
