@@ -111,6 +111,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
           // yoga reads a body it finds on the request instead of re-streaming it.
           (req as IncomingMessage & { body?: Buffer }).body = body;
         }
+        endOnRevocation(res, context.caller);
         await graphql(req, res, context);
         return;
       }
@@ -206,8 +207,26 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
   }
 
   /** Anonymous in open mode: what a request that needs no token acts as. */
+  /**
+   * A response still open when its API token is revoked or expires (an SSE stream) is
+   * ended, as a WebSocket is closed: a revoked token stops working on every surface.
+   * Tokens from the environment cannot be revoked, so their requests watch nothing.
+   */
+  function endOnRevocation(res: ServerResponse, caller: Caller): void {
+    const tokenId = caller.tokenId;
+    if (tokenId === null || !services.access.isRevocable(tokenId)) return;
+    const stop = services.access.onInvalidated((invalidated) => {
+      if (invalidated === tokenId) res.end();
+    });
+    res.once("close", stop);
+  }
+
+  /**
+   * A request that needs no token (GraphiQL's page, say) acts as nobody: anonymous in open
+   * mode, and in tokens mode a caller with no permission at all.
+   */
   function anonymous(req: IncomingMessage): Caller {
-    return services.access.authenticate(undefined, addressOf(req));
+    return services.access.anonymous(addressOf(req));
   }
 
   async function health(path: string, res: ServerResponse) {

@@ -156,10 +156,20 @@ export function createAccess({
       };
     },
 
+    /** Nobody: what a request that needs no token acts as; permitted nothing in tokens mode. */
+    anonymous(address: string | null): Caller {
+      return { ...anonymousCaller(null, address), mode };
+    },
+
     /** Calls `listener` with the id of each API token revoked or expired from now on. */
     onInvalidated(listener: (tokenId: string) => void): () => void {
       invalidatedListeners.add(listener);
       return () => invalidatedListeners.delete(listener);
+    },
+
+    /** Whether a token can stop working while in use: one made with createApiToken. */
+    isRevocable(tokenId: string): boolean {
+      return !tokenId.startsWith("config:");
     },
 
     /** Whether the token with this id still authenticates (for long-lived connections). */

@@ -243,9 +243,21 @@ describe("tokens mode", () => {
         },
       );
     });
+    // And an SSE stream open with it is ended.
+    const stream = await fetch(`${gateway.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream", ...asMade },
+      body: JSON.stringify({ query: "subscription { registryChanged { change } }" }),
+    });
+    expect(stream.status).toBe(200);
+    const events = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const ended = (async () => {
+      for (;;) if ((await events.read()).done) return true;
+    })();
     dataOf(
       await gateway.graphql(`mutation { revokeApiToken(id: "${made.token.id}") { revokedAt } }`),
     );
+    expect(await ended).toBe(true);
     const refusedHere = await gateway.graphql(`{ services { totalCount } }`, {}, asMade);
     expect(errorCodeOf(refusedHere)).toBe("UNAUTHENTICATED");
     await eventually(async () => {
