@@ -3,6 +3,7 @@
  * argv[2]: JSON { port, scenario, connections, durationSeconds }; prints one JSON result.
  */
 import autocannon from "autocannon";
+import { BENCH_TOKEN } from "./token.js";
 
 export type LoadRequest = {
   port: number;
@@ -74,7 +75,11 @@ const result = await autocannon({
     {
       method: "POST",
       path: "/graphql",
-      headers: { "content-type": "application/json", accept: "application/json" },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        authorization: `Bearer ${BENCH_TOKEN}`,
+      },
       setupRequest: (req) => ({ ...req, body: JSON.stringify(next()) }),
       onResponse: (_status, body) => {
         if (body.includes('"errors"')) graphqlErrors += 1;

@@ -13,6 +13,7 @@ import { createInProcessEvents } from "../../src/events.js";
 import { createRedisConnection } from "../../src/redis.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
+import { BENCH_TOKEN } from "../token.js";
 import { announce } from "./ready.js";
 
 export const SEEDED_TYPES = 50;
@@ -26,6 +27,7 @@ const config = loadConfig({
   LOG_LEVEL: "warn",
   // Off whatever the shell says: the figures measure the gateway, not a limit.
   RATE_LIMIT_PER_MINUTE: "0",
+  ADMIN_TOKEN: BENCH_TOKEN,
   // The seeded services live at addresses nothing answers on: no probes.
   PROBES: "false",
 });

@@ -19,7 +19,7 @@ import {
   type SelectionSetNode,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { AUDIT_OK, actorOf, boundedTargets } from "../domain/audit.js";
+import { AUDIT_OK, actorOf, boundedTargets, isRoutineLiveness } from "../domain/audit.js";
 import { isGatewayError } from "../domain/errors.js";
 import type { GatewayContext } from "../schema/context.js";
 
@@ -63,30 +63,40 @@ export function useAuditTrail(): Plugin<GatewayContext> {
       const mutationType = args.schema.getMutationType();
       if (!mutationType) return;
       const context = args.contextValue as GatewayContext;
-      const variables = coercedVariables(args, operation.variableDefinitions ?? []);
-      const fragments = fragmentsOf(args);
-      const fields: RootField[] = [];
-      for (const [responseKey, node] of rootFields(operation.selectionSet, fragments, variables)) {
-        const definition = mutationType.getFields()[node.name.value];
-        if (definition) fields.push({ responseKey, node, definition });
-      }
       return {
+        // Everything is worked out after execution, and arguments only for what is
+        // recorded: a heartbeat that succeeded (the hot path) costs no coercion at all.
         onExecuteDone({ result }) {
           if (!isExecutionResult(result)) return;
-          for (const field of fields) {
-            const outcome = outcomeOf(field.responseKey, result);
+          let variables: Record<string, unknown> | null = null;
+          const coerced = () => {
+            variables ??= coercedVariables(args, operation.variableDefinitions ?? []);
+            return variables;
+          };
+          for (const [responseKey, node] of rootFields(
+            operation.selectionSet,
+            fragmentsOf(args),
+            coerced,
+          )) {
+            const definition = mutationType.getFields()[node.name.value];
+            if (!definition) continue;
+            const outcome = outcomeOf(responseKey, result);
             if (outcome === null) continue;
-            context.services.audit.record({
+            const event = {
               actor: actorOf(context.caller),
-              transport: "graphql",
-              operation: field.definition.name,
-              targets: boundedTargets([
-                ...argumentIds(field, variables),
-                ...resultIds(field, result),
-              ]),
+              transport: "graphql" as const,
+              operation: definition.name,
+              targets: [] as string[],
               result: outcome,
               requestId: context.requestId,
-            });
+            };
+            if (isRoutineLiveness(event)) continue;
+            const field: RootField = { responseKey, node, definition };
+            event.targets = boundedTargets([
+              ...argumentIds(field, coerced()),
+              ...resultIds(field, result),
+            ]);
+            context.services.audit.record(event);
           }
         },
       };
@@ -143,7 +153,7 @@ function fragmentsOf(args: ExecutionArgs): Map<string, FragmentDefinitionNode> {
 function rootFields(
   selectionSet: SelectionSetNode,
   fragments: Map<string, FragmentDefinitionNode>,
-  variables: Record<string, unknown>,
+  variables: () => Record<string, unknown>,
   collected = new Map<string, FieldNode>(),
   visited = new Set<string>(),
 ): Map<string, FieldNode> {
@@ -167,11 +177,13 @@ function rootFields(
 
 function included(
   node: Parameters<typeof getDirectiveValues>[1],
-  variables: Record<string, unknown>,
+  variables: () => Record<string, unknown>,
 ): boolean {
+  // Only @skip and @include can leave a field out; most selections carry no directive.
+  if (!node.directives?.length) return true;
   try {
-    if (getDirectiveValues(GraphQLSkipDirective, node, variables)?.if === true) return false;
-    return getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false;
+    if (getDirectiveValues(GraphQLSkipDirective, node, variables())?.if === true) return false;
+    return getDirectiveValues(GraphQLIncludeDirective, node, variables())?.if !== false;
   } catch {
     return true;
   }
