@@ -1,13 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startGateway, type TestGateway } from "../helpers/gateway.js";
+import {
+  authHeaders,
+  startGateway,
+  type TestGateway,
+  wsConnectionParams,
+} from "../helpers/gateway.js";
 
 const post = (
   gateway: TestGateway,
   body: string,
   headers: Record<string, string> = {},
   path = "/graphql",
-) => fetch(`${gateway.url}${path}`, { method: "POST", headers, body });
+) =>
+  fetch(`${gateway.url}${path}`, {
+    method: "POST",
+    headers: { ...authHeaders(), ...headers },
+    body,
+  });
 
 describe("batches and cross-site requests", () => {
   let gateway: TestGateway;
@@ -42,7 +52,7 @@ describe("batches and cross-site requests", () => {
   it("refuses a mutation over GET (405), and answers a query", async () => {
     const get = (query: string) =>
       fetch(`${gateway.url}/graphql?query=${encodeURIComponent(query)}`, {
-        headers: { accept: "application/json" },
+        headers: { accept: "application/json", ...authHeaders() },
       });
     const mutation = await get(`mutation { unregisterService(id: "x") }`);
     expect(mutation.status).toBe(405);
@@ -91,7 +101,10 @@ describe("batches and cross-site requests", () => {
       "/discovery/services/search",
     );
     expect(json.status).toBe(200);
-    const bodiless = await fetch(`${gateway.url}/registry/services/nobody`, { method: "DELETE" });
+    const bodiless = await fetch(`${gateway.url}/registry/services/nobody`, {
+      method: "DELETE",
+      headers: authHeaders(),
+    });
     expect(bodiless.status).toBe(404);
   });
 });
@@ -149,7 +162,7 @@ describe("graphql-ws limits", () => {
   it("refuses an operation beyond the per-connection maximum and keeps the socket", async () => {
     const raw = rawSocket(gateway.url);
     await raw.opened;
-    raw.send({ type: "connection_init" });
+    raw.send({ type: "connection_init", payload: wsConnectionParams() });
     await raw.until((m) => m.type === "connection_ack");
     for (const id of ["1", "2", "3"]) {
       raw.send({ id, type: "subscribe", payload: { query: SUBSCRIPTION } });
