@@ -1,10 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JsonValue } from "../../src/domain/json.js";
-import { type ServiceRecord, serviceStatuses } from "../../src/domain/service.js";
+import { type HealthCheck, type ServiceRecord, serviceStatuses } from "../../src/domain/service.js";
 import { statusAfterHeartbeat } from "../../src/domain/status.js";
 import type { RegistryStore } from "../../src/stores/registry.js";
 
 export type StoreHarness = { store: RegistryStore; dispose(): Promise<void> };
+
+/** A probe result after `failures` failed probes in a row. */
+function failingCheck(serviceId: string, failures: number): HealthCheck {
+  return {
+    serviceId,
+    status: "OFFLINE",
+    reachable: false,
+    httpStatus: null,
+    latencyMs: null,
+    checkedAt: "2026-02-01T09:59:00.000Z",
+    error: "ECONNREFUSED",
+    body: null,
+    consecutiveFailures: failures,
+    consecutiveSuccesses: 0,
+  };
+}
 
 let sequence = 0;
 
@@ -196,20 +212,8 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
       });
 
       it("leaves a service its probes failed OFFLINE: the probes bring it back", async () => {
-        const failing = {
-          serviceId: "x",
-          status: "OFFLINE" as const,
-          reachable: false,
-          httpStatus: null,
-          latencyMs: null,
-          checkedAt: "2026-02-01T09:59:00.000Z",
-          error: "ECONNREFUSED",
-          body: null,
-          consecutiveFailures: 3,
-          consecutiveSuccesses: 0,
-        };
         const record = await insert(serviceRecord({ status: "OFFLINE" }));
-        await store.saveHealth({ ...failing, serviceId: record.id });
+        await store.saveHealth(failingCheck(record.id, 3));
         expect(await beat(record.id)).toMatchObject({ outcome: "ok", revision: null });
         expect((await store.get(record.id))?.record.status).toBe("OFFLINE");
       });
@@ -257,20 +261,7 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
           for (const reported of [null, ...serviceStatuses]) {
             for (const probeFailures of [0, 2]) {
               const record = await insert(serviceRecord({ status: current }));
-              if (probeFailures > 0) {
-                await store.saveHealth({
-                  serviceId: record.id,
-                  status: "OFFLINE",
-                  reachable: false,
-                  httpStatus: null,
-                  latencyMs: null,
-                  checkedAt: "2026-02-01T09:59:00.000Z",
-                  error: "ECONNREFUSED",
-                  body: null,
-                  consecutiveFailures: probeFailures,
-                  consecutiveSuccesses: 0,
-                });
-              }
+              if (probeFailures > 0) await store.saveHealth(failingCheck(record.id, probeFailures));
               const expected = statusAfterHeartbeat(current, reported, probeFailures);
               const result = await beat(record.id, { status: reported });
               const input = { current, reported, probeFailures };
