@@ -60,7 +60,7 @@ export function createAccess({
     configured.map((token) => [
       hashOf(token.secret),
       {
-        id: `config:${token.name}`,
+        id: configTokenId(token.name),
         name: token.name,
         role: token.role,
         serviceTypes: token.serviceTypes,
@@ -169,12 +169,12 @@ export function createAccess({
 
     /** Whether a token can stop working while in use: one made with createApiToken. */
     isRevocable(tokenId: string): boolean {
-      return !tokenId.startsWith("config:");
+      return !isConfigTokenId(tokenId);
     },
 
     /** Whether the token with this id still authenticates (for long-lived connections). */
     isValid(tokenId: string): boolean {
-      if (tokenId.startsWith("config:")) return true;
+      if (isConfigTokenId(tokenId)) return true;
       const token = apiTokens.get(tokenId);
       if (!token || token.revokedAt !== null) return false;
       return token.expiresAt === null || Date.parse(token.expiresAt) > clock.now();
@@ -226,7 +226,7 @@ export function createAccess({
 
     /** Revokes a token here at once, and on every other replica at its next refresh. */
     async revokeToken(id: string): Promise<ApiToken> {
-      if (id.startsWith("config:")) {
+      if (isConfigTokenId(id)) {
         throw new GatewayError(
           "BAD_USER_INPUT",
           "A token from the environment is revoked by removing it from ADMIN_TOKEN, AUTH_TOKENS or AUTH_TOKENS_FILE.",
@@ -243,7 +243,7 @@ export function createAccess({
     /** Every token: the environment's first (by name), then the API's, newest first. */
     list(): ApiToken[] {
       const configuredShown: ApiToken[] = configured.map((token) => ({
-        id: `config:${token.name}`,
+        id: configTokenId(token.name),
         name: token.name,
         role: token.role,
         serviceTypes: token.serviceTypes,
@@ -311,4 +311,15 @@ function parseExpiry(value: Date | string | null, now: number): string | null {
   if (!Number.isFinite(at)) throw badInput("expiresAt", "must be a date-time");
   if (at <= now) throw badInput("expiresAt", "must be in the future");
   return new Date(at).toISOString();
+}
+
+/** Tokens from the environment are known by their name: `config:<name>`, never revocable. */
+const CONFIG_TOKEN_PREFIX = "config:";
+
+function configTokenId(name: string): string {
+  return `${CONFIG_TOKEN_PREFIX}${name}`;
+}
+
+function isConfigTokenId(id: string): boolean {
+  return id.startsWith(CONFIG_TOKEN_PREFIX);
 }
