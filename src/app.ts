@@ -5,10 +5,13 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import type { Events } from "./events.js";
 import { type ConnectionDrain, trackConnections } from "./http/drain.js";
+import { createFederatedGraph, type FederatedGraph } from "./http/federation.js";
+import { attachFederatedWebSocket } from "./http/federation-ws.js";
 import { createGraphQL } from "./http/graphql.js";
 import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
 import { createRestRoutes } from "./http/rest.js";
 import { createRequestListener, listen } from "./http/server.js";
+import { createUpgradeRouter } from "./http/websockets.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { createMetrics } from "./metrics.js";
 import { createServices, type Services } from "./services/index.js";
@@ -36,6 +39,7 @@ export type AppDeps = {
     | "allowedServiceHosts"
     | "rateLimits"
     | "webSockets"
+    | "federation"
   >;
   store: RegistryStore;
   /** Migrated already: the composition root migrates before it builds the app. */
@@ -93,6 +97,12 @@ export type App = {
 export function createApp(deps: AppDeps): App {
   const { config, store, database, events, log } = deps;
   const clock = deps.clock ?? systemClock;
+  // Before the services, so composition results are counted from the first.
+  const metrics = createMetrics(config.serviceName, {
+    circuitBreakers: () => services.breakers.list(),
+  });
+  // Built after the services it plans over; compositions before then have nothing to swap.
+  let federated: FederatedGraph | null = null;
   const services = createServices({
     store,
     database,
@@ -114,6 +124,13 @@ export function createApp(deps: AppDeps): App {
     rateLimits: config.rateLimits,
     rateLimitStore: deps.rateLimitStore,
     auditRetentionDays: config.auditRetentionDays,
+    federation: {
+      dropAfterMs: config.federation.dropAfterMs,
+      onComposed: async () => {
+        await federated?.reload();
+      },
+      onResult: (result) => metrics.compositions.inc({ result }),
+    },
   });
   const stopping = new AbortController();
   const graphql = createGraphQL({
@@ -123,12 +140,25 @@ export function createApp(deps: AppDeps): App {
     introspection: config.access.introspection,
     stopping: stopping.signal,
   });
-  const server = deps.listening?.server ?? createServer();
-  const metrics = createMetrics(config.serviceName, {
-    circuitBreakers: () => services.breakers.list(),
+  federated = createFederatedGraph({
+    supergraph: services.supergraph,
+    subgraphs: services.subgraphs,
+    path: config.federation.path,
+    graphiql: config.graphiql,
+    introspection: config.access.introspection,
+    metrics,
+    log,
+    stopping: stopping.signal,
+    drainTimeoutMs: config.shutdownTimeoutSeconds * 1000,
   });
+  const server = deps.listening?.server ?? createServer();
   const handleRequest = createRequestListener({
     graphql,
+    federation: {
+      graph: federated,
+      path: config.federation.path,
+      forwardHeaders: config.federation.forwardHeaders,
+    },
     rest: createRestRoutes({ services, maxPageSize: config.maxPageSize }),
     services,
     metrics,
@@ -137,12 +167,25 @@ export function createApp(deps: AppDeps): App {
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
   const connections = deps.listening?.connections ?? trackConnections(server);
-  const webSockets = attachGraphQLWebSocket(server, graphql, services.access, log, {
+  const upgrades = createUpgradeRouter(server);
+  const webSocketLimits = {
     maxPayloadBytes: config.maxRequestBodyBytes,
     connectionInitTimeoutMs: config.webSockets.connectionInitTimeoutMs,
     maxSubscriptionsPerConnection: config.webSockets.maxSubscriptionsPerConnection,
     rateLimiter: services.rateLimiter,
     onRateLimited: () => metrics.rateLimited.inc({ surface: "graphql-ws" }),
+  };
+  const webSockets = attachGraphQLWebSocket(
+    upgrades,
+    graphql,
+    services.access,
+    log,
+    webSocketLimits,
+  );
+  const federatedWebSockets = attachFederatedWebSocket(upgrades, federated, services.access, log, {
+    ...webSocketLimits,
+    path: config.federation.path,
+    forwardHeaders: config.federation.forwardHeaders,
   });
 
   return {
@@ -165,7 +208,7 @@ export function createApp(deps: AppDeps): App {
         timeoutMs: config.shutdownTimeoutSeconds * 1000,
         idleGraceMs: deps.idleConnectionGraceMs,
       });
-      const webSocketsClosed = webSockets.close();
+      const webSocketsClosed = Promise.all([webSockets.close(), federatedWebSockets.close()]);
       // After the WebSockets' close frames, so their subscriptions end with the socket
       // and only SSE streams see this.
       stopping.abort();
@@ -173,6 +216,8 @@ export function createApp(deps: AppDeps): App {
       const drain = await drained;
       if (drain.destroyed > 0) log.warn(drain, "connections cut at the shutdown timeout");
       else log.info(drain, "connections drained");
+      upgrades.close();
+      await federated?.dispose();
       await services.stop();
     },
   };

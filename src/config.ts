@@ -226,6 +226,42 @@ const environmentSchema = z
     WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     /** Operations one graphql-ws connection may have open at once. Default 100. */
     WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(10_000).default(100),
+    /** Where the federated graph answers, over HTTP, SSE and graphql-ws. */
+    FEDERATION_PATH: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$/, "must be a path such as /federation/graphql")
+      .refine(
+        (path) => !["/graphql", "/metrics", "/"].includes(path) && !path.startsWith("/health/"),
+        "must not be a path the gateway answers already",
+      )
+      .default("/federation/graphql"),
+    /** How long a type with no callable instance stays in the supergraph. Default 600 s. */
+    FEDERATION_DROP_AFTER_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
+    /**
+     * Caller headers passed on to every subgraph fetch, comma-separated (x-request-id and
+     * traceparent always are). The gateway's own credentials never are.
+     */
+    FEDERATION_FORWARD_HEADERS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(",")
+          .map((name) => name.trim().toLowerCase())
+          .filter((name) => name !== ""),
+      )
+      .superRefine((names, ctx) => {
+        for (const name of names) {
+          if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+            ctx.addIssue({ code: "custom", message: `"${name}" is not a header name` });
+          } else if (NEVER_FORWARDED.has(name)) {
+            ctx.addIssue({
+              code: "custom",
+              message: `"${name}" is never forwarded: it carries the caller's gateway credentials or belongs to one hop`,
+            });
+          }
+        }
+      })
+      .default([]),
   })
   .superRefine((env, ctx) => {
     if (env.DISCOVERY_BACKEND === "redis" && !env.REDIS_URL && !env.REDIS_HOST) {
@@ -236,6 +272,26 @@ const environmentSchema = z
       });
     }
   });
+
+/** Headers FEDERATION_FORWARD_HEADERS may not name. */
+const NEVER_FORWARDED = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "host",
+  "content-length",
+  "content-type",
+  "accept",
+  "accept-encoding",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "x-request-id",
+  "traceparent",
+]);
 
 type RedisConfig = { url: string; keyPrefix: string };
 
@@ -265,6 +321,14 @@ export type Config = {
   /** Per-caller rate limits; `perMinute` 0: none. */
   rateLimits: { perMinute: number; burst: number };
   webSockets: { connectionInitTimeoutMs: number; maxSubscriptionsPerConnection: number };
+  federation: {
+    /** FEDERATION_PATH. */
+    path: string;
+    /** FEDERATION_DROP_AFTER_SECONDS, in ms. */
+    dropAfterMs: number;
+    /** FEDERATION_FORWARD_HEADERS, lower-cased. */
+    forwardHeaders: string[];
+  };
   breakers: BreakerSettings;
   calls: CallPolicySettings;
   workflows: {
@@ -331,6 +395,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webSockets: {
       connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
       maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    },
+    federation: {
+      path: e.FEDERATION_PATH,
+      dropAfterMs: e.FEDERATION_DROP_AFTER_SECONDS * 1000,
+      forwardHeaders: e.FEDERATION_FORWARD_HEADERS,
     },
     breakers: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,

@@ -36,6 +36,25 @@ export function createMetrics(
       labelNames: ["surface"] as const,
       registers: [registry],
     }),
+    subgraphFetches: new Counter({
+      name: "sig_subgraph_fetches_total",
+      help: "Fetches of the federated graph to subgraphs, by service type and outcome (ok or the error code).",
+      labelNames: ["type", "outcome"] as const,
+      registers: [registry],
+    }),
+    subgraphFetchDuration: new Histogram({
+      name: "sig_subgraph_fetch_duration_seconds",
+      help: "Time of a subgraph fetch, instances retried included, by service type.",
+      labelNames: ["type"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    compositions: new Counter({
+      name: "sig_supergraph_compositions_total",
+      help: "Supergraph compositions, by result (composed or failed).",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
     httpRequests: new Counter({
       name: "sig_http_requests_total",
       help: "HTTP requests answered, by route family and status code.",

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { Readable } from "node:stream";
 import {
   type BulkheadPolicy,
   bulkhead,
@@ -44,6 +45,14 @@ export type UpstreamResponse = {
 
 export type CallOutcome = UpstreamResponse & {
   attempts: number;
+  durationMs: number;
+};
+
+/** An answer read as it arrives (an event stream): its head now, its body as it comes. */
+export type StreamingOutcome = {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Readable;
   durationMs: number;
 };
 
@@ -231,10 +240,33 @@ export function createServiceClient({
     return answer;
   }
 
-  async function throughBreaker(
+  /** A request whose body is not read here: only a 5xx head is a failure, its body dropped. */
+  async function sendStreaming(call: OutgoingCall, signal: EventEmitter) {
+    const base = targetOf(call.baseUrl);
+    if (base.refusedBecause) throw new AddressRefusedError(base.refusedBecause);
+    const response = await agent.request({
+      origin: base.origin,
+      path: `${base.pathPrefix}${call.path}`,
+      method: call.method as "GET",
+      headers: call.headers,
+      body: call.body,
+      signal,
+    });
+    const headers = endToEnd(response.headers);
+    if (response.statusCode >= 500) {
+      await response.body.dump().catch(() => {});
+      throw new UpstreamStatusError(
+        { status: response.statusCode, headers, body: EMPTY },
+        parseRetryAfter(response.headers["retry-after"], clock.now()),
+      );
+    }
+    return { status: response.statusCode, headers, body: response.body as Readable };
+  }
+
+  async function throughBreaker<T>(
     breaker: InstanceBreaker,
-    attempt: () => Promise<UpstreamResponse>,
-  ): Promise<UpstreamResponse> {
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     const admitted = breaker.admit();
     const permit = admitted instanceof Promise ? await admitted : admitted;
     try {
@@ -273,6 +305,34 @@ export function createServiceClient({
           call.idempotent ? policy.retry.execute(once) : once(),
         );
         return { ...response, attempts, durationMs: performance.now() - started };
+      } catch (error) {
+        throw callError(error, call.serviceId, attempts, settings);
+      }
+    },
+
+    /**
+     * A request whose answer is read as it comes (a subscription's event stream). The
+     * breaker and the deadline apply until the answer's head arrives; the body then
+     * streams for as long as the service sends it, and `signal` ends it. Neither retried
+     * nor held in the bulkhead: a stream would hold its slot for its whole life.
+     */
+    async open(call: OutgoingCall, signal?: AbortSignal): Promise<StreamingOutcome> {
+      const breaker = breakerOf(call.serviceId);
+      const refusal = breaker.refusesNow();
+      if (refusal) throw refusedError(call.serviceId, refusal, 0);
+      const started = performance.now();
+      let attempts = 0;
+      try {
+        const response = await throughBreaker(breaker, () => {
+          attempts += 1;
+          return withDeadline(settings.timeoutMs, (abort) => {
+            const cancel = () => abort.emit("abort");
+            if (signal?.aborted) cancel();
+            signal?.addEventListener("abort", cancel, { once: true });
+            return sendStreaming(call, abort);
+          });
+        });
+        return { ...response, durationMs: performance.now() - started };
       } catch (error) {
         throw callError(error, call.serviceId, attempts, settings);
       }

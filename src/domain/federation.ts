@@ -52,8 +52,8 @@ export type SupergraphSnapshot = {
   subgraphs: SubgraphSummary[];
 };
 
-/** Published on every composition, successful or not. */
-export type SupergraphChange = SupergraphSnapshot & { at: string };
+/** Told on every composition, successful or not. */
+export type SupergraphChange = { supergraph: SupergraphSnapshot; at: string };
 
 /**
  * Subgraph URLs in the supergraph name no instance: they name the type, and each fetch is

@@ -1,10 +1,8 @@
-import type { Server } from "node:http";
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Caller } from "../domain/access.js";
-import { isGatewayError } from "../domain/errors.js";
 import type { Access } from "../services/access.js";
 import type { RateLimiter } from "../services/rate-limit.js";
 import { prepareOperation } from "./envelop-operation.js";
@@ -13,6 +11,8 @@ import { logLevelOf } from "./graphql-errors.js";
 import { operationCostErrors } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 import { createSubscriptionSharing } from "./shared-subscriptions.js";
+import { createSocketCallers } from "./socket-callers.js";
+import type { UpgradeRouter } from "./websockets.js";
 
 type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => unknown;
@@ -49,7 +49,7 @@ export type GraphQLWebSocketOptions = {
  * connectionParams or the upgrade request's headers.
  */
 export function attachGraphQLWebSocket(
-  server: Server,
+  upgrades: UpgradeRouter,
   graphql: Gateway,
   access: Access,
   log: Logger,
@@ -61,88 +61,35 @@ export function attachGraphQLWebSocket(
     onRateLimited,
   }: GraphQLWebSocketOptions = {},
 ) {
-  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: maxPayloadBytes });
+  const limits = { maxSubscriptionsPerConnection, rateLimiter, onRateLimited };
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes });
+  upgrades.route(GRAPHQL_PATH, wss);
   const sharing = createSubscriptionSharing((error) =>
     log[logLevelOf(error)]({ err: error }, "shared subscription stream failed"),
   );
-  // Who each socket authenticated as, at connection_init; by token, to close on revocation.
-  const callers = new WeakMap<WebSocket, Caller>();
-  const socketsByToken = new Map<string, Set<WebSocket>>();
-  const stopWatching = access.onInvalidated((tokenId) => {
-    for (const socket of socketsByToken.get(tokenId) ?? []) {
-      socket.close(4403, "Forbidden: the token was revoked or has expired");
-    }
-    socketsByToken.delete(tokenId);
-  });
+  const callers = createSocketCallers(access);
   const disposable = useServer(
     {
       connectionInitWaitTimeout: connectionInitTimeoutMs,
       // A missing or bad token closes the socket with 4403 before any operation runs.
-      onConnect: (ctx) => {
-        const fromParams = ctx.connectionParams?.authorization;
-        const authorization =
-          typeof fromParams === "string" ? fromParams : ctx.extra.request.headers.authorization;
-        try {
-          const caller = access.authenticate(
-            authorization,
-            ctx.extra.request.socket.remoteAddress ?? null,
-          );
-          callers.set(ctx.extra.socket, caller);
-          if (caller.tokenId !== null) {
-            const sockets = socketsByToken.get(caller.tokenId) ?? new Set<WebSocket>();
-            sockets.add(ctx.extra.socket);
-            socketsByToken.set(caller.tokenId, sockets);
-          }
-          return true;
-        } catch (error) {
-          if (isGatewayError(error)) return false;
-          throw error;
-        }
-      },
-      onClose: (ctx) => {
-        const caller = callers.get(ctx.extra.socket);
-        if (caller?.tokenId) socketsByToken.get(caller.tokenId)?.delete(ctx.extra.socket);
-      },
+      onConnect: (ctx) =>
+        callers.connect(ctx.extra.socket, ctx.extra.request, ctx.connectionParams),
+      onClose: (ctx) => callers.disconnect(ctx.extra.socket),
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) =>
         sharing.subscribe(args.document, args.operationName, args.variableValues, () =>
           (args.rootValue as EnvelopedRoot).subscribe(args),
         ) as never,
       onSubscribe: async (ctx, _id, payload) => {
-        const caller = callers.get(ctx.extra.socket);
+        const caller = callers.callerOf(ctx.extra.socket);
         // onConnect sets it for every socket it lets in; a revoked token's socket is closing.
-        if (!caller || (caller.tokenId !== null && !access.isValid(caller.tokenId))) {
-          ctx.extra.socket.close(4403, "Forbidden");
-          return [
-            new GraphQLError("The bearer token was revoked or has expired.", {
-              extensions: { code: "UNAUTHENTICATED" },
-            }),
-          ];
-        }
-        // graphql-ws has entered this operation already: it counts itself.
-        if (Object.keys(ctx.subscriptions).length > maxSubscriptionsPerConnection) {
-          return [
-            new GraphQLError(
-              `This connection has ${maxSubscriptionsPerConnection} operations open already, the most it may: complete one first.`,
-              {
-                extensions: {
-                  code: "BAD_REQUEST",
-                  limit: "subscriptions",
-                  max: maxSubscriptionsPerConnection,
-                },
-              },
-            ),
-          ];
-        }
-        const limited = rateLimiter?.enabled ? await rateLimiter.check(caller) : null;
-        if (limited) {
-          onRateLimited?.();
-          return [
-            new GraphQLError(`Too many requests: try again in ${limited.retryAfterSeconds} s.`, {
-              extensions: { code: "RATE_LIMITED", retryAfter: limited.retryAfterSeconds },
-            }),
-          ];
-        }
+        if (!caller) return refuseRevoked(ctx.extra.socket);
+        const refused = await admissionErrors(
+          caller,
+          Object.keys(ctx.subscriptions).length,
+          limits,
+        );
+        if (refused) return refused;
         const prepared = await prepareOperation(
           graphql,
           {
@@ -166,8 +113,73 @@ export function attachGraphQLWebSocket(
     },
     wss,
   );
-  // After useServer's own "connection" listener, which has just added its socket error
-  // handler: that one prints every error with console.error as the server's fault.
+  logSocketErrors(wss, log);
+  return {
+    async close() {
+      callers.stop();
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** What graphql-ws answers a subscribe from a socket whose token is no longer valid. */
+export function refuseRevoked(socket: WebSocket): GraphQLError[] {
+  socket.close(4403, "Forbidden");
+  return [
+    new GraphQLError("The bearer token was revoked or has expired.", {
+      extensions: { code: "UNAUTHENTICATED" },
+    }),
+  ];
+}
+
+export type AdmissionLimits = {
+  maxSubscriptionsPerConnection: number;
+  rateLimiter?: RateLimiter;
+  onRateLimited?: () => void;
+};
+
+/**
+ * Why a subscribe may not start: the socket has as many operations open as it may
+ * (graphql-ws has entered this one already, so it counts itself), or the caller's rate
+ * limit refuses it. Null: it may.
+ */
+export async function admissionErrors(
+  caller: Caller,
+  openOperations: number,
+  { maxSubscriptionsPerConnection, rateLimiter, onRateLimited }: AdmissionLimits,
+): Promise<GraphQLError[] | null> {
+  if (openOperations > maxSubscriptionsPerConnection) {
+    return [
+      new GraphQLError(
+        `This connection has ${maxSubscriptionsPerConnection} operations open already, the most it may: complete one first.`,
+        {
+          extensions: {
+            code: "BAD_REQUEST",
+            limit: "subscriptions",
+            max: maxSubscriptionsPerConnection,
+          },
+        },
+      ),
+    ];
+  }
+  const limited = rateLimiter?.enabled ? await rateLimiter.check(caller) : null;
+  if (limited) {
+    onRateLimited?.();
+    return [
+      new GraphQLError(`Too many requests: try again in ${limited.retryAfterSeconds} s.`, {
+        extensions: { code: "RATE_LIMITED", retryAfter: limited.retryAfterSeconds },
+      }),
+    ];
+  }
+  return null;
+}
+
+/**
+ * After useServer's own "connection" listener, which has just added its socket error
+ * handler: that one prints every error with console.error as the server's fault.
+ */
+export function logSocketErrors(wss: WebSocketServer, log: Logger): void {
   wss.on("connection", (socket) => {
     socket.removeAllListeners("error");
     socket.on("error", (error: Error & { code?: string }) => {
@@ -177,11 +189,4 @@ export function attachGraphQLWebSocket(
       log[clientsFault ? "info" : "error"]({ err: error }, "WebSocket closed on an error");
     });
   });
-  return {
-    async close() {
-      stopWatching();
-      await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    },
-  };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { Caller } from "../domain/access.js";
+import { type Caller, permits } from "../domain/access.js";
 import {
   AUDIT_OK,
   type AuditActor,
@@ -15,6 +15,13 @@ import type { SystemHealth } from "../services/health.js";
 import type { Services } from "../services/index.js";
 import type { RateLimited } from "../services/rate-limit.js";
 import { PayloadTooLargeError, readBody } from "./body.js";
+import type { FederatedGraph } from "./federation.js";
+import {
+  FEDERATION_FORBIDDEN,
+  forwardedHeaders,
+  notComposedMessage,
+  wantsExplain,
+} from "./federation-request.js";
 import { type Gateway, GRAPHQL_PATH, type ServerContext } from "./graphql.js";
 import { serveJsonFast } from "./graphql-fast-path.js";
 import { newRequestId } from "./request-id.js";
@@ -22,6 +29,13 @@ import { answerTargets, type RestAudit, type RestResponse, type RestRoutes } fro
 
 export type HttpServerOptions = {
   graphql: Gateway;
+  federation: {
+    graph: FederatedGraph;
+    /** FEDERATION_PATH. */
+    path: string;
+    /** FEDERATION_FORWARD_HEADERS. */
+    forwardHeaders: readonly string[];
+  };
   rest: RestRoutes;
   services: Services;
   metrics: Metrics;
@@ -50,18 +64,20 @@ export function listen(server: Server, port: number, host: string): Promise<void
  * GraphQL handed to yoga with the body already read (and bounded), the seed's REST routes.
  */
 export function createRequestListener(options: HttpServerOptions): RequestListener {
-  const { graphql, rest, services, metrics, log, maxRequestBodyBytes } = options;
+  const { graphql, federation, rest, services, metrics, log, maxRequestBodyBytes } = options;
 
   const routeFamily = (path: string) =>
     path === GRAPHQL_PATH
       ? "graphql"
-      : path.startsWith("/health/")
-        ? "health"
-        : path === "/metrics"
-          ? "metrics"
-          : rest.prefixes.some((prefix) => path.startsWith(prefix))
-            ? "rest"
-            : "other";
+      : path === federation.path
+        ? "federation"
+        : path.startsWith("/health/")
+          ? "health"
+          : path === "/metrics"
+            ? "metrics"
+            : rest.prefixes.some((prefix) => path.startsWith(prefix))
+              ? "rest"
+              : "other";
 
   async function route(
     req: IncomingMessage,
@@ -70,7 +86,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     url: URL,
     family: ReturnType<typeof routeFamily>,
   ) {
-    const caller = needsNoToken(req, url) ? null : authenticate(req);
+    const caller = needsNoToken(req, url, federation.path) ? null : authenticate(req);
     if (caller instanceof GatewayError) {
       // A change attempted without a valid token is recorded, as anonymous at its address.
       // Only over REST, where the route says so without reading the body: telling a
@@ -101,7 +117,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
           // without asking first (no CORS preflight): refused, against request forgery.
           if (!GRAPHQL_BODY_TYPES.has(mediaTypeOf(req))) {
             req.resume();
-            return sendGraphQLError(res, 415, UNSUPPORTED_GRAPHQL_BODY, "BAD_REQUEST");
+            return sendGraphQLError(res, 415, unsupportedBody(GRAPHQL_PATH), "BAD_REQUEST");
           }
           const body = await readBody(req, maxRequestBodyBytes);
           if (isJsonArray(body)) {
@@ -115,6 +131,8 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         await graphql(req, res, context);
         return;
       }
+      case "federation":
+        return answerFederated(req, res, requestId, caller);
       case "health":
         return health(url.pathname, res);
       case "metrics":
@@ -145,10 +163,57 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
             service: options.serviceName,
             status: "running",
             graphql: GRAPHQL_PATH,
+            federation: federation.path,
           });
         }
         return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
     }
+  }
+
+  /**
+   * The federated graph, under the same rules as /graphql (token, rate limit, JSON bodies
+   * only, no batches), for callers that may call services. Until a supergraph is
+   * composed it answers 503 saying why, rather than the runtime's 500.
+   */
+  async function answerFederated(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    authenticated: Caller | null,
+  ): Promise<void> {
+    const caller = authenticated ?? anonymous(req);
+    const servesPage = authenticated === null;
+    if (!servesPage && !permits(caller, "callServices")) {
+      req.resume();
+      return sendGraphQLError(res, 403, FEDERATION_FORBIDDEN, "FORBIDDEN");
+    }
+    if (services.supergraph.current() === null) {
+      req.resume();
+      res.setHeader("retry-after", "1");
+      return sendGraphQLError(
+        res,
+        503,
+        notComposedMessage(services.supergraph.snapshot()),
+        "SERVICE_UNAVAILABLE",
+      );
+    }
+    if (req.method === "POST") {
+      if (!GRAPHQL_BODY_TYPES.has(mediaTypeOf(req))) {
+        req.resume();
+        return sendGraphQLError(res, 415, unsupportedBody(federation.path), "BAD_REQUEST");
+      }
+      const body = await readBody(req, maxRequestBodyBytes);
+      if (isJsonArray(body)) return sendGraphQLError(res, 400, BATCH_REFUSED, "BAD_REQUEST");
+      (req as IncomingMessage & { body?: Buffer }).body = body;
+    }
+    endOnRevocation(res, caller);
+    await federation.graph.handle(req, res, {
+      requestId,
+      caller,
+      traceparent: headerValue(req.headers.traceparent),
+      forwarded: forwardedHeaders(req.headers, federation.forwardHeaders),
+      explain: wantsExplain(req.headers, caller) ? [] : null,
+    });
   }
 
   async function answerRest(
@@ -332,11 +397,11 @@ function parseRequestUrl(target: string | undefined): URL | null {
  * send none), the root's name and version, and GraphiQL's page itself (its requests
  * carry the token from its headers editor).
  */
-function needsNoToken(req: IncomingMessage, url: URL): boolean {
+function needsNoToken(req: IncomingMessage, url: URL, federationPath: string): boolean {
   if (url.pathname === "/health/alive" || url.pathname === "/health/ready") return true;
   if (url.pathname === "/" && req.method === "GET") return true;
   return (
-    url.pathname === GRAPHQL_PATH &&
+    (url.pathname === GRAPHQL_PATH || url.pathname === federationPath) &&
     req.method === "GET" &&
     !url.searchParams.has("query") &&
     (req.headers.accept ?? "").includes("text/html")
@@ -354,8 +419,8 @@ function isProbe(path: string): boolean {
  * and `application/graphql` are refused. Only the JSON types need a CORS preflight.
  */
 const GRAPHQL_BODY_TYPES = new Set(["application/json", "application/graphql+json"]);
-const UNSUPPORTED_GRAPHQL_BODY =
-  "POST /graphql takes a JSON body: send content-type application/json (forms and text/plain are refused, against cross-site request forgery).";
+const unsupportedBody = (path: string) =>
+  `POST ${path} takes a JSON body: send content-type application/json (forms and text/plain are refused, against cross-site request forgery).`;
 const BATCH_REFUSED = "Batched operations are not accepted: send one operation per request.";
 
 /** The media type of the request body, lower-cased and without parameters; "" when none. */
@@ -387,7 +452,7 @@ function refuseRateLimited(res: ServerResponse, family: string, limited: RateLim
   const retryAfter = limited.retryAfterSeconds;
   res.setHeader("retry-after", String(retryAfter));
   const message = `Too many requests: try again in ${retryAfter} s.`;
-  if (family === "graphql") {
+  if (family === "graphql" || family === "federation") {
     return sendGraphQLError(res, 429, message, "RATE_LIMITED", { retryAfter });
   }
   return sendJson(res, 429, { detail: message, code: "RATE_LIMITED", retryAfter });
@@ -396,7 +461,7 @@ function refuseRateLimited(res: ServerResponse, family: string, limited: RateLim
 /** 401 in the shape of the surface asked: GraphQL errors on /graphql, `{detail, code}` elsewhere. */
 function refuse(res: ServerResponse, family: string, error: GatewayError) {
   res.setHeader("www-authenticate", 'Bearer realm="service-integration-gateway"');
-  if (family === "graphql") {
+  if (family === "graphql" || family === "federation") {
     return sendJson(res, 401, {
       errors: [{ message: error.message, extensions: { code: error.code } }],
     });

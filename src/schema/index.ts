@@ -8,6 +8,7 @@ import "./calls.js";
 import "./workflows.js";
 import "./access.js";
 import "./audit.js";
+import "./federation.js";
 import { builder } from "./builder.js";
 
 /** The gateway's GraphQL schema; domain files register their types on import. */

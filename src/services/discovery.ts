@@ -30,6 +30,14 @@ export type ServiceFilter = {
   includeOffline?: boolean | null;
 };
 
+/** Narrowing a selection beyond status and breakers (federation's routing). */
+export type SelectionPreference = {
+  /** Only instances that pass are ever chosen. */
+  only?: (service: ServiceRecord) => boolean;
+  /** Chosen among these when any is selectable; among the rest only when none is. */
+  prefer?: (service: ServiceRecord) => boolean;
+};
+
 export type DiscoveryDeps = {
   store: RegistryStore;
   maxPageSize: number;
@@ -91,13 +99,15 @@ export function createDiscovery({
      * One instance of a type to call, or null when none is selectable. OFFLINE and
      * MAINTENANCE instances are never chosen, nor any whose circuit breaker refuses calls
      * now (ISOLATED, OPEN before its reset timeout, half-open with its trials taken), nor
-     * any in `exclude`; DEGRADED ones only when no ONLINE one is left. An OPEN breaker
+     * any in `exclude`; DEGRADED ones only when no ONLINE one is left (among the
+     * preferred ones, when any of those is selectable). An OPEN breaker
      * past its reset timeout is selectable: its trial calls are how it recovers.
      */
     async select(
       type: string,
       requested?: string | null,
       exclude?: ReadonlySet<string>,
+      { only, prefer }: SelectionPreference = {},
     ): Promise<ServiceRecord | null> {
       limitText(type, "type");
       const strategy = requested ?? DEFAULT_STRATEGY;
@@ -107,9 +117,14 @@ export function createDiscovery({
       const normalizedType = normalizeServiceType(type);
       const available = (
         await store.find({ type: normalizedType, statuses: CALLABLE_STATUSES })
-      ).filter((service) => isCallable(service.id) && !exclude?.has(service.id));
-      const online = available.filter((service) => service.status === "ONLINE");
-      const pool = (online.length > 0 ? online : available).sort(byId);
+      ).filter(
+        (service) =>
+          isCallable(service.id) && !exclude?.has(service.id) && (only?.(service) ?? true),
+      );
+      const preferred = prefer ? available.filter(prefer) : [];
+      const candidates = preferred.length > 0 ? preferred : available;
+      const online = candidates.filter((service) => service.status === "ONLINE");
+      const pool = (online.length > 0 ? online : candidates).sort(byId);
       if (pool.length === 0) return null;
       switch (strategy as SelectionStrategy) {
         case "ROUND_ROBIN":

@@ -31,6 +31,8 @@ export type HealthDeps = {
   selfPreservation: () => SelfPreservation;
   /** Standing warnings, e.g. that no token is configured. */
   warnings?: readonly string[];
+  /** Reasons to be DEGRADED found elsewhere (a failed supergraph composition). */
+  degradedBecause?: () => readonly string[];
   now?: () => Date;
 };
 
@@ -48,6 +50,7 @@ export function createHealth({
   breakers,
   selfPreservation,
   warnings = [],
+  degradedBecause = () => [],
   now = () => new Date(systemClock.now()),
 }: HealthDeps) {
   return {
@@ -89,6 +92,7 @@ export function createHealth({
           .filter((breaker) => breaker.state !== "CLOSED")
           .map((breaker) => `circuit breaker of ${breaker.serviceId} is ${breaker.state}`),
         ...(preservation.active ? ["heartbeat expiry held by self-preservation"] : []),
+        ...degradedBecause(),
       ];
       const status: SystemStatus =
         unhealthy.length > 0 ? "UNHEALTHY" : degraded.length > 0 ? "DEGRADED" : "HEALTHY";

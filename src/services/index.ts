@@ -23,6 +23,8 @@ import { createBreakers } from "./breakers.js";
 import { createCalls } from "./calls.js";
 import { createDiscovery } from "./discovery.js";
 import { createExpirySweeper } from "./expiry.js";
+import { composeSupergraph } from "./federation-compose.js";
+import { createSdlReader } from "./federation-sdl.js";
 import { createHealth } from "./health.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
 import { createLiveStore } from "./live-store.js";
@@ -30,6 +32,8 @@ import { createProber } from "./prober.js";
 import { createRateLimiter, type RateLimitSettings } from "./rate-limit.js";
 import { createReadiness } from "./readiness.js";
 import { createRegistry } from "./registry.js";
+import { createSubgraphFetch } from "./subgraph-fetch.js";
+import { createSupergraph } from "./supergraph.js";
 import { createWatch } from "./watch.js";
 import { createWorkflows } from "./workflows.js";
 
@@ -72,6 +76,17 @@ export type ServicesDeps = {
   auditRetentionDays?: number;
   /** How often the audit log is written through an outage. Default 1,000 ms. */
   auditRetryIntervalMs?: number;
+  /** The federated graph's composition; defaults when omitted. */
+  federation?: {
+    /** FEDERATION_DROP_AFTER_SECONDS, in ms. */
+    dropAfterMs?: number;
+    /** How long registry events are gathered into one composition. Default 50 ms. */
+    debounceMs?: number;
+    /** Told of each new supergraph, before it is reported: the server swaps to it. */
+    onComposed?: (supergraphSdl: string) => Promise<void>;
+    /** Told of every composition's result (metrics). */
+    onResult?: (result: "composed" | "failed") => void;
+  };
 };
 
 /** The facade every adapter (GraphQL, REST) calls; domain rules live behind it. */
@@ -185,6 +200,26 @@ export function createServices(deps: ServicesDeps) {
     client,
     breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
   });
+  const supergraph = createSupergraph({
+    store,
+    events: deps.events,
+    sdl: createSdlReader(client),
+    compose: composeSupergraph,
+    isCallable: breakers.isCallable,
+    clock,
+    log: deps.log.child({ component: "supergraph" }),
+    dropAfterMs: deps.federation?.dropAfterMs,
+    debounceMs: deps.federation?.debounceMs,
+    onComposed: (sdl) => deps.federation?.onComposed?.(sdl) ?? Promise.resolve(),
+    onResult: (result) => deps.federation?.onResult?.(result),
+  });
+  const subgraphs = createSubgraphFetch({
+    discovery,
+    client,
+    breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
+    composedVersionOf: supergraph.composedVersionOf,
+    strategyOf: supergraph.strategyOf,
+  });
   const workflows = createWorkflows({
     repository: createWorkflowRepository(deps.database.db, clock),
     events: deps.events,
@@ -197,6 +232,7 @@ export function createServices(deps: ServicesDeps) {
   });
   /** Writes what is pending; the caller closes the backends afterwards. */
   async function stop(): Promise<void> {
+    await supergraph.stop();
     await workflows.stop();
     await liveStore.stop();
     await prober.stop();
@@ -226,6 +262,8 @@ export function createServices(deps: ServicesDeps) {
     breakers,
     workflows,
     calls,
+    supergraph,
+    subgraphs,
     expiry,
     prober,
     watch: createWatch(deps.events),
@@ -236,6 +274,12 @@ export function createServices(deps: ServicesDeps) {
       breakers,
       selfPreservation: expiry.selfPreservation,
       warnings: access.mode === "open" ? [OPEN_MODE_WARNING] : [],
+      degradedBecause: () => {
+        const { status, errors } = supergraph.snapshot();
+        return status === "FAILED"
+          ? [`supergraph composition failed (the last good one serves): ${errors.join("; ")}`]
+          : [];
+      },
       now,
     }),
 
@@ -250,6 +294,7 @@ export function createServices(deps: ServicesDeps) {
         expiry.start();
         if (deps.probes?.enabled ?? true) prober.start();
         await workflows.start();
+        supergraph.start();
       } catch (error) {
         // Nothing keeps running behind a start that failed.
         await stop().catch(() => {});

@@ -73,6 +73,8 @@ export async function startGateway(
     webSockets?: Partial<Config["webSockets"]>;
     /** AUDIT_RETENTION_DAYS; 30 when omitted. */
     auditRetentionDays?: number;
+    /** FEDERATION_PATH, FEDERATION_DROP_AFTER_SECONDS (ms), FEDERATION_FORWARD_HEADERS. */
+    federation?: Partial<Config["federation"]>;
   } = {},
 ) {
   const adminToken =
@@ -125,6 +127,12 @@ export async function startGateway(
         riseAfter: 2,
         ...options.probes,
       },
+      federation: {
+        path: "/federation/graphql",
+        dropAfterMs: 600_000,
+        forwardHeaders: [],
+        ...options.federation,
+      },
       breakers: { ...defaultBreakerSettings, ...options.breakers },
       // Short waits, so retries and timeouts do not slow the suite down.
       calls: { ...defaultCallPolicy, timeoutMs: 1000, retryBaseDelayMs: 10, ...options.calls },
@@ -152,12 +160,13 @@ export async function startGateway(
   });
   const { url } = await app.start();
 
-  async function graphql<T = Record<string, unknown>>(
+  async function graphqlAt<T>(
+    path: string,
     query: string,
-    variables: Record<string, unknown> = {},
-    headers: Record<string, string> = {},
+    variables: Record<string, unknown>,
+    headers: Record<string, string>,
   ): Promise<GraphQLResponse<T>> {
-    const response = await fetch(`${url}/graphql`, {
+    const response = await fetch(`${url}${path}`, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -177,7 +186,18 @@ export async function startGateway(
     app,
     store,
     database,
-    graphql,
+    /** An operation on the control plane, /graphql. */
+    graphql: <T = Record<string, unknown>>(
+      query: string,
+      variables: Record<string, unknown> = {},
+      headers: Record<string, string> = {},
+    ) => graphqlAt<T>("/graphql", query, variables, headers),
+    /** An operation on the federated graph. */
+    federated: <T = Record<string, unknown>>(
+      query: string,
+      variables: Record<string, unknown> = {},
+      headers: Record<string, string> = {},
+    ) => graphqlAt<T>(options.federation?.path ?? "/federation/graphql", query, variables, headers),
     /**
      * Unregisters every service, between tests: from the database too, since a
      * registration the live store misses takes its owner and status from there.

@@ -1,0 +1,231 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  createGatewayRuntime,
+  type GatewayPlugin,
+  type GatewayRuntime,
+} from "@graphql-hive/gateway-runtime";
+import { Logger as HiveLogger } from "@graphql-hive/logger";
+import { PinoLogWriter } from "@graphql-hive/logger/writers/pino";
+import httpTransport from "@graphql-mesh/transport-http";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import {
+  type DocumentNode,
+  GraphQLError,
+  getOperationAST,
+  NoSchemaIntrospectionCustomRule,
+} from "graphql";
+import type { Logger } from "pino";
+import type { Caller } from "../domain/access.js";
+import { typeOfSubgraphUrl } from "../domain/federation.js";
+import type { Metrics } from "../metrics.js";
+import type {
+  SubgraphFetch,
+  SubgraphFetchRecord,
+  SubgraphOperation,
+} from "../services/subgraph-fetch.js";
+import type { Supergraph } from "../services/supergraph.js";
+import { useEndOnStop } from "./end-on-stop.js";
+import { useOperationLimits } from "./operation-limits.js";
+import { newRequestId } from "./request-id.js";
+
+/** What the HTTP server (or graphql-ws) hands the federated graph with each request. */
+export type FederationContext = {
+  requestId: string;
+  caller: Caller;
+  traceparent: string | null;
+  /** The caller's headers on FEDERATION_FORWARD_HEADERS, passed to every subgraph. */
+  forwarded: Record<string, string>;
+  /** Where each subgraph fetch is recorded when the caller asked for `explain`. */
+  explain: SubgraphFetchRecord[] | null;
+};
+
+export type FederatedGraphOptions = {
+  supergraph: Pick<Supergraph, "current">;
+  subgraphs: SubgraphFetch;
+  /** FEDERATION_PATH. */
+  path: string;
+  graphiql: boolean;
+  introspection: boolean;
+  metrics: Metrics;
+  log: Logger;
+  /** Aborted when the gateway begins to stop: open subscriptions complete. */
+  stopping: AbortSignal;
+  /** How long an operation in flight keeps the graph it started on after a reload. */
+  drainTimeoutMs?: number;
+};
+
+export type FederatedGraph = {
+  readonly runtime: GatewayRuntime<FederationContext>;
+  handle(req: IncomingMessage, res: ServerResponse, context: FederationContext): Promise<void>;
+  /** Swaps to the supergraph the composer holds now; resolves when the next request sees it. */
+  reload(): Promise<void>;
+  dispose(): Promise<void>;
+};
+
+/**
+ * The federated graph: Hive's gateway runtime, planning over the supergraph the registry
+ * composed, every subgraph fetch sent by `subgraphs` to an instance discovery picks.
+ * Reloads drain (`gracefulSchemaReload`): an operation in flight finishes on the graph
+ * it started on, so a mutation that reached a subgraph is never answered 503.
+ */
+export function createFederatedGraph(options: FederatedGraphOptions): FederatedGraph {
+  const { metrics, subgraphs, log } = options;
+  const routing: GatewayPlugin<FederationContext> = {
+    onFetch({ url, context, executionRequest, setFetchFn }) {
+      const type = typeOfSubgraphUrl(url);
+      // Not a subgraph call: the runtime fetching something of its own, left alone.
+      if (!type) return;
+      const operation = operationOf(executionRequest?.document, executionRequest?.operationName);
+      // Outside a request (the runtime's own work) the context has none of ours.
+      const request = context as Partial<FederationContext>;
+      setFetchFn(async (fetchUrl, init) => {
+        const { response, record } = await subgraphs.fetch({
+          type,
+          operation,
+          method: init?.method ?? "POST",
+          search: new URL(fetchUrl).search,
+          headers: init?.headers ?? {},
+          body: bodyText(init?.body),
+          signal: init?.signal ?? null,
+          requestId: request.requestId ?? newRequestId(undefined),
+          traceparent: request.traceparent ?? null,
+          forwarded: request.forwarded ?? {},
+        });
+        metrics.subgraphFetches.inc({ type, outcome: record.outcome });
+        metrics.subgraphFetchDuration.observe({ type }, record.durationMs / 1000);
+        request.explain?.push(record);
+        return response;
+      });
+    },
+    onExecute({ args }) {
+      const explain = (args.contextValue as Partial<FederationContext>).explain;
+      if (!explain) return;
+      return {
+        onExecuteDone({ result, setResult }) {
+          // A subscription's stream carries no per-operation explain.
+          if (Symbol.asyncIterator in result) return;
+          setResult({
+            ...result,
+            extensions: { ...result.extensions, explain: { fetches: explain.map(rounded) } },
+          });
+        },
+      };
+    },
+  };
+
+  const runtime = createGatewayRuntime<FederationContext>({
+    supergraph: () => options.supergraph.current() ?? "",
+    graphqlEndpoint: options.path,
+    transports: { http: httpTransport },
+    plugins: () => [
+      routing,
+      useOperationLimits(),
+      ...(options.introspection ? [] : [noIntrospection]),
+      useEndOnStop(options.stopping),
+    ],
+    gracefulSchemaReload: { drainTimeout: options.drainTimeoutMs ?? 30_000 },
+    maskedErrors: { maskError: maskFederatedError },
+    // The gateway's own x-request-id is passed on by the routing above.
+    requestId: false,
+    landingPage: false,
+    graphiql: options.graphiql
+      ? { title: "Service Integration Gateway: federated graph", subscriptionsProtocol: "WS" }
+      : false,
+    renderGraphiQL,
+    logging: new HiveLogger({
+      level: "warn",
+      writers: [new PinoLogWriter(log.child({ component: "federation" }))],
+    }),
+  });
+  stopDisposingOnSignals(runtime);
+
+  return {
+    runtime,
+    async handle(req, res, context) {
+      await runtime.handleNodeRequestAndResponse(req, res, context);
+    },
+    async reload() {
+      // Typed void, but a promise: the swap is done once it resolves.
+      await (runtime.invalidateUnifiedGraph() as unknown as Promise<void> | undefined);
+    },
+    async dispose() {
+      await runtime.dispose();
+    },
+  };
+}
+
+/**
+ * The runtime forces yoga's `disposeOnProcessTerminate`, which disposes it on SIGTERM
+ * and SIGINT by itself, aborting federated requests in flight while `app.stop()` is
+ * still draining them. The gateway disposes it in order from `app.stop()` instead.
+ * whatwg-node registers its handlers once per process, named `terminateHandler`.
+ */
+function stopDisposingOnSignals(runtime: GatewayRuntime<FederationContext>): void {
+  // Creating the stack is what registers the handlers, if nothing did yet.
+  void runtime.disposableStack;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    for (const listener of process.listeners(signal)) {
+      if (listener.name === "terminateHandler") process.removeListener(signal, listener);
+    }
+  }
+}
+
+const noIntrospection: GatewayPlugin<FederationContext> = {
+  onValidate({ addValidationRule }) {
+    addValidationRule(NoSchemaIntrospectionCustomRule);
+  },
+};
+
+function operationOf(
+  document: DocumentNode | undefined,
+  name: string | undefined,
+): SubgraphOperation {
+  const operation = document ? getOperationAST(document, name) : null;
+  return operation?.operation ?? "query";
+}
+
+function bodyText(body: unknown): string | null {
+  if (body == null) return null;
+  if (typeof body === "string") return body;
+  if (body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
+  return String(body);
+}
+
+function rounded(record: SubgraphFetchRecord) {
+  return { ...record, durationMs: Math.round(record.durationMs * 100) / 100 };
+}
+
+/** What a subgraph error may tell the client: its code and whose it is, never the request. */
+const KEPT_EXTENSIONS = ["code", "serviceName", "serviceType", "serviceId", "breakerState"];
+
+/**
+ * Errors a subgraph answered (or routing answered for it) keep their message and the
+ * extensions that say what failed; the runtime's own additions (the subgraph request
+ * and response) are dropped. Anything else is a bug and is masked, as on /graphql.
+ */
+function maskFederatedError(error: unknown, message: string): Error {
+  const graphqlError = error instanceof GraphQLError ? error : null;
+  if (!graphqlError)
+    return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
+  const original = graphqlError.originalError;
+  // A GraphQLError wrapping a thrown non-GraphQL error is an unexpected failure.
+  if (original && !(original instanceof GraphQLError) && !graphqlError.extensions.code) {
+    return new GraphQLError(message, {
+      nodes: graphqlError.nodes,
+      path: graphqlError.path,
+      extensions: { code: "INTERNAL_SERVER_ERROR" },
+    });
+  }
+  const extensions: Record<string, unknown> = {};
+  for (const name of KEPT_EXTENSIONS) {
+    if (graphqlError.extensions[name] !== undefined)
+      extensions[name] = graphqlError.extensions[name];
+  }
+  return new GraphQLError(graphqlError.message, {
+    nodes: graphqlError.nodes,
+    source: graphqlError.source,
+    positions: graphqlError.positions,
+    path: graphqlError.path,
+    extensions,
+  });
+}
