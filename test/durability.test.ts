@@ -88,10 +88,10 @@ describe("history", () => {
   it("stores nothing in the database for rejected input", async () => {
     const repository = createRegistryRepository(gateway.database.db);
     const before = await repository.loadAll();
-    const response = await gateway.graphql(REGISTER, {
-      input: { ...planner("bad"), baseUrl: "nope" },
-    });
-    expect(errorCodeOf(response)).toBe("BAD_USER_INPUT");
+    for (const bad of [{ baseUrl: "nope" }, { graphql: { path: "no-slash" } }]) {
+      const response = await gateway.graphql(REGISTER, { input: { ...planner("bad"), ...bad } });
+      expect(errorCodeOf(response)).toBe("BAD_USER_INPUT");
+    }
     expect(await repository.loadAll()).toEqual(before);
     expect(await repository.history("bad", { first: 10 })).toEqual([]);
   });
@@ -104,7 +104,11 @@ describe("restarts", () => {
       const opened = await openDatabase({ dataDir });
       await opened.migrate();
       const first = await startGateway({ database: opened });
-      dataOf(await first.graphql(REGISTER, { input: planner("kept") }));
+      dataOf(
+        await first.graphql(REGISTER, {
+          input: { ...planner("kept"), graphql: { path: "/api", kind: "PLAIN" } },
+        }),
+      );
       const beat = dataOf(
         await first.graphql<{ heartbeat: { lastHeartbeat: string } }>(
           `mutation { heartbeat(id: "kept") { lastHeartbeat } }`,
@@ -119,13 +123,19 @@ describe("restarts", () => {
       try {
         const found = dataOf(
           await second.graphql<{
-            service: { id: string; tags: string[]; lastHeartbeat: string } | null;
-          }>(`{ service(id: "kept") { id tags lastHeartbeat } }`),
+            service: {
+              id: string;
+              tags: string[];
+              lastHeartbeat: string;
+              graphql: { path: string; kind: string } | null;
+            } | null;
+          }>(`{ service(id: "kept") { id tags lastHeartbeat graphql { path kind } } }`),
         );
         expect(found.service).toEqual({
           id: "kept",
           tags: ["eu"],
           lastHeartbeat: beat.heartbeat.lastHeartbeat,
+          graphql: { path: "/api", kind: "PLAIN" },
         });
       } finally {
         await second.stop();
@@ -169,7 +179,11 @@ describe("restarts", () => {
 
     it("rebuilds a flushed Redis from PostgreSQL before reporting ready", async () => {
       const first = await gatewayOnBackends();
-      dataOf(await first.gateway.graphql(REGISTER, { input: planner("durable") }));
+      dataOf(
+        await first.gateway.graphql(REGISTER, {
+          input: { ...planner("durable"), graphql: { kind: "FEDERATION" } },
+        }),
+      );
       await first.stop();
 
       await deleteKeys(connection, keyPrefix);
@@ -178,11 +192,17 @@ describe("restarts", () => {
       try {
         expect((await fetch(`${second.gateway.url}/health/ready`)).status).toBe(200);
         const listed = dataOf(
-          await second.gateway.graphql<{ services: { nodes: { id: string; type: string }[] } }>(
-            `{ services(filter: { tags: ["eu"] }) { nodes { id type } } }`,
-          ),
+          await second.gateway.graphql<{
+            services: { nodes: { id: string; type: string; graphql: unknown }[] };
+          }>(`{ services(filter: { tags: ["eu"] }) { nodes { id type graphql { path kind } } } }`),
         );
-        expect(listed.services.nodes).toEqual([{ id: "durable", type: "PLANNING_SYSTEM" }]);
+        expect(listed.services.nodes).toEqual([
+          {
+            id: "durable",
+            type: "PLANNING_SYSTEM",
+            graphql: { path: "/graphql", kind: "FEDERATION" },
+          },
+        ]);
       } finally {
         await second.stop();
       }

@@ -1,6 +1,11 @@
 import DataLoader from "dataloader";
 import { and, desc, eq, getTableColumns, gte, inArray, lte, sql } from "drizzle-orm";
-import type { ServiceRecord, ServiceStatus, StatusChange } from "../domain/service.js";
+import {
+  type ServiceRecord,
+  type ServiceStatus,
+  type StatusChange,
+  withCurrentFields,
+} from "../domain/service.js";
 import type { Db } from "./client.js";
 import { guardDatabase } from "./errors.js";
 import { serviceStatusEvents, services } from "./schema.js";
@@ -143,6 +148,7 @@ function toRow(record: ServiceRecord): ServiceRow {
     heartbeatIntervalSeconds: record.heartbeatIntervalSeconds,
     ttlSeconds: record.ttlSeconds,
     probeIntervalSeconds: record.probeIntervalSeconds,
+    graphql: record.graphql,
     owner: record.owner,
     lastKnownStatus: record.status,
     lastHeartbeat: record.lastHeartbeat,
@@ -173,6 +179,7 @@ function fromRow(row: typeof services.$inferSelect): ServiceRecord {
     heartbeatIntervalSeconds: row.heartbeatIntervalSeconds,
     ttlSeconds: row.ttlSeconds,
     probeIntervalSeconds: row.probeIntervalSeconds,
+    graphql: row.graphql,
     owner: row.owner,
     status: row.lastKnownStatus as ServiceStatus,
     lastHeartbeat: iso(row.lastHeartbeat),
@@ -279,7 +286,8 @@ function historyOfMany(
     for (const row of rows) {
       const list = found.get(row.serviceId) ?? [];
       list.push({
-        service: row.service,
+        // Rows from before a field existed keep the service as it was written then.
+        service: withCurrentFields(row.service),
         previousStatus: row.fromStatus as ServiceStatus | null,
         status: row.toStatus as ServiceStatus,
         reason: row.reason,

@@ -12,6 +12,7 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+import type { GraphQLApi } from "../domain/federation.js";
 import type { JsonObject, JsonValue } from "../domain/json.js";
 import type { ServiceEndpoint, ServiceRecord } from "../domain/service.js";
 import type { StepCall } from "../domain/workflow.js";
@@ -41,6 +42,8 @@ export const services = pgTable(
     heartbeatIntervalSeconds: integer("heartbeat_interval_seconds").notNull(),
     ttlSeconds: integer("ttl_seconds").notNull(),
     probeIntervalSeconds: integer("probe_interval_seconds"),
+    /** Null when the service declares no GraphQL API (and for rows from before 0007). */
+    graphql: jsonb("graphql").$type<GraphQLApi>(),
     /** sha-256 of the registering bearer token; null when registered anonymously. */
     owner: text("owner"),
     lastKnownStatus: text("last_known_status").notNull(),

@@ -1,4 +1,5 @@
 import { badInput } from "./errors.js";
+import type { GraphQLApi } from "./federation.js";
 import type { JsonObject, JsonValue } from "./json.js";
 
 // The registry's vocabulary, shared by stores, services and the schema.
@@ -48,6 +49,8 @@ type ServiceRegistration = {
   ttlSeconds: number;
   /** Active probe period for this service; null uses the gateway's PROBE_INTERVAL_SECONDS. */
   probeIntervalSeconds: number | null;
+  /** The GraphQL API this instance serves, for the federated graph; null when it serves none. */
+  graphql: GraphQLApi | null;
 };
 
 /** A registered service as the live store holds it. Timestamps are ISO-8601 UTC. */
@@ -60,6 +63,17 @@ export type ServiceRecord = ServiceRegistration & {
   updatedAt: string;
   health: HealthCheck | null;
 };
+
+/**
+ * A record written before a field existed (a Redis doc, the snapshot in a history row or a
+ * kept change) lacks it; this gives it the field's "not declared" value, in place, so
+ * readers need not know which version wrote it.
+ */
+export function withCurrentFields(record: ServiceRecord): ServiceRecord {
+  // Only when missing: records of this version may be frozen (the memory store's are).
+  if (record.graphql === undefined) record.graphql = null;
+  return record;
+}
 
 export type StatusChange = {
   service: ServiceRecord;

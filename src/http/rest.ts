@@ -364,6 +364,7 @@ function toServiceInfo(service: ServiceRecord) {
     heartbeat_interval_seconds: service.heartbeatIntervalSeconds,
     ttl_seconds: service.ttlSeconds,
     probe_interval_seconds: service.probeIntervalSeconds,
+    graphql: service.graphql,
   };
 }
 
@@ -420,6 +421,8 @@ function registrationFromBody(raw: unknown): Record<string, unknown> {
     heartbeatIntervalSeconds: body.heartbeat_interval_seconds,
     ttlSeconds: body.ttl_seconds,
     probeIntervalSeconds: body.probe_interval_seconds,
+    // The same names as in GraphQL: { path, kind }, both optional.
+    graphql: body.graphql,
   };
 }
 

@@ -1,4 +1,5 @@
 import { type CircuitBreakerSnapshot, circuitStates } from "../domain/breaker.js";
+import { DEFAULT_GRAPHQL_PATH, type GraphQLApi } from "../domain/federation.js";
 import type {
   HealthCheck,
   ServiceEndpoint,
@@ -11,6 +12,27 @@ import { perItem } from "./cost.js";
 
 export const ServiceStatusEnum = builder.enumType("ServiceStatus", { values: serviceStatuses });
 export const CircuitStateEnum = builder.enumType("CircuitState", { values: circuitStates });
+
+const GraphQLApiKindEnum = builder.enumType("GraphQLApiKind", {
+  description: "How the gateway reads the schema of a declared GraphQL API.",
+  values: {
+    FEDERATION: {
+      description: "A Federation v1 or v2 subgraph; its SDL is read from `{ _service { sdl } }`.",
+    },
+    PLAIN: {
+      description:
+        "Any GraphQL API; its SDL is printed from introspection. It owns its root fields and shares no entity by key.",
+    },
+  } as const,
+});
+
+const GraphQLApiRef = builder.objectRef<GraphQLApi>("GraphQLApi").implement({
+  description: "Where a service instance serves GraphQL, for the federated graph.",
+  fields: (t) => ({
+    path: t.exposeString("path", { description: "A path on baseUrl, starting with /." }),
+    kind: t.expose("kind", { type: GraphQLApiKindEnum }),
+  }),
+});
 
 const ServiceEndpointRef = builder.objectRef<ServiceEndpoint>("ServiceEndpoint").implement({
   fields: (t) => ({
@@ -76,6 +98,12 @@ export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement(
       nullable: true,
       description: "Own probe period; null uses the gateway's default.",
     }),
+    graphql: t.field({
+      type: GraphQLApiRef,
+      nullable: true,
+      description: "The GraphQL API this instance serves; null when it serves none.",
+      resolve: (s) => s.graphql,
+    }),
     health: t.field({
       type: HealthCheckRef,
       nullable: true,
@@ -118,6 +146,15 @@ const ServiceEndpointInput = builder.inputType("ServiceEndpointInput", {
   }),
 });
 
+const GraphQLApiInput = builder.inputType("GraphQLApiInput", {
+  fields: (t) => ({
+    path: t.string({
+      description: `A path on baseUrl: starts with /, no whitespace, query or fragment. Default ${DEFAULT_GRAPHQL_PATH}.`,
+    }),
+    kind: t.field({ type: GraphQLApiKindEnum, description: "Default FEDERATION." }),
+  }),
+});
+
 const RegisterServiceInput = builder.inputType("RegisterServiceInput", {
   fields: (t) => ({
     id: t.id({ description: "Optional; a UUID is generated when absent." }),
@@ -139,6 +176,11 @@ const RegisterServiceInput = builder.inputType("RegisterServiceInput", {
     ttlSeconds: t.int({ description: "OFFLINE after this long without a heartbeat. Default 90." }),
     probeIntervalSeconds: t.int({
       description: "How often to probe healthCheckUrl; default PROBE_INTERVAL_SECONDS.",
+    }),
+    graphql: t.field({
+      type: GraphQLApiInput,
+      description:
+        "The GraphQL API this instance serves, to join the federated graph. Absent: none, also when re-registering.",
     }),
   }),
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { AddressPolicy, HostRefusal } from "../clients/address-guard.js";
 import { badInput } from "../domain/errors.js";
+import { DEFAULT_GRAPHQL_PATH, graphqlApiKinds } from "../domain/federation.js";
 import type { JsonObject } from "../domain/json.js";
 import { httpMethods, normalizeServiceType, type ServiceEndpoint } from "../domain/service.js";
 import type { JsonLimits } from "../lib/json-bounds.js";
@@ -70,6 +71,27 @@ const endpointSchema = z.object({
   requiredPermissions: z.array(trimmed(200)).max(50).default([]),
 });
 
+/**
+ * The GraphQL API an instance declares. GraphQL sends an omitted field of an input object
+ * as absent but lets a client send null; either means "the default". The path is joined to
+ * baseUrl as it is, so a query or fragment in it would change what is fetched.
+ */
+const graphqlApiSchema = z.object({
+  path: trimmed(512)
+    .startsWith("/", "must start with /")
+    .regex(/^\S+$/, "must not contain whitespace")
+    .regex(/^[^?#]+$/, "must be a path alone, without a query (?) or fragment (#)")
+    .nullish()
+    .transform((path) => path ?? DEFAULT_GRAPHQL_PATH),
+  kind: z
+    .string()
+    .trim()
+    .transform((kind) => kind.toUpperCase())
+    .pipe(z.enum(graphqlApiKinds, { error: `must be one of ${graphqlApiKinds.join(", ")}` }))
+    .nullish()
+    .transform((kind) => kind ?? "FEDERATION"),
+});
+
 /** Bounds of `metadata`: checked in parseRegistration, before anything serialises it. */
 const METADATA_LIMITS: JsonLimits = {
   maxDepth: MAX_JSON_DEPTH,
@@ -126,6 +148,8 @@ function registrationSchemaFor(policy: Pick<AddressPolicy, "forbiddenHost">) {
       heartbeatIntervalSeconds: z.number().int().min(1).max(3600).default(30),
       ttlSeconds: z.number().int().min(1).max(86_400).default(90),
       probeIntervalSeconds: z.number().int().min(1).max(3600).nullable().default(null),
+      /** Absent when the instance serves no GraphQL API; a re-registration without it withdraws it. */
+      graphql: graphqlApiSchema.nullable().default(null),
     })
     .transform((input, ctx) => {
       if (input.ttlSeconds < input.heartbeatIntervalSeconds) {

@@ -1,10 +1,11 @@
 import type { Redis, Result } from "ioredis";
 import { GatewayError } from "../domain/errors.js";
-import type {
-  HealthCheck,
-  RegistryChangeEvent,
-  ServiceRecord,
-  ServiceStatus,
+import {
+  type HealthCheck,
+  type RegistryChangeEvent,
+  type ServiceRecord,
+  type ServiceStatus,
+  withCurrentFields,
 } from "../domain/service.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { luaSource } from "./lua.js";
@@ -122,7 +123,7 @@ export function createRedisRegistryStore({
           record.lastHeartbeat = lastHeartbeat;
           record.owner = owner;
           record.health = health;
-          return record;
+          return withCurrentFields(record);
         });
       }),
 
@@ -227,7 +228,11 @@ export function createRedisRegistryStore({
           redis.zrange(key, 0, 0, "WITHSCORES"),
         ]);
         return {
-          events: events.map((event) => JSON.parse(event) as RegistryChangeEvent),
+          events: events.map((json) => {
+            const event = JSON.parse(json) as RegistryChangeEvent;
+            withCurrentFields(event.service);
+            return event;
+          }),
           oldestKept: oldest[1] === undefined ? null : Number(oldest[1]),
         };
       }),
@@ -273,7 +278,8 @@ function toRecord(
   record.lastHeartbeat = lastHeartbeat;
   record.owner = owner === "" ? null : owner;
   record.health = health === "" ? null : (JSON.parse(health) as HealthCheck);
-  return record;
+  // A doc written by an older gateway lacks the fields added since.
+  return withCurrentFields(record);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRegistryRepository, type RegistryRepository } from "../../src/db/registry.js";
 import type { ServiceRecord, StatusChange } from "../../src/domain/service.js";
@@ -46,6 +47,21 @@ for (const kind of ["pglite", "postgres"] as const) {
       });
       await save(record, change(record, null, record.registeredAt));
       expect(await repository.loadAll()).toEqual([record]);
+    });
+
+    it("keeps a declared GraphQL API; rows from before it declare none", async () => {
+      const record = serviceRecord({ graphql: { path: "/graphql", kind: "FEDERATION" } });
+      await save(record, change(record, null, record.registeredAt));
+      expect(await repository.loadAll()).toEqual([record]);
+      expect((await repository.history(record.id, { first: 1 }))[0]?.service).toEqual(record);
+
+      // What a gateway before migration 0007 left: no column value, no field in the history.
+      await test.database.db.execute(sql`UPDATE services SET graphql = NULL`);
+      await test.database.db.execute(
+        sql`UPDATE service_status_events SET service = service - 'graphql'`,
+      );
+      expect(await repository.getMany([record.id])).toEqual([{ ...record, graphql: null }]);
+      expect((await repository.history(record.id, { first: 1 }))[0]?.service.graphql).toBeNull();
     });
 
     it("upserts by id, and records a transition only when given one", async () => {

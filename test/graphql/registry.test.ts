@@ -10,7 +10,7 @@ const REGISTER = /* GraphQL */ `
       id name type version baseUrl healthCheckUrl status
       endpoints { path method description requiredPermissions }
       capabilities tags metadata lastHeartbeat registeredAt
-      heartbeatIntervalSeconds ttlSeconds health { status }
+      heartbeatIntervalSeconds ttlSeconds health { status } graphql { path kind }
       circuitBreaker { serviceId state failureCount failureThreshold resetTimeoutMs halfOpenMaxCalls }
     }
   }
@@ -77,6 +77,7 @@ describe("registry over GraphQL", () => {
       heartbeatIntervalSeconds: 30,
       ttlSeconds: 90,
       health: null,
+      graphql: null,
       circuitBreaker: {
         serviceId: service.id,
         state: "CLOSED",
@@ -134,6 +135,15 @@ describe("registry over GraphQL", () => {
       { endpoints: [{ path: "/x", method: "FETCH" }] },
       "input.endpoints.0.method",
     ],
+    ["a GraphQL path without a leading /", { graphql: { path: "graphql" } }, "input.graphql.path"],
+    ["a GraphQL path with whitespace", { graphql: { path: "/graph ql" } }, "input.graphql.path"],
+    ["a GraphQL path with a query", { graphql: { path: "/graphql?x=1" } }, "input.graphql.path"],
+    ["a GraphQL path with a fragment", { graphql: { path: "/graphql#x" } }, "input.graphql.path"],
+    [
+      "an over-long GraphQL path",
+      { graphql: { path: `/${"a".repeat(512)}` } },
+      "input.graphql.path",
+    ],
   ])(
     "rejects %s with BAD_USER_INPUT naming the field, storing nothing",
     async (_case, change, field) => {
@@ -143,6 +153,34 @@ describe("registry over GraphQL", () => {
       expect(await serviceCount()).toBe(0);
     },
   );
+
+  it("takes a declared GraphQL API, its path defaulting to /graphql, its kind to FEDERATION", async () => {
+    const plain = dataOf(await register({ ...planner, id: "plain", graphql: { kind: "PLAIN" } }));
+    expect(plain.registerService.graphql).toEqual({ path: "/graphql", kind: "PLAIN" });
+    expect((await gateway.store.get("plain"))?.record.graphql).toEqual({
+      path: "/graphql",
+      kind: "PLAIN",
+    });
+    const federated = dataOf(
+      await register({ ...planner, id: "federated", graphql: { path: " /api/graphql " } }),
+    );
+    expect(federated.registerService.graphql).toEqual({
+      path: "/api/graphql",
+      kind: "FEDERATION",
+    });
+    // GraphQL lets a client send null for an input field: it means the default too.
+    const nulls = dataOf(
+      await register({ ...planner, id: "nulls", graphql: { path: null, kind: null } }),
+    );
+    expect(nulls.registerService.graphql).toEqual({ path: "/graphql", kind: "FEDERATION" });
+  });
+
+  it("withdraws a declared GraphQL API when a re-registration leaves it out", async () => {
+    dataOf(await register({ ...planner, id: "planner-1", graphql: {} }));
+    const again = dataOf(await register({ ...planner, id: "planner-1" }));
+    expect(again.registerService.graphql).toBeNull();
+    expect((await gateway.store.get("planner-1"))?.record.graphql).toBeNull();
+  });
 
   it("leaves the stored service untouched when an update is invalid", async () => {
     dataOf(await register({ ...planner, id: "planner-1" }));

@@ -53,6 +53,36 @@ describe("the seed's REST API", () => {
     expect(body.last_heartbeat).toBe(body.registered_at);
   });
 
+  it("takes a declared GraphQL API and returns it, read back the same", async () => {
+    const { status, body } = await call("POST", "/registry/services", {
+      ...seedRegistration,
+      graphql: { kind: "plain" },
+    });
+    expect(status).toBe(201);
+    expect(body.graphql).toEqual({ path: "/graphql", kind: "PLAIN" });
+    const read = await call("GET", "/registry/services/planner-1");
+    expect(read.body.graphql).toEqual({ path: "/graphql", kind: "PLAIN" });
+    const listed = await call("GET", "/discovery/services");
+    expect(listed.body.items[0].graphql).toEqual({ path: "/graphql", kind: "PLAIN" });
+
+    const without = await call("POST", "/registry/services", seedRegistration);
+    expect(without.body.graphql).toBeNull();
+  });
+
+  it("answers 422 naming input.graphql.path for a GraphQL path that is not a path", async () => {
+    for (const path of ["graphql", "/graph ql"]) {
+      const invalid = await call("POST", "/registry/services", {
+        ...seedRegistration,
+        graphql: { path },
+      });
+      expect(invalid).toMatchObject({
+        status: 422,
+        body: { code: "BAD_USER_INPUT", field: "input.graphql.path" },
+      });
+    }
+    expect((await call("GET", "/discovery/services")).body.items).toEqual([]);
+  });
+
   it("accepts the shared client's field names (service_type, url, no version)", async () => {
     const { status, body } = await call("POST", "/registry/services", {
       name: "coordinator",

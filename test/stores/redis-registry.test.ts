@@ -53,6 +53,25 @@ describe.runIf(available)("Redis registry store", () => {
     }
   });
 
+  it("reads a registration written before `graphql` existed as declaring none", async () => {
+    const redis = newRedis();
+    const keyPrefix = isolatedPrefix();
+    const store = createRedisRegistryStore({ redis, keyPrefix });
+    try {
+      const record = serviceRecord({ graphql: { path: "/graphql", kind: "FEDERATION" } });
+      await store.put(record, null);
+      // What an older gateway wrote: the same doc without the field.
+      const key = `${keyPrefix}service:${record.id}`;
+      const { graphql: _, ...older } = JSON.parse((await redis.hget(key, "doc")) as string);
+      await redis.hset(key, "doc", JSON.stringify(older));
+      expect((await store.get(record.id))?.record.graphql).toBeNull();
+      expect((await store.find({}))[0]?.graphql).toBeNull();
+    } finally {
+      await deleteKeys(redis, keyPrefix);
+      redis.disconnect();
+    }
+  });
+
   it("reloads its scripts after Redis forgets them (restart or SCRIPT FLUSH)", async () => {
     const redis = newRedis();
     const keyPrefix = isolatedPrefix();

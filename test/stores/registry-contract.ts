@@ -41,6 +41,7 @@ export function serviceRecord(overrides: Partial<ServiceRecord> = {}): ServiceRe
     heartbeatIntervalSeconds: 30,
     ttlSeconds: 90,
     probeIntervalSeconds: null,
+    graphql: null,
     owner: null,
     status: "ONLINE",
     lastHeartbeat: at,
@@ -76,6 +77,22 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
       const stored = await store.get(record.id);
       expect(stored).toEqual({ record, version: 1 });
       expect(await store.get("missing")).toBeNull();
+    });
+
+    it("keeps a declared GraphQL API, through get, find and a heartbeat", async () => {
+      const graphql = { path: "/api/graphql", kind: "PLAIN" } as const;
+      const record = await insert(serviceRecord({ graphql }));
+      expect((await store.get(record.id))?.record.graphql).toEqual(graphql);
+      expect((await store.find({ type: record.type }))[0]?.graphql).toEqual(graphql);
+      const beat = await store.heartbeat({
+        id: record.id,
+        at: "2026-02-01T10:00:00.000Z",
+        status: null,
+        callerOwner: null,
+        callerIsAdmin: false,
+        unownedIsOpen: true,
+      });
+      expect(beat).toMatchObject({ outcome: "ok", record: { graphql } });
     });
 
     it("refuses a write whose expected version is stale, and changes nothing", async () => {
