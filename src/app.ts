@@ -126,8 +126,8 @@ export function createApp(deps: AppDeps): App {
     auditRetentionDays: config.auditRetentionDays,
     federation: {
       dropAfterMs: config.federation.dropAfterMs,
-      onComposed: async () => {
-        await federated?.reload();
+      onComposed: async (supergraphSdl) => {
+        await federated?.reload(supergraphSdl);
       },
       onResult: (result) => metrics.compositions.inc({ result }),
     },

@@ -57,8 +57,8 @@ export type FederatedGraphOptions = {
 export type FederatedGraph = {
   readonly runtime: GatewayRuntime<FederationContext>;
   handle(req: IncomingMessage, res: ServerResponse, context: FederationContext): Promise<void>;
-  /** Swaps to the supergraph the composer holds now; resolves when the next request sees it. */
-  reload(): Promise<void>;
+  /** Swaps to this supergraph; resolves when the next request plans over it. */
+  reload(supergraphSdl: string): Promise<void>;
   dispose(): Promise<void>;
 };
 
@@ -113,8 +113,15 @@ export function createFederatedGraph(options: FederatedGraphOptions): FederatedG
     },
   };
 
+  // The supergraph the runtime plans over: set before each reload, so the runtime reads
+  // the new one when it reloads. Never asked for before one is composed: the server
+  // answers 503 until then.
+  let serving = options.supergraph.current();
   const runtime = createGatewayRuntime<FederationContext>({
-    supergraph: () => options.supergraph.current() ?? "",
+    supergraph: () => {
+      if (serving === null) throw new Error("no supergraph is composed yet");
+      return serving;
+    },
     graphqlEndpoint: options.path,
     transports: { http: httpTransport },
     plugins: () => [
@@ -142,9 +149,11 @@ export function createFederatedGraph(options: FederatedGraphOptions): FederatedG
   return {
     runtime,
     async handle(req, res, context) {
-      await runtime.handleNodeRequestAndResponse(req, res, context);
+      // As a request listener: handleNodeRequestAndResponse alone never writes the answer.
+      await runtime(req, res, context);
     },
-    async reload() {
+    async reload(supergraphSdl) {
+      serving = supergraphSdl;
       // Typed void, but a promise: the swap is done once it resolves.
       await (runtime.invalidateUnifiedGraph() as unknown as Promise<void> | undefined);
     },

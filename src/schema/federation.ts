@@ -1,24 +1,17 @@
 import { Repeater, SlidingBuffer } from "graphql-yoga";
 import {
-  graphqlApiKinds,
   type SubgraphSummary,
   type SupergraphChange,
   type SupergraphSnapshot,
   supergraphStatuses,
 } from "../domain/federation.js";
 import { builder } from "./builder.js";
+import { GraphQLApiKindEnum } from "./registry.js";
 
 const SupergraphStatusEnum = builder.enumType("SupergraphStatus", {
   description:
     "EMPTY: nothing composed yet. COMPOSED: the last composition succeeded and serves. FAILED: the last composition failed; the last good supergraph (if any) serves.",
   values: supergraphStatuses,
-});
-
-/** Declared here and on registration (registry.ts); one enum for both. */
-export const GraphQLApiKindEnum = builder.enumType("GraphQLApiKind", {
-  description:
-    "FEDERATION: a Federation v1 or v2 subgraph (SDL from `_service { sdl }`). PLAIN: any GraphQL API (SDL from introspection); it owns its root fields.",
-  values: graphqlApiKinds,
 });
 
 const SubgraphRef = builder.objectRef<SubgraphSummary>("Subgraph").implement({

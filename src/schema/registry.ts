@@ -13,7 +13,7 @@ import { perItem } from "./cost.js";
 export const ServiceStatusEnum = builder.enumType("ServiceStatus", { values: serviceStatuses });
 export const CircuitStateEnum = builder.enumType("CircuitState", { values: circuitStates });
 
-const GraphQLApiKindEnum = builder.enumType("GraphQLApiKind", {
+export const GraphQLApiKindEnum = builder.enumType("GraphQLApiKind", {
   description: "How the gateway reads the schema of a declared GraphQL API.",
   values: {
     FEDERATION: {

@@ -112,12 +112,7 @@ export function createSubgraphFetch(deps: SubgraphFetchDeps) {
         if (!mayTryAnother(error, request.operation)) break;
       }
     }
-    const error =
-      lastError ??
-      new GatewayError(
-        "SERVICE_UNAVAILABLE",
-        `No ${request.type} instance can answer: none is ONLINE or DEGRADED with its circuit breaker closed.`,
-      );
+    const error = unavailable(request.type, lastError, tried);
     const outcome = error.code;
     return {
       response: errorResponse(error, request.type, last),
@@ -172,6 +167,28 @@ export function createSubgraphFetch(deps: SubgraphFetchDeps) {
 }
 
 export type SubgraphFetch = ReturnType<typeof createSubgraphFetch>;
+
+/**
+ * What the fields of a type get when no instance answered. No instance to try, or none
+ * that could be reached, is SERVICE_UNAVAILABLE; an instance that answered (5xx, too
+ * large) or timed out keeps its own code.
+ */
+function unavailable(type: string, last: GatewayError | null, tried: string[]): GatewayError {
+  if (last === null) {
+    return new GatewayError(
+      "SERVICE_UNAVAILABLE",
+      `No ${type} instance can answer: none is ONLINE or DEGRADED with its circuit breaker closed.`,
+    );
+  }
+  const unreachable =
+    last.code === "UPSTREAM_ERROR" && last.details.status === undefined && last.cause !== undefined;
+  if (!unreachable) return last;
+  return new GatewayError(
+    "SERVICE_UNAVAILABLE",
+    `No ${type} instance could be reached (tried ${tried.join(", ")}): ${last.message}`,
+    last.details,
+  );
+}
 
 /**
  * Whether a failed fetch may go to another instance: always when nothing was sent (a

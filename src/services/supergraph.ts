@@ -77,7 +77,10 @@ export function createSupergraph(deps: SupergraphDeps) {
   const debounceMs = deps.debounceMs ?? 50;
   const dropAfterMs = deps.dropAfterMs ?? 600_000;
   const members = new Map<string, Member>();
-  /** SDL per `type@version`, read once: a version's API does not change under it. */
+  /**
+   * SDL per type and version, read once: a version's API does not change under it. Only
+   * versions some instance runs are kept, so it is bounded by the registry.
+   */
   const sdlCache = new Map<string, { kind: GraphQLApiKind; path: string; sdl: string }>();
   /** The input of the last composition tried, so a failing one is not retried on every event. */
   let lastAttempt: string | null = null;
@@ -152,6 +155,13 @@ export function createSupergraph(deps: SupergraphDeps) {
 
   async function examine(type: string, instances: ServiceRecord[], at: number): Promise<void> {
     const member = members.get(type);
+    // A version no instance runs any more is read again if one comes back: a developer
+    // restarting a service under the same version expects its new SDL.
+    const running = new Set(instances.map((service) => service.version));
+    for (const key of sdlCache.keys()) {
+      const [cachedType, version] = splitKey(key);
+      if (cachedType === type && !running.has(version)) sdlCache.delete(key);
+    }
     if (instances.length === 0) {
       // The last instance unregistered (or stopped declaring an API): gone at once.
       if (member) members.delete(type);
@@ -190,7 +200,7 @@ export function createSupergraph(deps: SupergraphDeps) {
   async function sdlOfNewest(type: string, callable: ServiceRecord[]) {
     const versions = [...new Set(callable.map((service) => service.version))].sort(newestFirst);
     for (const version of versions) {
-      const key = `${type}@${version}`;
+      const key = keyOf(type, version);
       const cached = sdlCache.get(key);
       if (cached) return { version, ...cached };
       for (const instance of callable.filter((service) => service.version === version)) {
@@ -369,6 +379,15 @@ function summaryOf(member: Member): SubgraphSummary {
     instances: member.instances,
     callable: member.callable,
   };
+}
+
+function keyOf(type: string, version: string): string {
+  return `${type}\u0000${version}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf("\u0000");
+  return [key.slice(0, at), key.slice(at + 1)];
 }
 
 function strategyAskedBy(instances: readonly ServiceRecord[]): string | null {
