@@ -24,7 +24,7 @@ export const DEFAULT_GRAPHQL_PATH = "/graphql";
  * composition failed; the last good supergraph (if any) still serves.
  */
 export const supergraphStatuses = ["EMPTY", "COMPOSED", "FAILED"] as const;
-export type SupergraphStatus = (typeof supergraphStatuses)[number];
+type SupergraphStatus = (typeof supergraphStatuses)[number];
 
 /** One service type in the supergraph: the subgraph named after it. */
 export type SubgraphSummary = {

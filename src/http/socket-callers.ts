@@ -58,5 +58,3 @@ export function createSocketCallers(access: Access) {
     },
   };
 }
-
-export type SocketCallers = ReturnType<typeof createSocketCallers>;

@@ -15,7 +15,7 @@ const SERVICE_SDL_QUERY = "query SubgraphSdl { _service { sdl } }";
 const INTROSPECTION_QUERY = getIntrospectionQuery({ descriptions: true });
 
 /** Why an instance's SDL could not be read; the composer says so and tries another. */
-export class SdlUnavailableError extends Error {
+class SdlUnavailableError extends Error {
   constructor(
     readonly serviceId: string,
     reason: string,

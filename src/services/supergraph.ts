@@ -22,9 +22,7 @@ import type { SdlReader } from "./federation-sdl.js";
 /** What composing a set of subgraphs gave: a supergraph, or why not. */
 export type Composition = { ok: true; supergraphSdl: string } | { ok: false; errors: string[] };
 
-export type Compose = (
-  subgraphs: readonly { name: string; url: string; sdl: string }[],
-) => Composition;
+type Compose = (subgraphs: readonly { name: string; url: string; sdl: string }[]) => Composition;
 
 export type SupergraphDeps = {
   store: RegistryStore;

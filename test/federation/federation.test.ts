@@ -173,7 +173,9 @@ describe("the federated graph", () => {
       answers.push(await gateway.federated(`{ products { id name reviewCount } }`));
     }
     expect(answers.filter((answer) => answer.errors)).toEqual([]);
-    expect(answers.every((answer) => (answer.data?.products as unknown[]).length === 3)).toBe(true);
+    expect(
+      answers.map((answer) => (answer.data?.products as unknown[] | undefined)?.length),
+    ).toEqual(Array(30).fill(3));
   });
 
   it("answers the rest of the data when every instance of a type is down", async () => {
