@@ -266,6 +266,7 @@ export function createServiceClient({
   async function throughBreaker<T>(
     breaker: InstanceBreaker,
     attempt: () => Promise<T>,
+    signal?: AbortSignal,
   ): Promise<T> {
     const admitted = breaker.admit();
     const permit = admitted instanceof Promise ? await admitted : admitted;
@@ -277,7 +278,9 @@ export function createServiceClient({
       if (
         error instanceof ResponseTooLargeError ||
         isUnsendable(error) ||
-        isForbiddenTarget(error)
+        isForbiddenTarget(error) ||
+        // The caller gave up (its client went away): not the service failing.
+        signal?.aborted
       ) {
         breaker.released(permit);
       } else breaker.failed(permit, describeFailure(error, settings.timeoutMs));
@@ -286,7 +289,11 @@ export function createServiceClient({
   }
 
   return {
-    async call(call: OutgoingCall): Promise<CallOutcome> {
+    /**
+     * `signal` aborts the request when its caller gives up (the federated operation it
+     * serves was cancelled): it is then neither a failure nor retried.
+     */
+    async call(call: OutgoingCall, signal?: AbortSignal): Promise<CallOutcome> {
       const breaker = breakerOf(call.serviceId);
       // Refused at once, before the bulkhead and the retry: an open breaker costs µs.
       const refusal = breaker.refusesNow();
@@ -296,17 +303,24 @@ export function createServiceClient({
       // Requests actually sent: an attempt the breaker refused is not one.
       let attempts = 0;
       const once = () =>
-        throughBreaker(breaker, () => {
-          attempts += 1;
-          return withDeadline(settings.timeoutMs, (abort) => send(call, abort));
-        });
+        throughBreaker(
+          breaker,
+          () => {
+            signal?.throwIfAborted();
+            attempts += 1;
+            return withDeadline(settings.timeoutMs, (abort) =>
+              followingAbort(signal, abort, () => send(call, abort)),
+            );
+          },
+          signal,
+        );
       try {
         const response = await policy.bulkhead.execute(() =>
           call.idempotent ? policy.retry.execute(once) : once(),
         );
         return { ...response, attempts, durationMs: performance.now() - started };
       } catch (error) {
-        throw callError(error, call.serviceId, attempts, settings);
+        throw callError(error, call.serviceId, attempts, settings, signal);
       }
     },
 
@@ -323,18 +337,23 @@ export function createServiceClient({
       const started = performance.now();
       let attempts = 0;
       try {
-        const response = await throughBreaker(breaker, () => {
-          attempts += 1;
-          return withDeadline(settings.timeoutMs, (abort) => {
-            const cancel = () => abort.emit("abort");
-            if (signal?.aborted) cancel();
-            signal?.addEventListener("abort", cancel, { once: true });
-            return sendStreaming(call, abort);
-          });
-        });
+        const response = await throughBreaker(
+          breaker,
+          () => {
+            attempts += 1;
+            // The stream keeps following the signal after its head: ending it ends the body.
+            return withDeadline(settings.timeoutMs, (abort) => {
+              const cancel = () => abort.emit("abort");
+              if (signal?.aborted) cancel();
+              signal?.addEventListener("abort", cancel, { once: true });
+              return sendStreaming(call, abort);
+            });
+          },
+          signal,
+        );
         return { ...response, durationMs: performance.now() - started };
       } catch (error) {
-        throw callError(error, call.serviceId, attempts, settings);
+        throw callError(error, call.serviceId, attempts, settings, signal);
       }
     },
 
@@ -352,8 +371,31 @@ export function createServiceClient({
 
 export type ServiceClient = ReturnType<typeof createServiceClient>;
 
+/** Runs `attempt` with `abort` fired when `signal` aborts, and stops following it after. */
+async function followingAbort<T>(
+  signal: AbortSignal | undefined,
+  abort: EventEmitter,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  if (!signal) return attempt();
+  const cancel = () => abort.emit("abort");
+  signal.addEventListener("abort", cancel, { once: true });
+  try {
+    return await attempt();
+  } finally {
+    signal.removeEventListener("abort", cancel);
+  }
+}
+
 /** Network errors, timeouts and 5xx, unless the service asked for a wait longer than a call. */
 function isRetryable(error: Error, timeoutMs: number): boolean {
+  // Cancelled by its caller: nobody waits for another attempt.
+  if (
+    error.name === "AbortError" ||
+    (error as Error & { code?: string }).code === "UND_ERR_ABORTED"
+  ) {
+    return false;
+  }
   if (isBrokenCircuitError(error) || error instanceof ResponseTooLargeError) return false;
   if (isUnsendable(error) || isForbiddenTarget(error)) return false;
   if (error instanceof UpstreamStatusError) {
@@ -464,8 +506,17 @@ function callError(
   serviceId: string,
   attempts: number,
   settings: CallPolicySettings,
+  signal?: AbortSignal,
 ): GatewayError {
   const details = { serviceId, attempts };
+  if (signal?.aborted) {
+    return new GatewayError(
+      "SERVICE_UNAVAILABLE",
+      `The call to ${serviceId} was cancelled: its caller gave up.`,
+      { ...details, cancelled: true },
+      { cause: error },
+    );
+  }
   if (error instanceof CircuitOpenError) return refusedError(serviceId, error, attempts);
   if (isBulkheadRejectedError(error)) {
     return new GatewayError(

@@ -109,7 +109,7 @@ export function createSubgraphFetch(deps: SubgraphFetchDeps) {
         if (!isGatewayError(error)) throw error;
         attempts += Number(error.details.attempts ?? 0);
         lastError = error;
-        if (!mayTryAnother(error, request.operation)) break;
+        if (request.signal?.aborted || !mayTryAnother(error, request.operation)) break;
       }
     }
     const error = unavailable(request.type, lastError, tried);
@@ -153,7 +153,7 @@ export function createSubgraphFetch(deps: SubgraphFetchDeps) {
         attempts: 1,
       };
     }
-    const outcome = await deps.client.call(call);
+    const outcome = await deps.client.call(call, request.signal ?? undefined);
     return {
       response: new Response(outcome.body.length > 0 ? new Uint8Array(outcome.body) : null, {
         status: outcome.status,

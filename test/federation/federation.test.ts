@@ -1,7 +1,9 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createClient } from "graphql-ws";
 import { createSchema, createYoga } from "graphql-yoga";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import {
   conflictingSubgraph,
   inventorySubgraph,
@@ -10,7 +12,13 @@ import {
   reviewsSubgraph,
   startSubgraph,
 } from "../fixtures/subgraphs.js";
-import { authHeaders, dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import {
+  authHeaders,
+  dataOf,
+  startGateway,
+  type TestGateway,
+  wsConnectionParams,
+} from "../helpers/gateway.js";
 import { eventually } from "../helpers/wait.js";
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
@@ -298,6 +306,11 @@ describe("the federated graph", () => {
     dataOf(await register("inventory-1", "inventory", inventory.baseUrl));
     await composed();
     expect((await supergraph()).subgraphs.map((s) => s.type)).toContain("INVENTORY");
+    // A request on the new graph while the mutation is still running on the old one.
+    expect(dataOf(await gateway.federated(`{ products { name inStock } }`))).toMatchObject({
+      products: [{ name: "Anvil", inStock: true }, {}, {}],
+    });
+    expect(slow.mutations.count).toBe(1);
     const response = await inFlight;
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ data: { addProduct: { id: "p101", name: "Kettle" } } });
@@ -499,5 +512,50 @@ describe("the federated graph", () => {
     expect(metrics).toMatch(
       /sig_supergraph_compositions_total\{[^}]*result="composed"[^}]*\} [1-9]/,
     );
+  });
+
+  it("streams a federated subscription over graphql-ws, beside /graphql's on the same port", async () => {
+    await registerBoth();
+    const client = (path: string) =>
+      createClient({
+        url: `${gateway.url.replace("http", "ws")}${path}`,
+        webSocketImpl: WebSocket,
+        connectionParams: wsConnectionParams(),
+        retryAttempts: 0,
+      });
+    const federated = client("/federation/graphql");
+    const controlPlane = client("/graphql");
+    try {
+      const changes = controlPlane.iterate<{
+        supergraphChanged: { supergraph: { subgraphs: { type: string }[] } };
+      }>({
+        query: "subscription { supergraphChanged { at supergraph { status subgraphs { type } } } }",
+      });
+      const events: unknown[] = [];
+      for await (const event of federated.iterate({
+        query: "subscription { priceChanged { id name reviewCount } }",
+      })) {
+        events.push(event.data);
+      }
+      expect(events).toEqual([
+        { priceChanged: { id: "p1", name: "Anvil", reviewCount: 2 } },
+        { priceChanged: { id: "p2", name: "Rope", reviewCount: 1 } },
+        { priceChanged: { id: "p3", name: "Lantern", reviewCount: 0 } },
+      ]);
+      // The control plane hears the next composition.
+      const next = changes.next();
+      const inventory = await start(inventorySubgraph().spec);
+      dataOf(await register("inventory-1", "inventory", inventory.baseUrl));
+      const change = await next;
+      expect(change.done).toBe(false);
+      const composedTypes = (change.value?.data?.supergraphChanged.supergraph.subgraphs ?? []).map(
+        (subgraph: { type: string }) => subgraph.type,
+      );
+      expect(composedTypes).toEqual(["INVENTORY", "PRODUCTS", "REVIEWS"]);
+      await changes.return?.();
+    } finally {
+      await federated.dispose();
+      await controlPlane.dispose();
+    }
   });
 });
