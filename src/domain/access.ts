@@ -26,6 +26,11 @@ export const permissions = [
   "readAudit",
   /** Create, list and revoke API tokens. */
   "manageTokens",
+  /**
+   * `extensions.explain` on the federated graph: which instance answered each subgraph
+   * fetch, its breaker, the attempts. The topology behind the graph, not for its clients.
+   */
+  "explainFederation",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -38,6 +43,7 @@ const granted: Record<Role, ReadonlySet<Permission>> = {
     "executeWorkflows",
     "cancelWorkflows",
     "readAudit",
+    "explainFederation",
   ]),
   service: new Set(["read", "registerServices", "callServices", "executeWorkflows"]),
   reader: new Set(["read"]),

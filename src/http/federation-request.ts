@@ -17,11 +17,11 @@ export function forwardedHeaders(
 
 /**
  * Whether a federated response carries `extensions.explain`: the request asks with
- * `x-gateway-explain: 1`, and the caller may read the control plane (instance ids and
- * breaker states are what explain shows).
+ * `x-gateway-explain: 1`, and the caller may see the topology behind the graph (admin
+ * and operator roles); a service token querying the graph gets its data alone.
  */
 export function wantsExplain(headers: IncomingHttpHeaders, caller: Caller): boolean {
-  return headers["x-gateway-explain"] === "1" && permits(caller, "read");
+  return headers["x-gateway-explain"] === "1" && permits(caller, "explainFederation");
 }
 
 /** Why the federated graph cannot answer yet, for its 503. */

@@ -205,36 +205,37 @@ function rounded(record: SubgraphFetchRecord) {
 }
 
 /** What a subgraph error may tell the client: its code and whose it is, never the request. */
-const KEPT_EXTENSIONS = ["code", "serviceName", "serviceType", "serviceId", "breakerState"];
+const KEPT_EXTENSIONS = new Set([
+  "code",
+  "serviceName",
+  "serviceType",
+  "serviceId",
+  "breakerState",
+]);
 
 /**
  * Errors a subgraph answered (or routing answered for it) keep their message and the
  * extensions that say what failed; the runtime's own additions (the subgraph request
- * and response) are dropped. Anything else is a bug and is masked, as on /graphql.
+ * and response) are dropped, in place: an error returned as it came is an expected one,
+ * and yoga logs only the errors masking replaced. Anything else is a bug and is masked,
+ * as on /graphql.
  */
 function maskFederatedError(error: unknown, message: string): Error {
-  const graphqlError = error instanceof GraphQLError ? error : null;
-  if (!graphqlError)
+  if (!(error instanceof GraphQLError)) {
     return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
-  const original = graphqlError.originalError;
+  }
+  const original = error.originalError;
   // A GraphQLError wrapping a thrown non-GraphQL error is an unexpected failure.
-  if (original && !(original instanceof GraphQLError) && !graphqlError.extensions.code) {
+  if (original && !(original instanceof GraphQLError) && error.extensions.code === undefined) {
     return new GraphQLError(message, {
-      nodes: graphqlError.nodes,
-      path: graphqlError.path,
+      nodes: error.nodes,
+      path: error.path,
       extensions: { code: "INTERNAL_SERVER_ERROR" },
     });
   }
-  const extensions: Record<string, unknown> = {};
-  for (const name of KEPT_EXTENSIONS) {
-    if (graphqlError.extensions[name] !== undefined)
-      extensions[name] = graphqlError.extensions[name];
+  const extensions = error.extensions as Record<string, unknown>;
+  for (const name of Object.keys(extensions)) {
+    if (!KEPT_EXTENSIONS.has(name)) delete extensions[name];
   }
-  return new GraphQLError(graphqlError.message, {
-    nodes: graphqlError.nodes,
-    source: graphqlError.source,
-    positions: graphqlError.positions,
-    path: graphqlError.path,
-    extensions,
-  });
+  return error;
 }
