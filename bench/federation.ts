@@ -32,7 +32,7 @@ import { Pool } from "undici";
 import type { FederationLoadRequest } from "./federation-load.js";
 import { FEDERATED_QUERY } from "./federation-query.js";
 import type { LoadResult } from "./load.js";
-import { pinning, type RunningServer, runJson, startServer, stopServer } from "./processes.js";
+import { pinning, type RunningServer, runJson, startServer } from "./processes.js";
 import { BENCH_TOKEN } from "./token.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -59,9 +59,12 @@ async function stopAll(): Promise<void> {
   await Promise.all(
     servers.splice(0).map(async (server) => {
       const child = server.process;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
       if (child.exitCode !== null || child.signalCode !== null) return;
+      // By its pid only; one that ignores SIGTERM for 10 s is killed.
       const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await stopServer(server);
+      child.kill("SIGTERM");
+      await exited;
       clearTimeout(killer);
     }),
   );
