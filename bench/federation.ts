@@ -27,6 +27,7 @@
  *   BENCH_REGISTRATIONS  repetitions of the registration timing (default 5)
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { Pool } from "undici";
 import type { FederationLoadRequest } from "./federation-load.js";
@@ -158,16 +159,44 @@ const everyProductHas = (field: string, kind: string) => (answer: Answer) =>
 type Target = {
   name: string;
   request: Omit<FederationLoadRequest, "connections" | "durationSeconds">;
+  /** The serving process, whose CPU time per operation is reported. */
+  pid?: number;
 };
 
-async function load(target: Target, durationSeconds: number): Promise<LoadResult> {
+/**
+ * A process's CPU time (user + system), in ms, from /proc; null where there is none.
+ * Throughput on two shared cores moves with whatever else runs; the CPU one operation
+ * costs the serving process moves far less.
+ */
+function cpuMsOf(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS_PER_SECOND = 100;
+
+type Measured = LoadResult & { cpuMsPerOperation: number | null };
+
+async function load(target: Target, durationSeconds: number): Promise<Measured> {
+  const cpuBefore = cpuMsOf(target.pid);
   const result = await runJson<Partial<LoadResult>>(1, "./federation-load.ts", {
     ...target.request,
     connections: CONNECTIONS,
     durationSeconds,
   } satisfies FederationLoadRequest);
+  const cpuAfter = cpuMsOf(target.pid);
+  const operations = (result.rps ?? 0) * durationSeconds;
   // A load process that died prints nothing: a run of nothing but failures.
   return {
+    cpuMsPerOperation:
+      cpuBefore !== null && cpuAfter !== null && operations > 0
+        ? (cpuAfter - cpuBefore) / operations
+        : null,
     rps: result.rps ?? 0,
     p50: result.p50 ?? 0,
     p99: result.p99 ?? 0,
@@ -182,8 +211,10 @@ function medianOf(values: number[]): number {
 }
 
 /** Each figure's median over the runs, failures summed. */
-function summary(runs: LoadResult[]): LoadResult & { runs: number[] } {
+function summary(runs: Measured[]): Measured & { runs: number[] } {
+  const cpu = runs.map((run) => run.cpuMsPerOperation).filter((ms): ms is number => ms !== null);
   return {
+    cpuMsPerOperation: cpu.length > 0 ? medianOf(cpu) : null,
     rps: medianOf(runs.map((run) => run.rps)),
     p50: medianOf(runs.map((run) => run.p50)),
     p99: medianOf(runs.map((run) => run.p99)),
@@ -196,7 +227,7 @@ function summary(runs: LoadResult[]): LoadResult & { runs: number[] } {
 
 async function measureInRounds(targets: Target[]) {
   for (const target of targets) await load(target, WARM_UP_SECONDS);
-  const runs = new Map<string, LoadResult[]>(targets.map((target) => [target.name, []]));
+  const runs = new Map<string, Measured[]>(targets.map((target) => [target.name, []]));
   for (let round = 1; round <= RUNS; round++) {
     process.stdout.write(`round ${round}/${RUNS}…\n`);
     for (const target of targets) runs.get(target.name)?.push(await load(target, DURATION));
@@ -285,8 +316,12 @@ async function main() {
   if (composedMs === null) throw new Error("the gateway never answered the federated query");
 
   const targets: Target[] = [
-    { name: "gateway", request: { target: "gateway", port: gateway.port } },
-    { name: "B_hive", request: { target: "hive", port: hive.port } },
+    {
+      name: "gateway",
+      request: { target: "gateway", port: gateway.port },
+      pid: gateway.process.pid,
+    },
+    { name: "B_hive", request: { target: "hive", port: hive.port }, pid: hive.process.pid },
     {
       name: "B_direct",
       request: { target: "direct", port: products.port, reviewsPort: reviews.port },
@@ -296,9 +331,9 @@ async function main() {
   const registrations = await timeRegistrations(client, url(inventory));
   await client.close();
 
-  const ours = results.get("gateway") as LoadResult & { runs: number[] };
-  const bHive = results.get("B_hive") as LoadResult & { runs: number[] };
-  const bDirect = results.get("B_direct") as LoadResult & { runs: number[] };
+  const ours = results.get("gateway") as Measured & { runs: number[] };
+  const bHive = results.get("B_hive") as Measured & { runs: number[] };
+  const bDirect = results.get("B_direct") as Measured & { runs: number[] };
   const queryable = registrations.map((r) => r.queryableMs);
   const shown = queryable.filter((ms): ms is number => ms !== null);
   const gone = registrations.map((r) => r.goneMs).filter((ms): ms is number => ms !== null);
@@ -333,7 +368,17 @@ async function main() {
     `${ratio(ours.rps, bDirect.rps)} req/s, ${ratio(ours.p99, bDirect.p99)} p99`,
     "≥ 0.9× B_hive req/s, ≤ 1.2× its p99",
   ]);
+  const cpu = (result: Measured) =>
+    result.cpuMsPerOperation === null
+      ? "n/a"
+      : `${(result.cpuMsPerOperation * 1000).toFixed(0)} µs`;
   console.log("");
+  console.log(
+    `CPU of the serving process per operation: gateway ${cpu(ours)}, B_hive ${cpu(bHive)}` +
+      (ours.cpuMsPerOperation !== null && bHive.cpuMsPerOperation !== null
+        ? ` (${ratio(ours.cpuMsPerOperation, bHive.cpuMsPerOperation)} B_hive's)`
+        : ""),
+  );
   console.log(
     `req/s of each run: gateway ${ours.runs.map((n) => n.toFixed(0)).join(", ")}; ` +
       `B_hive ${bHive.runs.map((n) => n.toFixed(0)).join(", ")}; ` +

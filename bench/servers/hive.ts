@@ -9,7 +9,7 @@ import { createGatewayRuntime } from "@graphql-hive/gateway-runtime";
 import httpTransport from "@graphql-mesh/transport-http";
 import { composeServices, compositionHasErrors } from "@theguild/federation-composition";
 import { parse } from "graphql";
-import { productsSubgraph, reviewsSubgraph } from "../../test/fixtures/subgraphs.js";
+import { productsSubgraph, reviewsSubgraph } from "../../examples/federation/subgraphs.js";
 import { announce, portOf } from "./ready.js";
 
 const urls = JSON.parse(process.argv[2] ?? "{}") as { products: string; reviews: string };

@@ -9,7 +9,7 @@ import {
   reviewsSubgraph,
   type SubgraphSpec,
   startSubgraph,
-} from "../../test/fixtures/subgraphs.js";
+} from "../../examples/federation/subgraphs.js";
 import { announce } from "./ready.js";
 
 const specs: Record<string, () => SubgraphSpec> = {

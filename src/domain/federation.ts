@@ -60,21 +60,28 @@ export type SupergraphChange = { supergraph: SupergraphSnapshot; at: string };
  * sent to an instance discovery picks then. `.invalid` never resolves (RFC 2606), so a
  * fetch that escaped routing could reach nobody.
  */
-const SUBGRAPH_HOST = "subgraph.invalid";
+const SUBGRAPH_URL_PREFIX = "http://subgraph.invalid/";
 
 export function subgraphUrlOf(type: string): string {
-  return `http://${SUBGRAPH_HOST}/${encodeURIComponent(type)}`;
+  return `${SUBGRAPH_URL_PREFIX}${encodeURIComponent(type)}`;
 }
 
-/** The type a subgraph URL names, or null for any other URL. */
-export function typeOfSubgraphUrl(url: string): string | null {
-  let parsed: URL;
+/**
+ * The type a subgraph URL names and its query string ("" or "?…"), or null for any other
+ * URL. Read from the text, without a URL parser: it runs on every subgraph fetch.
+ */
+export function subgraphTargetOf(url: string): { type: string; search: string } | null {
+  if (!url.startsWith(SUBGRAPH_URL_PREFIX)) return null;
+  const rest = url.slice(SUBGRAPH_URL_PREFIX.length);
+  const end = rest.search(/[?#]/);
+  const name = end === -1 ? rest : rest.slice(0, end);
+  if (name === "") return null;
+  let type: string;
   try {
-    parsed = new URL(url);
+    type = decodeURIComponent(name);
   } catch {
     return null;
   }
-  if (parsed.hostname !== SUBGRAPH_HOST) return null;
-  const type = decodeURIComponent(parsed.pathname.slice(1));
-  return type === "" ? null : type;
+  const search = end === -1 || rest[end] === "#" ? "" : rest.slice(end).replace(/#.*$/, "");
+  return { type, search };
 }

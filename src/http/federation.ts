@@ -16,7 +16,7 @@ import {
 } from "graphql";
 import type { Logger } from "pino";
 import type { Caller } from "../domain/access.js";
-import { typeOfSubgraphUrl } from "../domain/federation.js";
+import { subgraphTargetOf } from "../domain/federation.js";
 import type { Metrics } from "../metrics.js";
 import type {
   SubgraphFetch,
@@ -72,9 +72,10 @@ export function createFederatedGraph(options: FederatedGraphOptions): FederatedG
   const { metrics, subgraphs, log } = options;
   const routing: GatewayPlugin<FederationContext> = {
     onFetch({ url, context, executionRequest, setFetchFn }) {
-      const type = typeOfSubgraphUrl(url);
+      const planned = subgraphTargetOf(url);
       // Not a subgraph call: the runtime fetching something of its own, left alone.
-      if (!type) return;
+      if (!planned) return;
+      const { type } = planned;
       const operation = operationOf(executionRequest?.document, executionRequest?.operationName);
       // Outside a request (the runtime's own work) the context has none of ours.
       const request = context as Partial<FederationContext>;
@@ -83,7 +84,7 @@ export function createFederatedGraph(options: FederatedGraphOptions): FederatedG
           type,
           operation,
           method: init?.method ?? "POST",
-          search: new URL(fetchUrl).search,
+          search: subgraphTargetOf(fetchUrl)?.search ?? planned.search,
           headers: init?.headers ?? {},
           body: bodyText(init?.body),
           signal: init?.signal ?? null,

@@ -1,4 +1,5 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
+import { Headers, Response } from "@whatwg-node/fetch";
 import type { ServiceClient } from "../clients/service-client.js";
 import type { CircuitState } from "../domain/breaker.js";
 import { GatewayError, isGatewayError } from "../domain/errors.js";
@@ -146,7 +147,8 @@ export function createSubgraphFetch(deps: SubgraphFetchDeps) {
     if (wantsStream(request.headers)) {
       const outcome = await deps.client.open(call, request.signal ?? undefined);
       return {
-        response: new Response(Readable.toWeb(outcome.body) as ReadableStream<Uint8Array>, {
+        // whatwg-node's Response reads a Node stream as it is, without a web stream between.
+        response: new Response(outcome.body as unknown as ReadableStream<Uint8Array>, {
           status: outcome.status,
           headers: headersOf(outcome.headers),
         }),
@@ -155,7 +157,7 @@ export function createSubgraphFetch(deps: SubgraphFetchDeps) {
     }
     const outcome = await deps.client.call(call, request.signal ?? undefined);
     return {
-      response: new Response(outcome.body.length > 0 ? new Uint8Array(outcome.body) : null, {
+      response: new Response(outcome.body.length > 0 ? viewOf(outcome.body) : null, {
         status: outcome.status,
         headers: headersOf(outcome.headers),
       }),
@@ -234,4 +236,9 @@ function errorResponse(error: GatewayError, type: string, instance: ServiceRecor
       },
     ],
   });
+}
+
+/** The bytes of a Buffer as a plain Uint8Array, without copying them. */
+function viewOf(buffer: Buffer): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.byteLength);
 }

@@ -225,8 +225,10 @@ export function createSupergraph(deps: SupergraphDeps) {
     }
     lastAttempt = key;
     if (input.length === 0) {
-      // Nothing declares an API any more: the last good graph serves on, said as such.
-      errors = serving ? ["No registered type declares a GraphQL API any more."] : [];
+      // Every type unregistered: there is no graph to serve, and the endpoint says why.
+      serving = null;
+      errors = [];
+      log.info("supergraph empty: no registered type declares a GraphQL API");
       notify();
       return;
     }

@@ -7,7 +7,7 @@ import {
   type RunningSubgraph,
   reviewsSubgraph,
   startSubgraph,
-} from "../fixtures/subgraphs.js";
+} from "../../examples/federation/subgraphs.js";
 import { authHeaders } from "../helpers/gateway.js";
 import { type GatewayProcess, startGatewayProcess } from "../helpers/process.js";
 import { eventually } from "../helpers/wait.js";

@@ -1,13 +1,13 @@
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import type { ConfiguredToken } from "../../src/domain/access.js";
 import {
   productsSubgraph,
   type RunningSubgraph,
   reviewsSubgraph,
   startSubgraph,
-} from "../fixtures/subgraphs.js";
+} from "../../examples/federation/subgraphs.js";
+import type { ConfiguredToken } from "../../src/domain/access.js";
 import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
 
 const ADMIN = "federation-admin-token-0123456789";

@@ -11,7 +11,7 @@ import {
   type RunningSubgraph,
   reviewsSubgraph,
   startSubgraph,
-} from "../fixtures/subgraphs.js";
+} from "../../examples/federation/subgraphs.js";
 import {
   authHeaders,
   dataOf,
