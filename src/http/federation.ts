@@ -100,14 +100,19 @@ export function createFederatedGraph(options: FederatedGraphOptions): FederatedG
     },
     onExecute({ args }) {
       const explain = (args.contextValue as Partial<FederationContext>).explain;
-      if (!explain) return;
       return {
         onExecuteDone({ result, setResult }) {
           // A subscription's stream carries no per-operation explain.
           if (Symbol.asyncIterator in result) return;
+          const errors =
+            result.errors && result.errors.length > 1 ? distinct(result.errors) : result.errors;
+          if (!explain && errors === result.errors) return;
           setResult({
             ...result,
-            extensions: { ...result.extensions, explain: { fetches: explain.map(rounded) } },
+            ...(errors ? { errors } : {}),
+            ...(explain
+              ? { extensions: { ...result.extensions, explain: { fetches: explain.map(rounded) } } }
+              : {}),
           });
         },
       };
@@ -199,6 +204,27 @@ function bodyText(body: unknown): string | null {
   if (typeof body === "string") return body;
   if (body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
   return String(body);
+}
+
+/**
+ * One error for each failure: an entity fetch that failed answers the same error for
+ * every entity it was asked for (the runtime reports them at one path), and a client
+ * needs to read it once.
+ */
+function distinct(errors: readonly GraphQLError[]): readonly GraphQLError[] {
+  const seen = new Set<string>();
+  const kept = errors.filter((error) => {
+    const key = JSON.stringify([
+      error.message,
+      error.path,
+      error.extensions.code,
+      error.extensions.serviceType,
+    ]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return kept.length === errors.length ? errors : kept;
 }
 
 function rounded(record: SubgraphFetchRecord) {

@@ -226,9 +226,9 @@ export function createSupergraph(deps: SupergraphDeps) {
     lastAttempt = key;
     if (input.length === 0) {
       // Every type unregistered: there is no graph to serve, and the endpoint says why.
+      if (serving) log.info("supergraph empty: no registered type declares a GraphQL API");
       serving = null;
       errors = [];
-      log.info("supergraph empty: no registered type declares a GraphQL API");
       notify();
       return;
     }
