@@ -238,6 +238,12 @@ const KEPT_EXTENSIONS = new Set([
   "serviceType",
   "serviceId",
   "breakerState",
+  // Which limit an operation ran into (operation-limits.ts), as on /graphql.
+  "limit",
+  "max",
+  "field",
+  // yoga answers with the status this names (405 for a mutation over GET), then drops it.
+  "http",
 ]);
 
 /**

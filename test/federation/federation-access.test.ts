@@ -164,4 +164,62 @@ describe("access to the federated graph", () => {
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     expect(await page.text()).toMatch(/GraphiQL/i);
   });
+
+  it("refuses what /graphql refuses: forms, batches, documents past the limits, GET mutations", async () => {
+    const send = (init: RequestInit) =>
+      fetch(`${gateway.url}/federation/graphql`, {
+        ...init,
+        headers: { ...bearer(ADMIN), ...(init.headers as Record<string, string>) },
+      });
+    const form = await send({
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "query={products{name}}",
+    });
+    expect(form.status).toBe(415);
+    const batch = await send({
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([{ query: "{ products { name } }" }, { query: "{ products { id } }" }]),
+    });
+    expect(batch.status).toBe(400);
+    const nested = `{ products { ${"reviews { id ".repeat(80)}${"} ".repeat(80)}} }`;
+    const deep = (await (
+      await send({
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: nested }),
+      })
+    ).json()) as { errors?: { extensions?: { code?: string } }[] };
+    expect(deep.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      limit: "nesting",
+    });
+    const aliases = Array.from({ length: 150 }, (_, i) => `a${i}: products { id }`).join(" ");
+    const aliased = (await (
+      await send({
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: `{ ${aliases} }` }),
+      })
+    ).json()) as { errors?: { extensions?: { code?: string } }[] };
+    expect(aliased.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      limit: "aliases",
+    });
+    const seenMutations = products.received.length;
+    const getMutation = await fetch(
+      `${gateway.url}/federation/graphql?query=${encodeURIComponent('mutation { addProduct(name: "x") { id } }')}`,
+      { headers: { ...bearer(ADMIN), accept: "application/json" } },
+    );
+    expect(getMutation.status).toBe(405);
+    expect(products.received.length).toBe(seenMutations);
+    const notJson = await send({
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{ not json",
+    });
+    const notJsonBody = (await notJson.json()) as { errors: { extensions: { code: string } }[] };
+    expect(notJsonBody.errors[0]?.extensions.code).toBe("BAD_REQUEST");
+  });
 });
