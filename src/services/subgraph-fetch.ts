@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import { Headers, Response } from "@whatwg-node/fetch";
 import type { ServiceClient } from "../clients/service-client.js";
 import type { CircuitState } from "../domain/breaker.js";
