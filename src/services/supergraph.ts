@@ -79,7 +79,7 @@ export function createSupergraph(deps: SupergraphDeps) {
    * SDL per type and version, read once: a version's API does not change under it. Only
    * versions some instance runs are kept, so it is bounded by the registry.
    */
-  const sdlCache = new Map<string, { kind: GraphQLApiKind; path: string; sdl: string }>();
+  const sdlCache = new Map<string, { kind: GraphQLApiKind; sdl: string }>();
   /** The input of the last composition tried, so a failing one is not retried on every event. */
   let lastAttempt: string | null = null;
   let serving: { sdl: string; composedAt: string; members: Member[]; warnings: string[] } | null =
@@ -205,7 +205,7 @@ export function createSupergraph(deps: SupergraphDeps) {
         const api = instance.graphql as GraphQLApi;
         try {
           const sdl = await deps.sdl.read(instance, api);
-          const entry = { kind: api.kind, path: api.path, sdl };
+          const entry = { kind: api.kind, sdl };
           sdlCache.set(key, entry);
           return { version, ...entry };
         } catch (error) {
