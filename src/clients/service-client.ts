@@ -203,10 +203,11 @@ export function createServiceClient({
     return policy;
   }
 
-  async function send(call: OutgoingCall, signal: EventEmitter): Promise<UpstreamResponse> {
+  /** The request on the wire, once the address policy allows its host; the head answered. */
+  function request(call: OutgoingCall, signal: EventEmitter) {
     const base = targetOf(call.baseUrl);
     if (base.refusedBecause) throw new AddressRefusedError(base.refusedBecause);
-    const response = await agent.request({
+    return agent.request({
       origin: base.origin,
       path: `${base.pathPrefix}${call.path}`,
       method: call.method as "GET",
@@ -214,6 +215,10 @@ export function createServiceClient({
       body: call.body,
       signal,
     });
+  }
+
+  async function send(call: OutgoingCall, signal: EventEmitter): Promise<UpstreamResponse> {
+    const response = await request(call, signal);
     const failed = response.statusCode >= 500;
     const body = hasNoBody(call.method, response.statusCode)
       ? await response.body.dump().then(() => EMPTY)
@@ -242,16 +247,7 @@ export function createServiceClient({
 
   /** A request whose body is not read here: only a 5xx head is a failure, its body dropped. */
   async function sendStreaming(call: OutgoingCall, signal: EventEmitter) {
-    const base = targetOf(call.baseUrl);
-    if (base.refusedBecause) throw new AddressRefusedError(base.refusedBecause);
-    const response = await agent.request({
-      origin: base.origin,
-      path: `${base.pathPrefix}${call.path}`,
-      method: call.method as "GET",
-      headers: call.headers,
-      body: call.body,
-      signal,
-    });
+    const response = await request(call, signal);
     const headers = endToEnd(response.headers);
     if (response.statusCode >= 500) {
       await response.body.dump().catch(() => {});

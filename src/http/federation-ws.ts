@@ -7,12 +7,7 @@ import { type Caller, permits } from "../domain/access.js";
 import type { Access } from "../services/access.js";
 import type { FederatedGraph, FederationContext } from "./federation.js";
 import { FEDERATION_FORBIDDEN, forwardedHeaders } from "./federation-request.js";
-import {
-  type AdmissionLimits,
-  admissionErrors,
-  logSocketErrors,
-  refuseRevoked,
-} from "./graphql-ws.js";
+import { type AdmissionLimits, admissionErrors, closable, refuseRevoked } from "./graphql-ws.js";
 import { newRequestId } from "./request-id.js";
 import { createSocketCallers } from "./socket-callers.js";
 import type { UpgradeRouter } from "./websockets.js";
@@ -72,14 +67,7 @@ export function attachFederatedWebSocket(
     },
     wss,
   );
-  logSocketErrors(wss, log);
-  return {
-    async close() {
-      callers.stop();
-      await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    },
-  };
+  return closable(wss, log, disposable, callers);
 }
 
 function forbidden(): GraphQLError {

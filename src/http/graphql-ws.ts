@@ -113,11 +113,24 @@ export function attachGraphQLWebSocket(
     },
     wss,
   );
+  return closable(wss, log, disposable, callers);
+}
+
+/**
+ * A graphql-ws endpoint's server, its socket errors logged by whose fault they are, and
+ * its `close`: no more token watching, graphql-ws's sockets closed (1001), then the server.
+ */
+export function closable(
+  wss: WebSocketServer,
+  log: Logger,
+  graphqlWs: { dispose(): void | Promise<void> },
+  callers: { stop(): void },
+) {
   logSocketErrors(wss, log);
   return {
     async close() {
       callers.stop();
-      await disposable.dispose();
+      await graphqlWs.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
@@ -179,7 +192,7 @@ export async function admissionErrors(
  * After useServer's own "connection" listener, which has just added its socket error
  * handler: that one prints every error with console.error as the server's fault.
  */
-export function logSocketErrors(wss: WebSocketServer, log: Logger): void {
+function logSocketErrors(wss: WebSocketServer, log: Logger): void {
   wss.on("connection", (socket) => {
     socket.removeAllListeners("error");
     socket.on("error", (error: Error & { code?: string }) => {
