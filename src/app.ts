@@ -1,4 +1,5 @@
 import { createServer, type RequestListener, type Server } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
@@ -159,11 +160,16 @@ export function createApp(deps: AppDeps): App {
       path: config.federation.path,
       forwardHeaders: config.federation.forwardHeaders,
     },
-    rest: createRestRoutes({ services, maxPageSize: config.maxPageSize }),
+    rest: createRestRoutes({
+      services,
+      maxPageSize: config.maxPageSize,
+      serviceName: config.serviceName,
+    }),
     services,
     metrics,
     log,
     serviceName: config.serviceName,
+    version: PACKAGE_VERSION,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
   const connections = deps.listening?.connections ?? trackConnections(server);
@@ -222,3 +228,7 @@ export function createApp(deps: AppDeps): App {
     },
   };
 }
+
+/** The version in package.json: one level up from src/ and from dist/ alike. */
+const PACKAGE_VERSION = (createRequire(import.meta.url)("../package.json") as { version: string })
+  .version;

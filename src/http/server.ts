@@ -14,6 +14,7 @@ import type { Metrics } from "../metrics.js";
 import type { SystemHealth } from "../services/health.js";
 import type { Services } from "../services/index.js";
 import type { RateLimited } from "../services/rate-limit.js";
+import { createApiDocs } from "./api-docs.js";
 import { PayloadTooLargeError, readBody } from "./body.js";
 import type { FederatedGraph } from "./federation.js";
 import {
@@ -41,6 +42,8 @@ export type HttpServerOptions = {
   metrics: Metrics;
   log: Logger;
   serviceName: string;
+  /** The gateway's version, for /openapi.json. */
+  version: string;
   maxRequestBodyBytes: number;
 };
 
@@ -65,6 +68,7 @@ export function listen(server: Server, port: number, host: string): Promise<void
  */
 export function createRequestListener(options: HttpServerOptions): RequestListener {
   const { graphql, federation, rest, services, metrics, log, maxRequestBodyBytes } = options;
+  const docs = createApiDocs(() => rest.openApi(options.version));
 
   const routeFamily = (path: string) =>
     path === GRAPHQL_PATH
@@ -75,9 +79,11 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
           ? "health"
           : path === "/metrics"
             ? "metrics"
-            : rest.prefixes.some((prefix) => path.startsWith(prefix))
+            : rest.owns(path)
               ? "rest"
-              : "other";
+              : docs.owns(path)
+                ? "docs"
+                : "other";
 
   async function route(
     req: IncomingMessage,
@@ -86,7 +92,11 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     url: URL,
     family: ReturnType<typeof routeFamily>,
   ) {
-    const caller = needsNoToken(req, url, federation.path) ? null : authenticate(req);
+    const open =
+      needsNoToken(req, url, federation.path) ||
+      family === "docs" ||
+      (family === "rest" && rest.isPublic(req.method ?? "GET", url.pathname));
+    const caller = open ? null : authenticate(req);
     if (caller instanceof GatewayError) {
       // A change attempted without a valid token is recorded, as anonymous at its address.
       // Only over REST, where the route says so without reading the body: telling a
@@ -133,6 +143,9 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
       }
       case "federation":
         return answerFederated(req, res, requestId, caller);
+      case "docs":
+        if (req.method === "GET" && docs.answer(url.pathname, res)) return;
+        return sendJson(res, 404, notFoundBody(req, url));
       case "health":
         return health(url.pathname, res);
       case "metrics":
@@ -154,8 +167,8 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
           const result = answer.status < 400 ? AUDIT_OK : refusalCodeOf(answer);
           recordRest(audit, actorOf(restCaller), requestId, result, answerTargets(answer));
         }
-        if (answer) return sendJson(res, answer.status, answer.body);
-        return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
+        if (answer) return sendJson(res, answer.status, withMessage(answer.body));
+        return sendJson(res, 404, notFoundBody(req, url));
       }
       default:
         if (url.pathname === "/" && req.method === "GET") {
@@ -164,9 +177,10 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
             status: "running",
             graphql: GRAPHQL_PATH,
             federation: federation.path,
+            documentation: "/docs",
           });
         }
-        return sendJson(res, 404, { detail: `No route for ${req.method} ${url.pathname}` });
+        return sendJson(res, 404, notFoundBody(req, url));
     }
   }
 
@@ -336,11 +350,16 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
       }
       if (error instanceof PayloadTooLargeError) {
         res.setHeader("connection", "close");
-        return sendJson(res, 413, { detail: error.message, code: error.code });
+        return sendJson(res, 413, {
+          detail: error.message,
+          message: error.message,
+          code: error.code,
+        });
       }
       if (isGatewayError(error)) {
         return sendJson(res, httpStatusOf[error.code], {
           detail: error.message,
+          message: error.message,
           code: error.code,
           ...error.details,
         });
@@ -455,7 +474,7 @@ function refuseRateLimited(res: ServerResponse, family: string, limited: RateLim
   if (family === "graphql" || family === "federation") {
     return sendGraphQLError(res, 429, message, "RATE_LIMITED", { retryAfter });
   }
-  return sendJson(res, 429, { detail: message, code: "RATE_LIMITED", retryAfter });
+  return sendJson(res, 429, { detail: message, message, code: "RATE_LIMITED", retryAfter });
 }
 
 /** 401 in the shape of the surface asked: GraphQL errors on /graphql, `{detail, code}` elsewhere. */
@@ -466,7 +485,7 @@ function refuse(res: ServerResponse, family: string, error: GatewayError) {
       errors: [{ message: error.message, extensions: { code: error.code } }],
     });
   }
-  return sendJson(res, 401, { detail: error.message, code: error.code });
+  return sendJson(res, 401, { detail: error.message, message: error.message, code: error.code });
 }
 
 function addressOf(req: IncomingMessage): string | null {
@@ -497,6 +516,22 @@ function sendJson(res: ServerResponse, status: number, body: unknown) {
     "content-length": Buffer.byteLength(payload),
   });
   res.end(payload);
+}
+
+/** A 404 in the seed's shape, with the `message` its shared client reads. */
+function notFoundBody(req: IncomingMessage, url: URL) {
+  const detail = `No route for ${req.method} ${url.pathname}`;
+  return { detail, message: detail, code: "NOT_FOUND" };
+}
+
+/**
+ * The seed answered errors as `{detail}`, its shared client reads `message`: a REST
+ * error carries both.
+ */
+function withMessage(body: unknown): unknown {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return body;
+  const { detail, message } = body as { detail?: unknown; message?: unknown };
+  return typeof detail === "string" && message === undefined ? { ...body, message: detail } : body;
 }
 
 /** The code a REST refusal carries, or its HTTP status when it names none. */

@@ -69,7 +69,7 @@ describe("the seed's REST API", () => {
     expect(without.body.graphql).toBeNull();
   });
 
-  it("answers 422 naming input.graphql.path for a GraphQL path that is not a path", async () => {
+  it("answers 422 naming graphql.path, as the body spells it, for a GraphQL path that is not a path", async () => {
     for (const path of ["graphql", "/graph ql"]) {
       const invalid = await call("POST", "/registry/services", {
         ...seedRegistration,
@@ -77,7 +77,7 @@ describe("the seed's REST API", () => {
       });
       expect(invalid).toMatchObject({
         status: 422,
-        body: { code: "BAD_USER_INPUT", field: "input.graphql.path" },
+        body: { code: "BAD_USER_INPUT", field: "graphql.path" },
       });
     }
     expect((await call("GET", "/discovery/services")).body.items).toEqual([]);
@@ -106,8 +106,13 @@ describe("the seed's REST API", () => {
     });
     expect(invalid).toMatchObject({
       status: 422,
-      body: { code: "BAD_USER_INPUT", field: "input.baseUrl" },
+      body: { code: "BAD_USER_INPUT", field: "base_url" },
     });
+    expect(invalid.body.detail).toMatch(/^base_url: /);
+    expect(invalid.body.message).toBe(invalid.body.detail);
+    // As the request spelled it: the shared client's `url` is named `url`.
+    const aliased = await call("POST", "/registry/services", { name: "x", type: "x", url: "nope" });
+    expect(aliased.body).toMatchObject({ code: "BAD_USER_INPUT", field: "url" });
     const garbage = await call("POST", "/registry/services", "{not json");
     expect(garbage).toMatchObject({ status: 422, body: { field: "body" } });
     expect((await call("GET", "/discovery/services")).body.items).toEqual([]);
