@@ -96,7 +96,6 @@ export function createRestRouter(routes: readonly AnyRoute[]) {
   };
 }
 
-
 /** `/a/{id}` → `/a/:id`, find-my-way's syntax. */
 function routerPath(path: string): string {
   return path.replace(/\{([^}]+)\}/g, ":$1");
