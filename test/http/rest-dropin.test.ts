@@ -1,6 +1,14 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { authHeaders, dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import WebSocket from "ws";
+import {
+  authHeaders,
+  dataOf,
+  startGateway,
+  type TestGateway,
+  wsConnectionParams,
+} from "../helpers/gateway.js";
 
 /**
  * The original service's REST API as a client of it (or of its shared client) uses it:
@@ -202,6 +210,44 @@ describe("the REST API as a drop-in for the original", () => {
     expect((await call("GET", "/registry/services/planner-9")).body.base_url).toBe(
       "http://p9.test:8000",
     );
+  });
+
+  it("publishes REST changes to GraphQL subscribers", async () => {
+    const client = createClient({
+      url: `${gateway.url.replace("http", "ws")}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: wsConnectionParams(),
+      retryAttempts: 0,
+    });
+    try {
+      const events = client.iterate<{
+        registryChanged: { change: string; service: { id: string; status: string } };
+      }>({ query: "subscription { registryChanged { change service { id status } } }" });
+      const first = events.next();
+      // graphql-ws does not say when the server has the subscription: registering again
+      // (an upsert) until an event arrives needs no guess at how long that takes.
+      let arrived = false;
+      void first.then(() => {
+        arrived = true;
+      });
+      while (!arrived) {
+        await register("planner-7");
+        await Promise.race([first, new Promise((resolve) => setTimeout(resolve, 100))]);
+      }
+      expect((await first).value?.data?.registryChanged).toMatchObject({
+        change: expect.stringMatching(/^(REGISTERED|UPDATED)$/),
+        service: { id: "planner-7", status: "ONLINE" },
+      });
+      await call("DELETE", "/registry/services/planner-7");
+      // Past any UPDATED events of the registrations above.
+      let change: string | undefined;
+      do change = (await events.next()).value?.data?.registryChanged.change;
+      while (change === "UPDATED" || change === "REGISTERED");
+      expect(change).toBe("UNREGISTERED");
+      await events.return?.();
+    } finally {
+      await client.dispose();
+    }
   });
 
   it("documents every route it serves in an OpenAPI 3.1 document that validates, and shows it at /docs", async () => {
