@@ -332,7 +332,7 @@ const rows: Row[] = [
     name: "an encoded traversal in a path id (%2e%2e)",
     as: "admin",
     graphql: [gql(HEARTBEAT("..")), refused(200, "BAD_USER_INPUT")],
-    rest: [rest("DELETE", "/registry/services/%2e%2e"), refused(404, null)],
+    rest: [rest("DELETE", "/registry/services/%2e%2e"), refused(404, "NOT_FOUND")],
   },
   {
     name: "a traversal to another service's path (svc-a2%2F..%2Fsvc-a1)",

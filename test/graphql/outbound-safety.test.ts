@@ -275,7 +275,9 @@ describe("credentials in service URLs", () => {
     });
     expect(response.status).toBe(422);
     const body = (await response.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ code: "BAD_USER_INPUT", field: `input.${field}` });
+    // REST names the field as its body spelled it.
+    const restField = field === "baseUrl" ? "base_url" : "health_check_url";
+    expect(body).toMatchObject({ code: "BAD_USER_INPUT", field: restField });
     expect(JSON.stringify(body)).toMatch(/must not contain credentials/);
     expect(await registryCounts()).toEqual(before);
   });

@@ -76,6 +76,7 @@ describe("rate limits", () => {
     expect(refused.headers.get("retry-after")).toBe("1");
     expect(await refused.json()).toEqual({
       detail: "Too many requests: try again in 1 s.",
+      message: "Too many requests: try again in 1 s.",
       code: "RATE_LIMITED",
       retryAfter: 1,
     });
