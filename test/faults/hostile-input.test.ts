@@ -180,7 +180,8 @@ const rows: { name: string; send: () => Promise<Answer>; expected: Answer }[] = 
         "/registry/services",
         withDeep({ ...baseInput, base_url: "http://h.test", metadata: "DEEP" }, deepJson(40)),
       ),
-    expected: { status: 422, code: "BAD_USER_INPUT", field: "input.metadata" },
+    // REST names the field as its body spells it.
+    expected: { status: 422, code: "BAD_USER_INPUT", field: "metadata" },
   },
   {
     name: "metadata as a JSON literal 3,000 levels deep",
@@ -385,7 +386,7 @@ const rows: { name: string; send: () => Promise<Answer>; expected: Answer }[] = 
         "/registry/services",
         JSON.stringify({ ...baseInput, service_id: "..", base_url: "http://h.test" }),
       ),
-    expected: { status: 422, code: "BAD_USER_INPUT", field: "input.id" },
+    expected: { status: 422, code: "BAD_USER_INPUT", field: "service_id" },
   },
   {
     // Over REST no request can name ".." (URL parsing resolves it, encoded or not).
