@@ -80,6 +80,9 @@ export type StepResponse = {
   status: number;
   body: JsonValue;
   serviceId: string;
+  /** Attempts over every instance tried. */
   attempts: number;
+  /** The instances the call went to, in order, the one that answered last. */
+  instancesTried: string[];
   durationMs: number;
 };
