@@ -40,6 +40,11 @@ export type StepCall = {
   serviceId: string | null;
   status: number | null;
   attempts: number;
+  /**
+   * The instances the call went to, in order, the one that answered last. Absent from
+   * calls recorded before it was kept.
+   */
+  instancesTried?: string[];
   durationMs: number;
   at: string;
   error: string | null;
@@ -80,6 +85,9 @@ export type StepResponse = {
   status: number;
   body: JsonValue;
   serviceId: string;
+  /** Attempts over every instance tried. */
   attempts: number;
+  /** The instances the call went to, in order, the one that answered last. */
+  instancesTried: string[];
   durationMs: number;
 };

@@ -25,7 +25,7 @@ const CallServiceInput = builder.inputType("CallServiceInput", {
     headers: t.field({ type: "JSON", description: "Extra request headers, name to value." }),
     idempotent: t.boolean({
       description:
-        "Whether a failed attempt may be retried. Default: true for GET, HEAD, PUT, DELETE and OPTIONS.",
+        "Whether a failed attempt may be retried, and by serviceType sent to another instance after a 502, 503, 504, a lost connection or a timeout. Default: true for GET, HEAD, PUT, DELETE and OPTIONS.",
     }),
   }),
 });
@@ -41,7 +41,14 @@ const ServiceCallResultRef = builder.objectRef<ServiceCallResult>("ServiceCallRe
       description: "Parsed when the service sent JSON, else its text; null when empty.",
     }),
     serviceId: t.exposeID("serviceId", { description: "The instance that answered." }),
-    attempts: t.exposeInt("attempts"),
+    attempts: t.exposeInt("attempts", {
+      description:
+        "Attempts over every instance tried: a failed connection is one, a breaker's refusal none.",
+    }),
+    instancesTried: t.exposeIDList("instancesTried", {
+      description:
+        "The instances the call went to, in order, the one that answered last. By serviceType a call goes on to another instance (at most three in all) when nothing could be sent to one, and an idempotent call also after a 502, 503 or 504, a lost connection or a timeout; by serviceId, only the one.",
+    }),
     breakerState: t.expose("breakerState", { type: CircuitStateEnum }),
     durationMs: t.exposeFloat("durationMs"),
   }),

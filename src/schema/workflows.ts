@@ -29,7 +29,8 @@ const WorkflowStepRef = builder.objectRef<WorkflowStepState>("WorkflowStep").imp
     error: t.exposeString("error", { nullable: true }),
     calls: t.field({
       type: "JSON",
-      description: "The step's latest calls: instance, HTTP status, attempts, duration.",
+      description:
+        "The step's latest calls: serviceId, status, attempts, instancesTried (in order, the answering one last), durationMs, at, error.",
       resolve: (step) => step.calls,
     }),
   }),

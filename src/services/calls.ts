@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type CallFailure, failureOf, wasUnsent } from "../clients/call-failure.js";
 import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
 import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
 import { type Caller, gatewayCaller, permits } from "../domain/access.js";
@@ -34,7 +35,10 @@ export type ServiceCallResult = {
   /** Parsed JSON when the service said so; otherwise the text. Null when empty. */
   body: JsonValue;
   serviceId: string;
+  /** Attempts over every instance tried: a failed connection is one, a breaker's refusal none. */
   attempts: number;
+  /** The instances the call went to, in order, the one that answered last. */
+  instancesTried: string[];
   breakerState: CircuitState;
   durationMs: number;
 };
@@ -59,8 +63,11 @@ const BODY_LIMITS: JsonLimits = { maxDepth: MAX_JSON_DEPTH, maxBytes: 1024 * 102
 /** A service's answer may be as large as the client reads; only its depth is bounded. */
 const ANSWER_LIMITS: JsonLimits = { maxDepth: MAX_JSON_DEPTH, maxBytes: Number.POSITIVE_INFINITY };
 
-/** Instances of a type one call tries when breakers refuse it before it is sent. */
+/** Instances of a type one call tries (see `mayFailOver`). */
 const MAX_INSTANCES_TRIED = 3;
+
+/** Answers that say this instance, not the request, failed: another may answer. */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -150,7 +157,7 @@ export function createCalls({
   client,
   breakerStateOf,
 }: {
-  discovery: Pick<Discovery, "get" | "select">;
+  discovery: Pick<Discovery, "get" | "pick">;
   client: Pick<ServiceClient, "call">;
   /** The state of an instance's breaker after a call, as the result reports it. */
   breakerStateOf: (serviceId: string) => CircuitState;
@@ -168,27 +175,13 @@ export function createCalls({
     return service;
   }
 
-  async function byType(
-    type: string,
-    strategy: string | null | undefined,
-    tried: ReadonlySet<string>,
-  ): Promise<ServiceRecord> {
-    const service = await discovery.select(type, strategy, tried);
-    if (!service) {
-      throw new GatewayError(
-        "SERVICE_UNAVAILABLE",
-        `No ${type} instance can take calls: none is ONLINE or DEGRADED with its circuit breaker closed.`,
-        { serviceType: type },
-      );
-    }
-    return service;
-  }
-
+  /** One instance's answer; `idempotent` says whether the client retries it there. */
   async function send(
-    input: z.output<typeof inputSchema>,
+    input: ParsedInput,
     service: ServiceRecord,
     caller: Caller,
     trace: CallTrace,
+    idempotent: boolean,
   ): Promise<ServiceCallResult> {
     if (
       !permits(caller, "callAnyPath") &&
@@ -215,7 +208,7 @@ export function createCalls({
         traceparent: childTraceparent(trace.traceparent),
       },
       body,
-      idempotent: input.idempotent ?? IDEMPOTENT_METHODS.has(input.method),
+      idempotent,
     });
     return {
       status: outcome.status,
@@ -223,9 +216,63 @@ export function createCalls({
       body: decodeBody(outcome),
       serviceId: service.id,
       attempts: outcome.attempts,
+      instancesTried: [service.id],
       breakerState: breakerStateOf(service.id),
       durationMs: outcome.durationMs,
     };
+  }
+
+  /**
+   * By type, a call that failed where another instance may do better goes to the next
+   * selectable one (`mayFailOver`), at most MAX_INSTANCES_TRIED of them. Same-instance
+   * retries and failover share one budget, so that a call neither waits out a backoff on
+   * an instance while another is there nor multiplies its retries by its instances: an
+   * instance with another selectable behind it gets one attempt (the call's retry is the
+   * next instance), and the last one the call can try gets the client's own retries only
+   * when no instance before it was reached (connections refused, breakers open), as a
+   * call by id to it would. So a refused connection moves on at once, a type with one
+   * instance is called exactly as before, and a GET meeting 503s sends at most three
+   * requests, as before.
+   */
+  async function callByType(
+    input: ParsedInput,
+    caller: Caller,
+    trace: CallTrace,
+  ): Promise<ServiceCallResult> {
+    const type = input.serviceType as string;
+    const idempotent = isIdempotent(input);
+    const tried: string[] = [];
+    let attempts = 0;
+    // Whether an instance tried already may have had the call: it spent the retries.
+    let reached = false;
+    // What a call no instance answered raises: the last instance that may have had it
+    // says more (a 503) than one refused after it.
+    let blame: GatewayError | null = null;
+    while (tried.length < MAX_INSTANCES_TRIED) {
+      const picked = await discovery.pick(type, input.strategy, new Set(tried));
+      if (!picked) break;
+      const { service, others } = picked;
+      tried.push(service.id);
+      const last = others === 0 || tried.length === MAX_INSTANCES_TRIED;
+      try {
+        const result = await send(input, service, caller, trace, idempotent && last && !reached);
+        return { ...result, attempts: attempts + result.attempts, instancesTried: tried };
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        attempts += Number(error.details.attempts ?? 0);
+        const failure = failureOf(error);
+        if (!mayFailOver(error, failure, idempotent)) throw afterInstances(error, tried, attempts);
+        const unsent = wasUnsent(failure);
+        if (!unsent || !reached) blame = error;
+        if (!unsent) reached = true;
+      }
+    }
+    if (blame) throw afterInstances(blame, tried, attempts);
+    throw new GatewayError(
+      "SERVICE_UNAVAILABLE",
+      `No ${type} instance can take calls: none is ONLINE or DEGRADED with its circuit breaker closed.`,
+      { serviceType: type },
+    );
   }
 
   async function call(
@@ -236,24 +283,10 @@ export function createCalls({
     // Bounded before anything reads it: JSON.stringify overflows the stack on deep values.
     if (raw.body != null) assertJsonWithin(raw.body, "input.body", BODY_LIMITS);
     const input = parseInput(inputSchema, raw, "input");
-    if (input.serviceId != null) return send(input, await byId(input.serviceId), caller, trace);
-    // By type, an instance whose breaker refused the call before sending it (its trials
-    // are another replica's, say) gives way to the next one.
-    const tried = new Set<string>();
-    for (;;) {
-      const service = await byType(input.serviceType as string, input.strategy, tried);
-      try {
-        return await send(input, service, caller, trace);
-      } catch (error) {
-        // Refused before anything was sent: a breaker, or an address never called.
-        const refusedUnsent =
-          error instanceof GatewayError &&
-          error.details.attempts === 0 &&
-          (error.code === "SERVICE_UNAVAILABLE" || error.code === "FORBIDDEN");
-        if (!refusedUnsent || tried.size >= MAX_INSTANCES_TRIED - 1) throw error;
-        tried.add(service.id);
-      }
-    }
+    if (input.serviceType != null) return callByType(input, caller, trace);
+    // By id, the caller chose the instance: it never fails over, and keeps its retries.
+    const service = await byId(input.serviceId as string);
+    return send(input, service, caller, trace, isIdempotent(input));
   }
 
   return {
@@ -281,10 +314,43 @@ export function createCalls({
         body: result.body,
         serviceId: result.serviceId,
         attempts: result.attempts,
+        instancesTried: result.instancesTried,
         durationMs: result.durationMs,
       };
     },
   };
+}
+
+type ParsedInput = z.output<typeof inputSchema>;
+
+function isIdempotent(input: ParsedInput): boolean {
+  return input.idempotent ?? IDEMPOTENT_METHODS.has(input.method);
+}
+
+/**
+ * Whether another instance may have a call this one failed. Anything that sent nothing
+ * (a breaker or bulkhead refusal, an address the policy refuses, a connection never
+ * made) moves on whatever the method. What may have reached the service (a 502, 503 or
+ * 504, a connection dropped after sending, no answer in time) moves on only when
+ * sending it twice does no harm. Another 5xx (a 500 is the service's own fault, and
+ * another instance of it would fail alike), and the caller's own mistakes, never do; a
+ * 4xx is an answer and never gets here.
+ */
+function mayFailOver(error: GatewayError, failure: CallFailure, idempotent: boolean): boolean {
+  if (wasUnsent(failure)) return true;
+  if (!idempotent) return false;
+  if (failure === "status") return GATEWAY_STATUSES.has(error.details.status as number);
+  return failure === "dropped" || failure === "timeout";
+}
+
+/** An instance's error, with what the whole call did: its attempts and instances. */
+function afterInstances(error: GatewayError, tried: string[], attempts: number): GatewayError {
+  return new GatewayError(
+    error.code,
+    error.message,
+    { ...error.details, attempts, instancesTried: [...tried] },
+    error.cause === undefined ? undefined : { cause: error.cause },
+  );
 }
 
 function queryString(query: Record<string, unknown> | null | undefined): string {

@@ -56,6 +56,62 @@ export function createDiscovery({
   random = Math.random,
   isCallable = () => true,
 }: DiscoveryDeps) {
+  /**
+   * `select`, and how many other instances a following `select` that also excluded the
+   * chosen one could still choose: a moment's view, since the registry and the breakers
+   * move. Calls by type read it to know whether an instance is the last they can try.
+   */
+  async function pick(
+    type: string,
+    requested?: string | null,
+    exclude?: ReadonlySet<string>,
+    { only, prefer }: SelectionPreference = {},
+  ): Promise<{ service: ServiceRecord; others: number } | null> {
+    limitText(type, "type");
+    const strategy = (requested ?? DEFAULT_STRATEGY) as SelectionStrategy;
+    if (!(selectionStrategies as readonly string[]).includes(strategy)) {
+      throw badInput("strategy", `must be one of ${selectionStrategies.join(", ")}`);
+    }
+    const normalizedType = normalizeServiceType(type);
+    const available = (
+      await store.find({ type: normalizedType, statuses: CALLABLE_STATUSES })
+    ).filter(
+      (service) => isCallable(service.id) && !exclude?.has(service.id) && (only?.(service) ?? true),
+    );
+    const preferred = prefer ? available.filter(prefer) : [];
+    const candidates = preferred.length > 0 ? preferred : available;
+    const online = candidates.filter((service) => service.status === "ONLINE");
+    const pool = (online.length > 0 ? online : candidates).sort(byId);
+    if (pool.length === 0) return null;
+    const service = await choose(strategy, pool, normalizedType);
+    if (!service) return null;
+    // A drained instance (weight 0) is never chosen by WEIGHTED, so it is no alternative.
+    const others = available.filter(
+      (other) => other.id !== service.id && (strategy !== "WEIGHTED" || weightOf(other) > 0),
+    ).length;
+    return { service, others };
+  }
+
+  async function choose(
+    strategy: SelectionStrategy,
+    pool: ServiceRecord[],
+    normalizedType: string,
+  ): Promise<ServiceRecord | null> {
+    switch (strategy) {
+      case "ROUND_ROBIN":
+        return roundRobin(pool, await store.nextCounter(`round-robin:${normalizedType}`));
+      case "RANDOM":
+        return pool[Math.floor(random() * pool.length)] ?? null;
+      case "LEAST_LATENCY":
+        return (
+          fastest(pool) ??
+          roundRobin(pool, await store.nextCounter(`round-robin:${normalizedType}`))
+        );
+      case "WEIGHTED":
+        return weighted(pool, random());
+    }
+  }
+
   return {
     async get(id: string): Promise<ServiceRecord | null> {
       return (await store.get(parseServiceId(id)))?.record ?? null;
@@ -107,39 +163,12 @@ export function createDiscovery({
       type: string,
       requested?: string | null,
       exclude?: ReadonlySet<string>,
-      { only, prefer }: SelectionPreference = {},
+      preference: SelectionPreference = {},
     ): Promise<ServiceRecord | null> {
-      limitText(type, "type");
-      const strategy = requested ?? DEFAULT_STRATEGY;
-      if (!(selectionStrategies as readonly string[]).includes(strategy)) {
-        throw badInput("strategy", `must be one of ${selectionStrategies.join(", ")}`);
-      }
-      const normalizedType = normalizeServiceType(type);
-      const available = (
-        await store.find({ type: normalizedType, statuses: CALLABLE_STATUSES })
-      ).filter(
-        (service) =>
-          isCallable(service.id) && !exclude?.has(service.id) && (only?.(service) ?? true),
-      );
-      const preferred = prefer ? available.filter(prefer) : [];
-      const candidates = preferred.length > 0 ? preferred : available;
-      const online = candidates.filter((service) => service.status === "ONLINE");
-      const pool = (online.length > 0 ? online : candidates).sort(byId);
-      if (pool.length === 0) return null;
-      switch (strategy as SelectionStrategy) {
-        case "ROUND_ROBIN":
-          return roundRobin(pool, await store.nextCounter(`round-robin:${normalizedType}`));
-        case "RANDOM":
-          return pool[Math.floor(random() * pool.length)] ?? null;
-        case "LEAST_LATENCY":
-          return (
-            fastest(pool) ??
-            roundRobin(pool, await store.nextCounter(`round-robin:${normalizedType}`))
-          );
-        case "WEIGHTED":
-          return weighted(pool, random());
-      }
+      return (await pick(type, requested, exclude, preference))?.service ?? null;
     },
+
+    pick,
   };
 }
 
@@ -162,12 +191,14 @@ function fastest(pool: ServiceRecord[]): ServiceRecord | null {
   return best;
 }
 
+function weightOf(service: ServiceRecord): number {
+  const weight = service.metadata.weight;
+  return typeof weight === "number" && Number.isFinite(weight) && weight >= 0 ? weight : 1;
+}
+
 /** `metadata.weight` (default 1); weight 0 drains an instance. Null when every weight is 0. */
 function weighted(pool: ServiceRecord[], draw: number): ServiceRecord | null {
-  const weights = pool.map((service) => {
-    const weight = service.metadata.weight;
-    return typeof weight === "number" && Number.isFinite(weight) && weight >= 0 ? weight : 1;
-  });
+  const weights = pool.map(weightOf);
   const total = weights.reduce((sum, weight) => sum + weight, 0);
   if (total === 0) return null;
   let point = draw * total;

@@ -1,4 +1,5 @@
 import { Headers, Response } from "@whatwg-node/fetch";
+import { failureOf, isNetworkFailure } from "../clients/call-failure.js";
 import type { ServiceClient } from "../clients/service-client.js";
 import type { CircuitState } from "../domain/breaker.js";
 import { GatewayError, isGatewayError } from "../domain/errors.js";
@@ -181,9 +182,7 @@ function unavailable(type: string, last: GatewayError | null, tried: string[]): 
       `No ${type} instance can answer: none is ONLINE or DEGRADED with its circuit breaker closed.`,
     );
   }
-  const unreachable =
-    last.code === "UPSTREAM_ERROR" && last.details.status === undefined && last.cause !== undefined;
-  if (!unreachable) return last;
+  if (!isNetworkFailure(failureOf(last))) return last;
   return new GatewayError(
     "SERVICE_UNAVAILABLE",
     `No ${type} instance could be reached (tried ${tried.join(", ")}): ${last.message}`,
@@ -197,8 +196,9 @@ function unavailable(type: string, last: GatewayError | null, tried: string[]): 
  * running a query twice changes nothing. A mutation that may have run is never resent.
  */
 function mayTryAnother(error: GatewayError, operation: SubgraphOperation): boolean {
-  const unsent = error.details.attempts === 0 && error.code === "SERVICE_UNAVAILABLE";
-  if (unsent) return true;
+  // A refusal only: for a mutation, a connection never made stays final, federation's rule
+  // as it was (callService, in calls.ts, moves that one on too).
+  if (failureOf(error) === "refused") return true;
   if (operation !== "query") return false;
   return error.code === "UPSTREAM_ERROR" || error.code === "SERVICE_UNAVAILABLE";
 }

@@ -30,11 +30,36 @@ const serviceType = z.string().min(1).max(100).transform(normalizeServiceType);
 /** Values a polled field is compared with. */
 const terminalValues = z.array(z.union([z.string(), z.number(), z.boolean()]));
 
+/**
+ * What a step's failed call is retried on: an HTTP status the service answered (400–599),
+ * `"5xx"` for any from 500, `"network"` (no instance could take the call, or its
+ * connection failed) or `"timeout"` (no answer within the call's deadline).
+ */
+const retryCondition = z.union(
+  [z.number().int().min(400).max(599), z.enum(["5xx", "network", "timeout"])],
+  { error: 'must be an HTTP status (400-599), "5xx", "network" or "timeout"' },
+);
+
+export type RetryCondition = z.output<typeof retryCondition>;
+
+/** Faults, not answers: a 4xx is the service's answer and is retried only when listed. */
+export const DEFAULT_RETRY_ON: readonly RetryCondition[] = ["network", "timeout", "5xx"];
+
 const retrySchema = z.object({
   /** Attempts of the step, the first included (each attempt runs the call's own policies). */
   maxAttempts: z.number().int().min(1).max(20).default(1),
   /** Wait before the second attempt; doubled for each one after. */
   backoffMs: z.number().int().min(0).max(600_000).default(1000),
+  /**
+   * What a failed call is retried on (`retryCondition`); the list replaces the default,
+   * `DEFAULT_RETRY_ON`. Anything else fails the step at once: a 4xx not listed, an
+   * answer of `success: false`, a request the gateway refuses.
+   */
+  on: z
+    .array(retryCondition)
+    .min(1)
+    .max(50)
+    .default(() => [...DEFAULT_RETRY_ON]),
 });
 
 const pollSchema = z.object({

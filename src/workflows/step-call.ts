@@ -1,8 +1,9 @@
+import { isGatewayError } from "../domain/errors.js";
 import type { JsonValue } from "../domain/json.js";
 import type { StepCall, StepResponse, WorkflowStepState } from "../domain/workflow.js";
 import type { CompiledStep } from "./definition.js";
 import type { ExecutionState } from "./execution-state.js";
-import { messageOf } from "./step-failures.js";
+import { messageOf, reasonOf, StepCallFailure } from "./step-failures.js";
 import { render, type Template, type TemplateContext } from "./template.js";
 
 /** Calls kept on a step's row: a long poll keeps its latest ones. */
@@ -16,7 +17,8 @@ export function callTemplates(step: CompiledStep): CallTemplates {
 
 /**
  * Makes one call of a step and records it on the row. Resolves with the answer's data;
- * rejects when the call could not be made, or was answered with an error.
+ * rejects with a StepCallFailure when the call could not be made, or was answered with
+ * an error.
  */
 export async function callService(
   state: ExecutionState,
@@ -47,14 +49,19 @@ export async function callService(
     });
   } catch (error) {
     const message = messageOf(error);
+    // What the gateway's error says of the call: a 5xx is a status, its instances tried.
+    const details = isGatewayError(error) ? error.details : {};
     record({
-      serviceId: null,
-      status: null,
-      attempts: 0,
+      serviceId: typeof details.serviceId === "string" ? details.serviceId : null,
+      status: typeof details.status === "number" ? details.status : null,
+      attempts: typeof details.attempts === "number" ? details.attempts : 0,
+      instancesTried: Array.isArray(details.instancesTried)
+        ? details.instancesTried.map(String)
+        : [],
       durationMs: state.now() - started,
       error: message,
     });
-    throw new Error(`${method} ${path}: ${message}`);
+    throw new StepCallFailure(`${method} ${path}: ${message}`, reasonOf(error));
   }
   row.serviceId = response.serviceId;
   const failure =
@@ -65,10 +72,12 @@ export async function callService(
     serviceId: response.serviceId,
     status: response.status,
     attempts: response.attempts,
+    instancesTried: response.instancesTried,
     durationMs: response.durationMs,
     error: failure,
   });
-  if (failure) throw new Error(failure);
+  // An answer, not a fault: retried only when `retry.on` lists its status.
+  if (failure) throw new StepCallFailure(failure, response.status >= 400 ? response.status : null);
   return unwrap(response.body);
 }
 

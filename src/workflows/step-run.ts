@@ -1,9 +1,16 @@
 import type { JsonValue } from "../domain/json.js";
-import type { CompiledStep } from "./definition.js";
+import { type CompiledStep, DEFAULT_RETRY_ON } from "./definition.js";
 import type { ExecutionState } from "./execution-state.js";
 import { poll } from "./polling.js";
 import { callService, callTemplates } from "./step-call.js";
-import { FinalStepFailure, messageOf, renderFinal, SiblingFailed } from "./step-failures.js";
+import {
+  FinalStepFailure,
+  messageOf,
+  renderFinal,
+  retriesOn,
+  SiblingFailed,
+  StepCallFailure,
+} from "./step-failures.js";
 import type { StepKey } from "./step-key.js";
 import type { TemplateContext } from "./template.js";
 import { wait } from "./wait.js";
@@ -29,7 +36,7 @@ export async function runRow(
   if (row.status === "FAILED") {
     throw new Error(`step ${row.stepId} failed: ${row.error ?? "failed"}`);
   }
-  const retry = step.step.retry ?? { maxAttempts: 1, backoffMs: 1000 };
+  const retry = step.step.retry ?? { maxAttempts: 1, backoffMs: 1000, on: DEFAULT_RETRY_ON };
   for (;;) {
     row.attempt += 1;
     row.status = "RUNNING";
@@ -67,7 +74,10 @@ export async function runRow(
         throw stop.reason;
       }
       const message = messageOf(error);
-      const final = error instanceof FinalStepFailure || row.attempt >= retry.maxAttempts;
+      const final =
+        error instanceof FinalStepFailure ||
+        (error instanceof StepCallFailure && !retriesOn(retry.on, error.reason)) ||
+        row.attempt >= retry.maxAttempts;
       if (final) {
         await state.finish(row, "FAILED", message);
         throw new Error(`step ${row.stepId} failed: ${message}`);

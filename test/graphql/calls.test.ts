@@ -11,7 +11,7 @@ const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(inpu
 const CALL = /* GraphQL */ `
   mutation($input: CallServiceInput!) {
     callService(input: $input) {
-      status headers body serviceId attempts breakerState durationMs
+      status headers body serviceId attempts instancesTried breakerState durationMs
     }
   }
 `;
@@ -23,6 +23,7 @@ type CallResult = {
     body: unknown;
     serviceId: string;
     attempts: number;
+    instancesTried: string[];
     breakerState: string;
     durationMs: number;
   };
@@ -72,6 +73,7 @@ describe("callService", () => {
       body: { id: "42", state: "RUNNING" },
       serviceId: "orchestrator-1",
       attempts: 1,
+      instancesTried: ["orchestrator-1"],
       breakerState: "CLOSED",
     });
     expect(result.headers["content-type"]).toBe("application/json");
@@ -223,5 +225,155 @@ describe("callService", () => {
       status: 503,
     });
     expect(upstream.received).toHaveLength(3);
+  });
+
+  describe("by type, over two instances", () => {
+    let first: UpstreamService;
+    let second: UpstreamService;
+    // A type and ids of their own per test: round robin counts per type, so each test's
+    // first call goes to the first instance; breakers count failures per instance.
+    let round = 0;
+    let type: string;
+    let ids: { first: string; second: string };
+
+    beforeAll(async () => {
+      first = await startUpstreamService();
+      second = await startUpstreamService();
+    });
+    afterAll(async () => {
+      await first.stop();
+      await second.stop();
+    });
+    beforeEach(async () => {
+      first.reset();
+      second.reset();
+      round += 1;
+      type = `failover_${round}`;
+      ids = { first: `a-${round}`, second: `b-${round}` };
+      dataOf(await register(ids.first, type, first.url));
+      dataOf(await register(ids.second, type, second.url));
+    });
+
+    const byType = (input: Record<string, unknown>) =>
+      call({ serviceType: type, strategy: "ROUND_ROBIN", ...input });
+
+    /** The first instance refuses connections while `run` runs. */
+    const withFirstDown = async (run: () => Promise<void>) => {
+      await first.stop();
+      try {
+        await run();
+      } finally {
+        await first.start();
+      }
+    };
+
+    for (const method of ["GET", "POST"]) {
+      it(`moves a ${method} on when the first instance refuses connections`, async () => {
+        await withFirstDown(async () => {
+          const input =
+            method === "GET"
+              ? { path: "/executions/1" }
+              : { method, path: "/executions", body: { task: "t" } };
+          const result = dataOf(await byType(input)).callService;
+          // One attempt at the first (no backoff waited out there), one at the second.
+          expect(result).toMatchObject({
+            status: 200,
+            serviceId: ids.second,
+            attempts: 2,
+            instancesTried: [ids.first, ids.second],
+          });
+          expect(second.received).toHaveLength(1);
+          expect(second.received[0]?.method).toBe(method);
+        });
+      });
+    }
+
+    it("moves a GET on after a 503 at once: the second instance is its retry", async () => {
+      first.answer({ status: 503, body: { detail: "overloaded" } });
+      const result = dataOf(await byType({ path: "/executions/1" })).callService;
+      expect(result).toMatchObject({
+        status: 200,
+        serviceId: ids.second,
+        attempts: 2,
+        instancesTried: [ids.first, ids.second],
+      });
+      expect(first.received).toHaveLength(1);
+    });
+
+    it("does not send a POST to another instance after a 503: it may have run", async () => {
+      first.answer({ status: 503, body: { detail: "overloaded" } });
+      const response = await byType({ method: "POST", path: "/executions", body: { n: 1 } });
+      expect(errorCodeOf(response)).toBe("UPSTREAM_ERROR");
+      expect(response.errors?.[0]?.extensions).toMatchObject({
+        serviceId: ids.first,
+        status: 503,
+        attempts: 1,
+        instancesTried: [ids.first],
+      });
+      expect(first.received).toHaveLength(1);
+      expect(second.received).toHaveLength(0);
+    });
+
+    it("answers the last 5xx as before, naming every instance, its retries spent once", async () => {
+      for (const upstream of [first, second]) upstream.answer({ status: 503 });
+      const response = await byType({ path: "/executions/1" });
+      expect(errorCodeOf(response)).toBe("UPSTREAM_ERROR");
+      expect(response.errors?.[0]?.extensions).toMatchObject({
+        serviceId: ids.second,
+        status: 503,
+        attempts: 2,
+        instancesTried: [ids.first, ids.second],
+      });
+      expect(first.received).toHaveLength(1);
+      expect(second.received).toHaveLength(1);
+    });
+
+    it("keeps the client's retries on the last instance when the first was never reached", async () => {
+      second.answer({ status: 503 });
+      await withFirstDown(async () => {
+        const response = await byType({ path: "/executions/1" });
+        expect(errorCodeOf(response)).toBe("UPSTREAM_ERROR");
+        // One failed connection, then the second's own three attempts, as by id.
+        expect(response.errors?.[0]?.extensions).toMatchObject({
+          serviceId: ids.second,
+          status: 503,
+          attempts: 4,
+          instancesTried: [ids.first, ids.second],
+        });
+        expect(second.received).toHaveLength(3);
+      });
+    });
+
+    it("returns a 404 as it is, from the first instance, never retried", async () => {
+      first.answer({ status: 404, body: { detail: "no such thing" } });
+      const result = dataOf(await byType({ path: "/missing" })).callService;
+      expect(result).toMatchObject({
+        status: 404,
+        body: { detail: "no such thing" },
+        serviceId: ids.first,
+        attempts: 1,
+        instancesTried: [ids.first],
+      });
+      expect(first.received).toHaveLength(1);
+      expect(second.received).toHaveLength(0);
+    });
+
+    it("never fails over a call by id", async () => {
+      await withFirstDown(async () => {
+        const response = await call({ serviceId: ids.first, path: "/executions/1" });
+        expect(errorCodeOf(response)).toBe("UPSTREAM_ERROR");
+        expect(response.errors?.[0]?.message).toMatch(/could not be reached: ECONNREFUSED/);
+        expect(response.errors?.[0]?.extensions).toMatchObject({ serviceId: ids.first });
+      });
+      second.answer({ status: 503 });
+      const answered = await call({ serviceId: ids.second, path: "/executions/1" });
+      // Retried where it was sent, and nowhere else.
+      expect(answered.errors?.[0]?.extensions).toMatchObject({
+        serviceId: ids.second,
+        status: 503,
+        attempts: 3,
+      });
+      expect(first.received).toHaveLength(0);
+    });
   });
 });

@@ -220,6 +220,16 @@ describe("workflows through GraphQL", () => {
         /bounded/,
       ],
       [{ type: "x", steps: [{ ...step, method: "BREW" }] }, "definition.steps.0.method", /one of/],
+      [
+        { type: "x", steps: [{ ...step, retry: { maxAttempts: 2, on: [404, "sometimes"] } }] },
+        "definition.steps.0.retry.on.1",
+        /"5xx", "network" or "timeout"/,
+      ],
+      [
+        { type: "x", steps: [{ ...step, retry: { maxAttempts: 2, on: [200] } }] },
+        "definition.steps.0.retry.on.0",
+        />=400/,
+      ],
     ] as const) {
       const response = await gateway.graphql(DEFINE, { definition }, admin);
       expect(errorCodeOf(response), JSON.stringify(definition)).toBe("BAD_USER_INPUT");
@@ -265,6 +275,85 @@ describe("workflows through GraphQL", () => {
       ),
     ).workflowExecutions;
     expect(listed.filter((execution) => execution.id === first.id)).toHaveLength(1);
+  });
+
+  describe("a step's retries", () => {
+    const STEPS = `query($id: ID!) { workflowExecution(id: $id) {
+      status errors steps { id status attempt error calls } } }`;
+    type Ran = {
+      status: string;
+      errors: string[];
+      steps: {
+        id: string;
+        status: string;
+        attempt: number;
+        calls: { serviceId: string; status: number; instancesTried: string[] }[];
+      }[];
+    };
+    let version = 0;
+    /** Defines `lookup`: one step that GETs /thing from echo, with the retry given. */
+    const runLookup = async (retry: Record<string, unknown>) => {
+      version += 1;
+      dataOf(
+        await gateway.graphql(
+          DEFINE,
+          {
+            definition: {
+              type: "lookup",
+              description: `retries, take ${version}`,
+              steps: [{ id: "get", serviceType: "echo", path: "/thing", retry }],
+            },
+          },
+          admin,
+        ),
+      );
+      const { id } = dataOf(
+        await execute({ workflowType: "lookup", data: {}, options: { wait: true } }),
+      ).executeWorkflow;
+      return dataOf(await gateway.graphql<{ workflowExecution: Ran }>(STEPS, { id }))
+        .workflowExecution;
+    };
+
+    it("fails at once on a 404: an answer, not a fault", async () => {
+      echo.answer({ status: 404, body: { detail: "no such thing" } });
+      const ran = await runLookup({ maxAttempts: 3, backoffMs: 1 });
+      expect(ran.status).toBe("FAILED");
+      expect(ran.errors[0]).toMatch(/answered HTTP 404 from echo-1/);
+      expect(echo.received).toHaveLength(1);
+      expect(ran.steps[0]).toMatchObject({ status: "FAILED", attempt: 1 });
+      expect(ran.steps[0]?.calls).toMatchObject([
+        { serviceId: "echo-1", status: 404, instancesTried: ["echo-1"] },
+      ]);
+    });
+
+    it("retries a 404 that retry.on lists", async () => {
+      echo.queue({ status: 404 }, { status: 404 });
+      const ran = await runLookup({ maxAttempts: 3, backoffMs: 1, on: [404] });
+      expect(ran.status).toBe("COMPLETED");
+      expect(echo.received).toHaveLength(3);
+      expect(ran.steps[0]?.attempt).toBe(3);
+      expect(ran.steps[0]?.calls.map((call) => call.status)).toEqual([404, 404, 200]);
+    });
+
+    it("retries a 5xx by default, and records it as the status it was", async () => {
+      // Each attempt of the step is a call with its own three tries (one instance).
+      echo.queue({ status: 503 }, { status: 503 }, { status: 503 });
+      const ran = await runLookup({ maxAttempts: 2, backoffMs: 1 });
+      expect(ran.status).toBe("COMPLETED");
+      expect(echo.received).toHaveLength(4);
+      expect(ran.steps[0]?.calls).toMatchObject([
+        { serviceId: "echo-1", status: 503, instancesTried: ["echo-1"] },
+        { serviceId: "echo-1", status: 200, instancesTried: ["echo-1"] },
+      ]);
+    });
+
+    it("does not retry a 5xx that a retry.on of its own leaves out", async () => {
+      echo.answer({ status: 503 });
+      const ran = await runLookup({ maxAttempts: 3, backoffMs: 1, on: [404, "timeout"] });
+      expect(ran.status).toBe("FAILED");
+      expect(ran.steps[0]?.attempt).toBe(1);
+      expect(echo.received).toHaveLength(3);
+    });
   });
 
   it("streams every change of an execution, and no poll reaches the service once it is cancelled", async () => {

@@ -39,6 +39,7 @@ function harness(answer: (request: StepRequest) => Promise<JsonValue> | JsonValu
         body: await answer(request),
         serviceId: "s1",
         attempts: 1,
+        instancesTried: ["s1"],
         durationMs: 1,
       };
     },
