@@ -63,12 +63,14 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
       services.registry.register(registrationFromBody(body), caller),
     );
 
-  const routes = [
+  // The original's /registry family and its shared client's /services family do the same
+  // three things under two names.
+  const registerRoute = (path: string, summary: string, tag: string) =>
     route({
       method: "POST",
-      path: "/registry/services",
-      summary: "Register a service (an upsert by service_id)",
-      tag: "registry",
+      path,
+      summary,
+      tag,
       permission: ["registerServices"],
       body: schemas.registrationBody,
       responses: {
@@ -79,12 +81,13 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
         status: 201,
         body: toServiceInfo(await register(body, caller)),
       }),
-    }),
+    });
+  const readRoute = (path: string, summary: string, tag: string) =>
     route({
       method: "GET",
-      path: "/registry/services/{id}",
-      summary: "Read one service",
-      tag: "registry",
+      path,
+      summary,
+      tag,
       permission: ["read"],
       params: schemas.idParams,
       responses: serviceAnswers,
@@ -92,12 +95,13 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
         status: 200,
         body: toServiceInfo(await mustGet(params.id)),
       }),
-    }),
+    });
+  const unregisterRoute = (path: string, summary: string, tag: string) =>
     route({
       method: "DELETE",
-      path: "/registry/services/{id}",
-      summary: "Unregister a service",
-      tag: "registry",
+      path,
+      summary,
+      tag,
       permission: ["registerServices"],
       params: schemas.idParams,
       responses: {
@@ -105,7 +109,12 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
         404: { description: "No such service.", schema: schemas.errorAnswer },
       },
       handle: async ({ params, caller }) => unregister(params.id, caller),
-    }),
+    });
+
+  const routes = [
+    registerRoute("/registry/services", "Register a service (an upsert by service_id)", "registry"),
+    readRoute("/registry/services/{id}", "Read one service", "registry"),
+    unregisterRoute("/registry/services/{id}", "Unregister a service", "registry"),
     route({
       method: "POST",
       path: "/registry/services/{id}/heartbeat",
@@ -272,22 +281,11 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
       },
     }),
     // The shared client's family (ServiceIntegrationClient): /services and /services/{id}.
-    route({
-      method: "POST",
-      path: "/services",
-      summary: "Register a service (the shared client's register_service)",
-      tag: "services",
-      permission: ["registerServices"],
-      body: schemas.registrationBody,
-      responses: {
-        201: { description: "Registered.", schema: schemas.serviceInfo },
-        422: { description: "Invalid registration.", schema: schemas.errorAnswer },
-      },
-      handle: async ({ body, caller }) => ({
-        status: 201,
-        body: toServiceInfo(await register(body, caller)),
-      }),
-    }),
+    registerRoute(
+      "/services",
+      "Register a service (the shared client's register_service)",
+      "services",
+    ),
     route({
       method: "GET",
       path: "/services",
@@ -323,19 +321,7 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
         });
       },
     }),
-    route({
-      method: "GET",
-      path: "/services/{id}",
-      summary: "Read one service (the shared client's get_service)",
-      tag: "services",
-      permission: ["read"],
-      params: schemas.idParams,
-      responses: serviceAnswers,
-      handle: async ({ params }) => ({
-        status: 200,
-        body: toServiceInfo(await mustGet(params.id)),
-      }),
-    }),
+    readRoute("/services/{id}", "Read one service (the shared client's get_service)", "services"),
     route({
       method: "PUT",
       path: "/services/{id}",
@@ -361,19 +347,11 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
         return { status: 200, body: toServiceInfo(record) };
       },
     }),
-    route({
-      method: "DELETE",
-      path: "/services/{id}",
-      summary: "Unregister a service (the shared client's deregister_service)",
-      tag: "services",
-      permission: ["registerServices"],
-      params: schemas.idParams,
-      responses: {
-        204: { description: "Unregistered." },
-        404: { description: "No such service.", schema: schemas.errorAnswer },
-      },
-      handle: async ({ params, caller }) => unregister(params.id, caller),
-    }),
+    unregisterRoute(
+      "/services/{id}",
+      "Unregister a service (the shared client's deregister_service)",
+      "services",
+    ),
     route({
       method: "GET",
       path: "/services/{id}/health",
