@@ -222,3 +222,29 @@ export const auditLog = pgTable(
     index("audit_log_targets_idx").using("gin", table.targets),
   ],
 );
+
+/**
+ * Integrations between two registered services (the shared client's /integrations): what
+ * calling the target for the source means. The services are referred to by id only, not
+ * by foreign key: a service's row goes when it is unregistered, and its integrations are
+ * configuration that outlives one registration.
+ */
+export const integrations = pgTable(
+  "integrations",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    sourceServiceId: text("source_service_id").notNull(),
+    targetServiceId: text("target_service_id").notNull(),
+    integrationType: text("integration_type").notNull(),
+    config: jsonb("config").$type<JsonObject>().notNull(),
+    description: text("description"),
+    metadata: jsonb("metadata").$type<JsonObject>().notNull(),
+    createdAt: timestamptz("created_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (table) => [
+    index("integrations_source_idx").on(table.sourceServiceId),
+    index("integrations_target_idx").on(table.targetServiceId),
+  ],
+);

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import findMyWay from "find-my-way";
 import { z } from "zod";
 import type { Caller, Permission } from "../domain/access.js";
@@ -11,6 +12,8 @@ type RestInput<P, Q, B> = {
   body: B;
   caller: Caller;
   url: URL;
+  /** The request's headers, for what a route passes on (x-request-id, traceparent). */
+  headers: IncomingHttpHeaders;
 };
 
 export type RestResponse = { status: number; body?: unknown };
@@ -75,7 +78,7 @@ export function createRestRouter(routes: readonly AnyRoute[]) {
     async handle(
       spec: AnyRoute,
       rawParams: Record<string, string | undefined>,
-      request: { url: URL; caller: Caller; body: unknown },
+      request: { url: URL; caller: Caller; body: unknown; headers: IncomingHttpHeaders },
     ): Promise<RestResponse> {
       // A route that names no permission is public (the gateway's own /health).
       if (spec.permission.length > 0) assertPermitted(request.caller, spec.permission);
@@ -90,7 +93,14 @@ export function createRestRouter(routes: readonly AnyRoute[]) {
         request.body === undefined && spec.bodyOptional
           ? undefined
           : validate(spec.body, request.body, "body");
-      return spec.handle({ params, query, body, caller: request.caller, url: request.url });
+      return spec.handle({
+        params,
+        query,
+        body,
+        caller: request.caller,
+        url: request.url,
+        headers: request.headers,
+      });
     },
     routes,
   };

@@ -10,6 +10,7 @@ import { assertJsonWithin, PAYLOAD_LIMITS } from "../services/json-input.js";
 import type { Page } from "../services/pagination.js";
 import type { ServiceWhere } from "../services/service-where.js";
 import { openApiDocument } from "./openapi.js";
+import { integrationRoutes } from "./rest-integrations.js";
 import { createRestRouter, type RestResponse, route } from "./rest-router.js";
 import * as schemas from "./rest-schemas.js";
 
@@ -406,6 +407,7 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
         };
       },
     }),
+    ...integrationRoutes(services),
   ];
 
   const router = createRestRouter(routes);
@@ -448,6 +450,8 @@ export function createRestRoutes({ services, maxPageSize, serviceName }: RestOpt
       return (
         pathname === "/health" ||
         pathname === "/services" ||
+        pathname === "/integrations" ||
+        pathname.startsWith("/integrations/") ||
         ["/registry/", "/discovery/", "/workflows/", "/services/"].some((prefix) =>
           pathname.startsWith(prefix),
         )

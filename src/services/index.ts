@@ -7,6 +7,7 @@ import { createApiTokenRepository } from "../db/api-tokens.js";
 import { createAuditRepository } from "../db/audit.js";
 import { createBreakerRepository } from "../db/breakers.js";
 import type { Database } from "../db/client.js";
+import { createIntegrationRepository } from "../db/integrations.js";
 import { createRegistryRepository } from "../db/registry.js";
 import { createWorkflowRepository } from "../db/workflows.js";
 import type { ConfiguredToken } from "../domain/access.js";
@@ -27,6 +28,7 @@ import { composeSupergraph } from "./federation-compose.js";
 import { createSdlReader } from "./federation-sdl.js";
 import { createHealth } from "./health.js";
 import { createHeartbeatRecorder } from "./heartbeat-recorder.js";
+import { createIntegrations } from "./integrations.js";
 import { createLiveStore } from "./live-store.js";
 import { createProber } from "./prober.js";
 import { createRateLimiter, type RateLimitSettings } from "./rate-limit.js";
@@ -200,6 +202,12 @@ export function createServices(deps: ServicesDeps) {
     client,
     breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
   });
+  const integrations = createIntegrations({
+    repository: createIntegrationRepository(deps.database.db),
+    discovery,
+    call: calls.call,
+    now,
+  });
   const supergraph = createSupergraph({
     store,
     events: deps.events,
@@ -262,6 +270,7 @@ export function createServices(deps: ServicesDeps) {
     breakers,
     workflows,
     calls,
+    integrations,
     supergraph,
     subgraphs,
     expiry,
