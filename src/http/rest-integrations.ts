@@ -4,7 +4,6 @@ import type { Integration } from "../domain/integration.js";
 import type { JsonValue } from "../domain/json.js";
 import type { Services } from "../services/index.js";
 import { integrationConfig } from "../services/integrations.js";
-import { newRequestId } from "./request-id.js";
 import { type RestResponse, route } from "./rest-router.js";
 import { errorAnswer } from "./rest-schemas.js";
 
@@ -197,10 +196,10 @@ export function integrationRoutes(services: Services) {
         404: notFoundAnswer,
         422: invalidAnswer,
       },
-      handle: async ({ params, body, caller, headers }) => {
+      handle: async ({ params, body, caller, requestId, headers }) => {
         const result = await integrations.execute(params.id, body.payload, caller, {
           // The caller's id when it gave a safe one, as the server logs it.
-          requestId: newRequestId(firstOf(headers["x-request-id"])),
+          requestId,
           traceparent: firstOf(headers.traceparent),
         });
         return {

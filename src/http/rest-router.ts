@@ -12,7 +12,9 @@ type RestInput<P, Q, B> = {
   body: B;
   caller: Caller;
   url: URL;
-  /** The request's headers, for what a route passes on (x-request-id, traceparent). */
+  /** The request's id (its x-request-id), for what a route calls. */
+  requestId: string;
+  /** The request's headers, for what a route passes on (traceparent). */
   headers: IncomingHttpHeaders;
 };
 
@@ -78,7 +80,13 @@ export function createRestRouter(routes: readonly AnyRoute[]) {
     async handle(
       spec: AnyRoute,
       rawParams: Record<string, string | undefined>,
-      request: { url: URL; caller: Caller; body: unknown; headers: IncomingHttpHeaders },
+      request: {
+        url: URL;
+        caller: Caller;
+        body: unknown;
+        requestId: string;
+        headers: IncomingHttpHeaders;
+      },
     ): Promise<RestResponse> {
       // A route that names no permission is public (the gateway's own /health).
       if (spec.permission.length > 0) assertPermitted(request.caller, spec.permission);
@@ -99,6 +107,7 @@ export function createRestRouter(routes: readonly AnyRoute[]) {
         body,
         caller: request.caller,
         url: request.url,
+        requestId: request.requestId,
         headers: request.headers,
       });
     },

@@ -24,6 +24,8 @@ export type RestRequest = {
   url: URL;
   /** Authenticated already (tokens mode), or anonymous in open mode. */
   caller: Caller;
+  /** The id the answer carries in x-request-id, passed on to what the route calls. */
+  requestId: string;
   headers: IncomingMessage["headers"];
   /** Parsed JSON body; undefined when there was none. */
   body: unknown;
@@ -515,8 +517,13 @@ export type RestAudit = { operation: string; targets: string[] };
 export function answerTargets(answer: RestResponse): string[] {
   const body = answer.body;
   if (body === null || typeof body !== "object") return [];
-  const { service_id: serviceId, data } = body as { service_id?: unknown; data?: unknown };
-  const ids: unknown[] = [serviceId];
+  const {
+    service_id: serviceId,
+    id,
+    data,
+  } = body as { service_id?: unknown; id?: unknown; data?: unknown };
+  // An integration answers with its own id.
+  const ids: unknown[] = [serviceId, id];
   if (data !== null && typeof data === "object") ids.push((data as { id?: unknown }).id);
   return ids.filter((id): id is string => typeof id === "string");
 }

@@ -157,7 +157,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         const audit = rest.audited(req.method ?? "GET", url);
         let answer: RestResponse | null;
         try {
-          answer = await answerRest(req, url, restCaller);
+          answer = await answerRest(req, url, restCaller, requestId);
         } catch (error) {
           if (audit) recordRest(audit, actorOf(restCaller), requestId, auditResultOf(error), []);
           throw error;
@@ -234,6 +234,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     req: IncomingMessage,
     url: URL,
     caller: Caller,
+    requestId: string,
   ): Promise<RestResponse | null> {
     const raw =
       req.method === "GET" || req.method === "HEAD"
@@ -253,6 +254,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
       method: req.method ?? "GET",
       url,
       caller,
+      requestId,
       headers: req.headers,
       body: raw && raw.length > 0 ? parseJson(raw) : undefined,
     });
