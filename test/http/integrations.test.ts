@@ -39,8 +39,12 @@ describe("the /integrations REST family", () => {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field below
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as any };
+    return {
+      status: response.status,
+      // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field below
+      body: (text ? JSON.parse(text) : undefined) as any,
+      requestId: response.headers.get("x-request-id"),
+    };
   };
 
   const register = async (id: string, baseUrl: string, endpoints: unknown[] = []) => {
@@ -197,6 +201,8 @@ describe("the /integrations REST family", () => {
     expect(request).toMatchObject({ method: "POST", url: "/invoices" });
     expect(JSON.parse(request?.body ?? "")).toEqual({ deal: "d-42", amount: 1200 });
     expect(request?.headers["x-tenant"]).toBe("acme");
+    // The id the gateway answered with is the one the target was called with.
+    expect(request?.headers["x-request-id"]).toBe(executed.requestId);
 
     // A 4xx is the target's answer, not the gateway's failure.
     upstream.queue({ status: 409, body: { error: "duplicate" } });
