@@ -671,26 +671,16 @@ function objectOrNull(value: unknown): Record<string, unknown> | null {
 
 /** A registration back in the seed's names, for a partial update to start from. */
 function seedFieldsOf(service: ServiceRecord): Record<string, unknown> {
-  return {
-    name: service.name,
-    type: service.type,
-    version: service.version,
-    base_url: service.baseUrl,
-    health_check_url: service.healthCheckUrl,
-    endpoints: service.endpoints.map((endpoint) => ({
-      path: endpoint.path,
-      method: endpoint.method,
-      description: endpoint.description,
-      required_permissions: endpoint.requiredPermissions,
-    })),
-    capabilities: service.capabilities,
-    tags: service.tags,
-    metadata: service.metadata,
-    heartbeat_interval_seconds: service.heartbeatIntervalSeconds,
-    ttl_seconds: service.ttlSeconds,
-    probe_interval_seconds: service.probeIntervalSeconds,
-    graphql: service.graphql,
-  };
+  // What the service says of itself, without what the gateway keeps of its state.
+  const {
+    service_id: _id,
+    status: _status,
+    last_heartbeat: _heartbeat,
+    registered_at: _registered,
+    updated_at: _updated,
+    ...fields
+  } = toServiceInfo(service);
+  return fields;
 }
 
 /** The registration's field names as the services report them, and as a REST body spells them. */
