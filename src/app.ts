@@ -171,6 +171,7 @@ export function createApp(deps: AppDeps): App {
     serviceName: config.serviceName,
     version: PACKAGE_VERSION,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
+    graphiql: config.graphiql,
   });
   const connections = deps.listening?.connections ?? trackConnections(server);
   const upgrades = createUpgradeRouter(server);

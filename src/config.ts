@@ -7,6 +7,7 @@ import { normalizeServiceType } from "./domain/service.js";
 import { hostEntryProblem } from "./lib/host-allowlist.js";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const logFormats = ["json", "pretty"] as const;
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"])
@@ -109,6 +110,16 @@ const environmentSchema = z
       .transform((value) => value.toLowerCase())
       .pipe(z.enum(logLevels))
       .default("info"),
+    /**
+     * `json` (one JSON object a line, for log collectors) or `pretty` (coloured lines for a
+     * person, through pino-pretty). Default `pretty` when stdout is a terminal and NODE_ENV
+     * is not production, else `json`.
+     */
+    LOG_FORMAT: z
+      .string()
+      .transform((value) => value.trim().toLowerCase())
+      .pipe(z.enum(logFormats, { error: 'must be "json" or "pretty"' }))
+      .optional(),
     /** Full Redis URL; takes precedence over REDIS_HOST/REDIS_PORT. */
     REDIS_URL: z
       .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" })
@@ -301,6 +312,8 @@ export type Config = {
   host: string;
   shutdownTimeoutSeconds: number;
   logLevel: (typeof logLevels)[number];
+  /** LOG_FORMAT, or its default for where stdout goes. */
+  logFormat: (typeof logFormats)[number];
   discoveryBackend: "memory" | "redis";
   redis: RedisConfig | null;
   /** PostgreSQL when configured, else embedded PGlite in `dataDir`. */
@@ -354,8 +367,14 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment once; every invalid variable is reported in one ConfigError. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Parses the environment once; every invalid variable is reported in one ConfigError.
+ * `stdoutIsTTY` decides LOG_FORMAT's default (a test says it; the process asks stdout).
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  { stdoutIsTTY = process.stdout.isTTY === true }: { stdoutIsTTY?: boolean } = {},
+): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
   const parsed = environmentSchema.safeParse(present);
   if (!parsed.success) {
@@ -378,6 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.SERVICE_HOST,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (stdoutIsTTY && !production ? "pretty" : "json"),
     discoveryBackend: e.DISCOVERY_BACKEND ?? (redis ? "redis" : "memory"),
     redis: redis ? { url: redis, keyPrefix: e.REDIS_KEY_PREFIX } : null,
     database: postgresUrl(e) ?? { dataDir: e.DATA_DIR },

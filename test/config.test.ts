@@ -50,6 +50,32 @@ describe("configuration", () => {
     });
   });
 
+  it("logs pretty by default on a terminal outside production, JSON everywhere else", () => {
+    const production = { NODE_ENV: "production", ADMIN_TOKEN: "an-admin-token-0123456789" };
+    const formatOf = (env: NodeJS.ProcessEnv, stdoutIsTTY: boolean) =>
+      loadConfig(env, { stdoutIsTTY }).logFormat;
+    expect(formatOf({}, true)).toBe("pretty");
+    expect(formatOf({}, false)).toBe("json");
+    expect(formatOf({ NODE_ENV: "development" }, true)).toBe("pretty");
+    expect(formatOf(production, true)).toBe("json");
+    expect(formatOf(production, false)).toBe("json");
+    expect(formatOf({ LOG_FORMAT: "json" }, true)).toBe("json");
+    expect(formatOf({ LOG_FORMAT: "PRETTY" }, false)).toBe("pretty");
+    expect(formatOf({ ...production, LOG_FORMAT: "pretty" }, false)).toBe("pretty");
+    expect(formatOf({ LOG_FORMAT: "" }, false)).toBe("json");
+  });
+
+  it("refuses a LOG_FORMAT other than json or pretty, saying which are", () => {
+    let error: unknown;
+    try {
+      loadConfig({ LOG_FORMAT: "logfmt" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual(['LOG_FORMAT must be "json" or "pretty"']);
+  });
+
   it("reports every invalid variable at once", () => {
     let error: unknown;
     try {

@@ -23,6 +23,7 @@ import {
   notComposedMessage,
   wantsExplain,
 } from "./federation-request.js";
+import { createGraphiQLPage, type GraphiQLPage } from "./graphiql-page.js";
 import { type Gateway, GRAPHQL_PATH, type ServerContext } from "./graphql.js";
 import { serveJsonFast } from "./graphql-fast-path.js";
 import { newRequestId } from "./request-id.js";
@@ -45,6 +46,8 @@ export type HttpServerOptions = {
   /** The gateway's version, for /openapi.json. */
   version: string;
   maxRequestBodyBytes: number;
+  /** GRAPHIQL: the page is served (compressed, with an ETag) on GET /graphql and the federation path. */
+  graphiql: boolean;
 };
 
 /**
@@ -69,6 +72,36 @@ export function listen(server: Server, port: number, host: string): Promise<void
 export function createRequestListener(options: HttpServerOptions): RequestListener {
   const { graphql, federation, rest, services, metrics, log, maxRequestBodyBytes } = options;
   const docs = createApiDocs(() => rest.openApi(options.version));
+  // Rendered by yoga (and by the federation runtime, which adds its own options) once, in
+  // process, as an anonymous caller: the page is the same for everyone.
+  const pageOf = (answer: (url: string, init: RequestInit) => Response | Promise<Response>) =>
+    createGraphiQLPage(async () => {
+      const response = await answer(`http://gateway${GRAPHQL_PATH}`, {
+        headers: { accept: "text/html" },
+      });
+      const html = await response.text();
+      const type = response.headers.get("content-type") ?? "";
+      return response.status === 200 && type.startsWith("text/html") ? html : null;
+    });
+  const graphiqlPages: { graphql: GraphiQLPage; federation: GraphiQLPage } | null = options.graphiql
+    ? {
+        graphql: pageOf((url, init) =>
+          graphql.fetch(url, init, {
+            requestId: newRequestId(undefined),
+            caller: services.access.anonymous(null),
+          }),
+        ),
+        federation: pageOf((url, init) =>
+          federation.graph.runtime.fetch(url.replace(GRAPHQL_PATH, federation.path), init, {
+            requestId: newRequestId(undefined),
+            caller: services.access.anonymous(null),
+            traceparent: null,
+            forwarded: {},
+            explain: null,
+          }),
+        ),
+      }
+    : null;
 
   const routeFamily = (path: string) =>
     path === GRAPHQL_PATH
@@ -117,6 +150,9 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
     }
     switch (family) {
       case "graphql": {
+        if (caller === null && graphiqlPages && (await graphiqlPages.graphql.answer(req, res))) {
+          return;
+        }
         const context: ServerContext = {
           requestId,
           caller: caller ?? anonymous(req),
@@ -211,6 +247,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         "SERVICE_UNAVAILABLE",
       );
     }
+    if (servesPage && graphiqlPages && (await graphiqlPages.federation.answer(req, res))) return;
     if (req.method === "POST") {
       if (!GRAPHQL_BODY_TYPES.has(mediaTypeOf(req))) {
         req.resume();
