@@ -49,7 +49,8 @@ const SELECT = `query($type: String!, $strategy: SelectionStrategy) {
 const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) {
   status headers body serviceId attempts instancesTried breakerState durationMs } }`;
 const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { ${WORKFLOW_FIELDS} } }`;
-const CHANGES = `query($since: Int!) { registryChanges(sinceRevision: $since) {
+// 100 a page: with every Service field, the default 500 exceeds the complexity limit.
+const CHANGES = `query($since: Int!) { registryChanges(sinceRevision: $since, first: 100) {
   events { change revision at service { ${SERVICE_FIELDS} } } revision resyncRequired hasMore } }`;
 const REGISTRY_CHANGED = `subscription($type: String) { registryChanged(type: $type) {
   change revision at service { ${SERVICE_FIELDS} } } }`;
