@@ -1,3 +1,7 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createServiceAgent, type ServiceAgent } from "../../src/client/index.js";
 import {
@@ -123,5 +127,24 @@ describe("createServiceAgent", () => {
     });
     await expect(agent.start()).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
     expect(agent.status().kind).toBe("stopped");
+  });
+
+  it("stopOnSignals unregisters on SIGTERM, then lets the process end", async () => {
+    const gateway = await startGateway();
+    cleanups.push(() => gateway.stop());
+    const script = fileURLToPath(new URL("./signal-agent.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      env: { PATH: process.env.PATH, GATEWAY_URL: gateway.url, GATEWAY_TOKEN: token ?? "" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = once(child, "exit");
+    const [id] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+    expect(await serviceAt(gateway, id)).toMatchObject({ id, status: "ONLINE" });
+
+    child.kill("SIGTERM");
+    const [code, signal] = await exited;
+    // The agent re-raises the signal once it has unregistered: the default action ends it.
+    expect({ code, signal }).toEqual({ code: null, signal: "SIGTERM" });
+    expect(await serviceAt(gateway, id)).toBeNull();
   });
 });
