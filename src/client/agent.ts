@@ -17,15 +17,15 @@ export type ServiceAgentOptions = TransportOptions & {
 };
 
 /**
- * What the agent is doing. `registered` heartbeats; `unreachable` backs off and then
- * registers again (a gateway that lost its store answers the next heartbeat NOT_FOUND
- * anyway, so registering first saves a round trip).
+ * What the agent is doing. `registered` heartbeats; `retrying` (the gateway unreachable,
+ * failing or refusing) backs off and then registers again: a gateway that lost its store
+ * would answer the next heartbeat NOT_FOUND anyway, so registering first saves a round trip.
  */
 export type AgentState =
   | { kind: "idle" }
   | { kind: "registering" }
   | { kind: "registered"; serviceId: string; lastHeartbeatAt: Date | null }
-  | { kind: "unreachable"; failures: number; lastError: GatewayClientError; retryAt: Date }
+  | { kind: "retrying"; failures: number; lastError: GatewayClientError; retryAt: Date }
   | { kind: "stopped" };
 
 type AgentEvents = {
@@ -101,6 +101,7 @@ export function createServiceAgent(options: ServiceAgentOptions) {
     );
     // Registering again after a gateway restart keeps the same id.
     input.id = registerService.id;
+    if (current().kind === "stopped") return;
     state = { kind: "registered", serviceId: registerService.id, lastHeartbeatAt: null };
     emit("registered", registerService);
     // A status reported while the gateway was away is sent with the first heartbeat.
@@ -113,13 +114,14 @@ export function createServiceAgent(options: ServiceAgentOptions) {
       { id, status: reported },
       stopping.signal,
     );
+    if (current().kind === "stopped") return;
     state = { kind: "registered", serviceId: id, lastHeartbeatAt: new Date() };
     emit("heartbeat", service);
   }
 
   async function step(): Promise<void> {
     if (state.kind === "stopped") return;
-    const failures = state.kind === "unreachable" ? state.failures : 0;
+    const failures = state.kind === "retrying" ? state.failures : 0;
     try {
       if (state.kind === "registered") {
         try {
@@ -139,7 +141,7 @@ export function createServiceAgent(options: ServiceAgentOptions) {
       const failure = asClientError(error);
       const delay = jitter(Math.min(maxMs, baseMs * 2 ** failures), 0.2);
       state = {
-        kind: "unreachable",
+        kind: "retrying",
         failures: failures + 1,
         lastError: failure,
         retryAt: new Date(Date.now() + delay),
@@ -176,7 +178,7 @@ export function createServiceAgent(options: ServiceAgentOptions) {
       if (state.kind !== "idle") return;
       await enqueue();
       const after = current();
-      if (after.kind === "unreachable" && !after.lastError.retryable) {
+      if (after.kind === "retrying" && !after.lastError.retryable) {
         const error = after.lastError;
         await stop();
         throw error;

@@ -52,6 +52,7 @@ const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input
 // 100 a page: with every Service field, the default 500 exceeds the complexity limit.
 const CHANGES = `query($since: Int!) { registryChanges(sinceRevision: $since, first: 100) {
   events { change revision at service { ${SERVICE_FIELDS} } } revision resyncRequired hasMore } }`;
+const CURRENT_REVISION = `query { registryChanges(sinceRevision: 0, first: 1) { revision } }`;
 const REGISTRY_CHANGED = `subscription($type: String) { registryChanged(type: $type) {
   change revision at service { ${SERVICE_FIELDS} } } }`;
 
@@ -81,8 +82,9 @@ export function createGatewayClient(options: GatewayClientOptions) {
       shouldRetry: () => true,
       ...(options.retryWait ? { retryWait: options.retryWait } : {}),
       on: {
-        connected: (_socket, _payload, wasRetry) => {
-          if (wasRetry) for (const listener of connectedListeners) listener();
+        // Also the first time: what changed between a watch's start and its subscription.
+        connected: () => {
+          for (const listener of connectedListeners) listener();
         },
       },
     });
@@ -200,6 +202,24 @@ export function createGatewayClient(options: GatewayClientOptions) {
         }
       }
 
+      // Without a revision to start from: the registry's current one, so that a disconnect
+      // before the first event still catches up.
+      async function startFromNow(): Promise<void> {
+        catchingUp = [];
+        try {
+          const { registryChanges } = await query<{ registryChanges: { revision: number } }>(
+            CURRENT_REVISION,
+          );
+          last ??= registryChanges.revision;
+        } catch (error) {
+          watch.onError?.(toClientError(error));
+        } finally {
+          const waiting = catchingUp.sort((a, b) => a.revision - b.revision);
+          catchingUp = undefined;
+          for (const event of waiting) deliver(event);
+        }
+      }
+
       connectedListeners.add(onReconnect);
       function onReconnect() {
         void catchUp();
@@ -215,7 +235,7 @@ export function createGatewayClient(options: GatewayClientOptions) {
           onError: watch.onError,
         },
       );
-      if (last !== undefined) void catchUp();
+      if (last === undefined) void startFromNow();
       return () => {
         ended = true;
         connectedListeners.delete(onReconnect);

@@ -103,8 +103,8 @@ describe("createServiceAgent", () => {
     await first.stop();
     await eventually(() => expect(seen.errors.length).toBeGreaterThanOrEqual(2));
     const state = agent.status();
-    expect(state.kind).toBe("unreachable");
-    expect(state.kind === "unreachable" && state.lastError.code).toBe("NETWORK_ERROR");
+    expect(state.kind).toBe("retrying");
+    expect(state.kind === "retrying" && state.lastError.code).toBe("NETWORK_ERROR");
 
     // A restarted gateway: a new process with an empty in-memory store and database.
     const second = await startGateway();
