@@ -196,10 +196,15 @@ export function createGatewayClient(options: GatewayClientOptions) {
         } catch (error) {
           watch.onError?.(toClientError(error));
         } finally {
-          const waiting = catchingUp.sort((a, b) => a.revision - b.revision);
-          catchingUp = undefined;
-          for (const event of waiting) deliver(event);
+          releaseHeld();
         }
+      }
+
+      /** The live events held while catching up, delivered in revision order. */
+      function releaseHeld(): void {
+        const waiting = (catchingUp ?? []).sort((a, b) => a.revision - b.revision);
+        catchingUp = undefined;
+        for (const event of waiting) deliver(event);
       }
 
       // Without a revision to start from: the registry's current one, so that a disconnect
@@ -214,9 +219,7 @@ export function createGatewayClient(options: GatewayClientOptions) {
         } catch (error) {
           watch.onError?.(toClientError(error));
         } finally {
-          const waiting = catchingUp.sort((a, b) => a.revision - b.revision);
-          catchingUp = undefined;
-          for (const event of waiting) deliver(event);
+          releaseHeld();
         }
       }
 
