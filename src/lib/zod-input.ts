@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { GatewayError } from "../domain/errors.js";
 
 /**
@@ -21,4 +21,13 @@ export function parseInput<S extends z.ZodType>(
     field: first.field,
     problems,
   });
+}
+
+/** One of `values`, in any case and with spaces around it: " post " is POST. */
+export function anyCaseEnum<const T extends readonly [string, ...string[]]>(values: T) {
+  return z
+    .string()
+    .trim()
+    .transform((value) => value.toUpperCase())
+    .pipe(z.enum(values, { error: `must be one of ${values.join(", ")}` }));
 }

@@ -11,7 +11,7 @@ import { httpMethods } from "../domain/service.js";
 import type { StepRequest, StepResponse } from "../domain/workflow.js";
 import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
 import { childTraceparent } from "../lib/traceparent.js";
-import { parseInput } from "../lib/zod-input.js";
+import { anyCaseEnum, parseInput } from "../lib/zod-input.js";
 import type { Discovery } from "./discovery.js";
 import { declaresEndpoint } from "./endpoint-match.js";
 import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
@@ -76,11 +76,7 @@ const inputSchema = z
     serviceId: z.string().trim().min(1).max(200).nullish(),
     serviceType: z.string().trim().min(1).max(100).nullish(),
     strategy: z.string().nullish(),
-    method: z
-      .string()
-      .trim()
-      .transform((method) => method.toUpperCase())
-      .pipe(z.enum(httpMethods, { error: `must be one of ${httpMethods.join(", ")}` }))
+    method: anyCaseEnum(httpMethods)
       .nullish()
       .transform((method) => method ?? "GET"),
     path: z

@@ -10,7 +10,7 @@ import { badInput, GatewayError, isGatewayError, notFound } from "../domain/erro
 import type { Integration } from "../domain/integration.js";
 import type { JsonObject, JsonValue } from "../domain/json.js";
 import { httpMethods } from "../domain/service.js";
-import { parseInput } from "../lib/zod-input.js";
+import { anyCaseEnum, parseInput } from "../lib/zod-input.js";
 import type { CallServiceInput, CallTrace, ServiceCallResult } from "./calls.js";
 import type { Discovery } from "./discovery.js";
 
@@ -20,13 +20,7 @@ import type { Discovery } from "./discovery.js";
  * `calls.call` at execute time, as for any other call. Other keys are kept as given.
  */
 export const integrationConfig = z.looseObject({
-  method: z
-    .string()
-    .trim()
-    .transform((method) => method.toUpperCase())
-    .pipe(z.enum(httpMethods, { error: `must be one of ${httpMethods.join(", ")}` }))
-    .optional()
-    .describe("Of the call to the target; default POST."),
+  method: anyCaseEnum(httpMethods).optional().describe("Of the call to the target; default POST."),
   path: z
     .string()
     .startsWith("/", "must start with /")

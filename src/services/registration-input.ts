@@ -5,7 +5,7 @@ import { DEFAULT_GRAPHQL_PATH, graphqlApiKinds } from "../domain/federation.js";
 import type { JsonObject } from "../domain/json.js";
 import { httpMethods, normalizeServiceType, type ServiceEndpoint } from "../domain/service.js";
 import type { JsonLimits } from "../lib/json-bounds.js";
-import { parseInput } from "../lib/zod-input.js";
+import { anyCaseEnum, parseInput } from "../lib/zod-input.js";
 import { assertJsonWithin, MAX_JSON_DEPTH } from "./json-input.js";
 
 /** Largest accepted `metadata`, serialised as JSON. */
@@ -62,11 +62,7 @@ const uniqueLabels = z
 
 const endpointSchema = z.object({
   path: trimmed(512).startsWith("/", "must start with /"),
-  method: z
-    .string()
-    .trim()
-    .transform((method) => method.toUpperCase())
-    .pipe(z.enum(httpMethods, { error: `must be one of ${httpMethods.join(", ")}` })),
+  method: anyCaseEnum(httpMethods),
   description: z.string().max(1000).default(""),
   requiredPermissions: z.array(trimmed(200)).max(50).default([]),
 });
@@ -83,11 +79,7 @@ const graphqlApiSchema = z.object({
     .regex(/^[^?#]+$/, "must be a path alone, without a query (?) or fragment (#)")
     .nullish()
     .transform((path) => path ?? DEFAULT_GRAPHQL_PATH),
-  kind: z
-    .string()
-    .trim()
-    .transform((kind) => kind.toUpperCase())
-    .pipe(z.enum(graphqlApiKinds, { error: `must be one of ${graphqlApiKinds.join(", ")}` }))
+  kind: anyCaseEnum(graphqlApiKinds)
     .nullish()
     .transform((kind) => kind ?? "FEDERATION"),
 });
