@@ -9,8 +9,12 @@ const UNEXPECTED_ERROR_MESSAGE = "Unexpected error.";
 /**
  * Expected errors (GatewayError) become GraphQL errors with `extensions.code` and their
  * details; anything else is logged with the request id and masked, so no internals leak.
+ * Every error carries `extensions.requestId`, the id of the request's log lines and its
+ * x-request-id header, so a user's error report leads to the logs: those of execution
+ * here, those yoga answers before executing (a document that does not parse or
+ * validate) as it processes the result.
  */
-export function useGatewayErrors(): Plugin<GatewayContext> {
+export function useGatewayErrors(): Plugin<GatewayContext, { requestId?: string }> {
   return {
     onExecute() {
       return {
@@ -19,12 +23,38 @@ export function useGatewayErrors(): Plugin<GatewayContext> {
           const context = args.contextValue as GatewayContext;
           setResult({
             ...(result as ExecutionResult),
-            errors: result.errors.map((error) => present(error, context.requestId, context.log)),
+            errors: result.errors.map((error) =>
+              withRequestId(present(error, context.requestId, context.log), context.requestId),
+            ),
           });
         },
       };
     },
+    onResultProcess({ result, setResult, serverContext }) {
+      const requestId = serverContext.requestId;
+      if (requestId === undefined || Array.isArray(result) || !("errors" in result)) return;
+      const errors = (result as ExecutionResult).errors;
+      if (!errors?.length || errors.every((error) => error.extensions?.requestId !== undefined)) {
+        return;
+      }
+      setResult({
+        ...(result as ExecutionResult),
+        errors: errors.map((error) => withRequestId(error, requestId)),
+      });
+    },
   };
+}
+
+function withRequestId(error: GraphQLError, requestId: string): GraphQLError {
+  if (error.extensions?.requestId !== undefined) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, requestId },
+  });
 }
 
 /**

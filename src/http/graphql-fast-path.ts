@@ -37,7 +37,7 @@ export async function serveJsonFast(
   if (!operation || operation.operation === "subscription") return false;
 
   const result = (await prepared.execute(prepared.args)) as ExecutionResult;
-  const payload = JSON.stringify(withoutInternals(result));
+  const payload = JSON.stringify(asAnswered(result, serverContext.requestId));
   res.writeHead(statusOf(result), {
     "content-type": `${mediaType}; charset=utf-8`,
     "content-length": Buffer.byteLength(payload),
@@ -100,13 +100,20 @@ function statusOf(result: ExecutionResult): number {
   return status;
 }
 
-/** Drops the extensions yoga keeps for itself (`http`, `unexpected`), as yoga does. */
-function withoutInternals(result: ExecutionResult): ExecutionResult {
+/**
+ * Drops the extensions yoga keeps for itself (`http`, `unexpected`), as yoga does, and
+ * names the request on every error, as yoga's result processing does (useGatewayErrors):
+ * an error a plugin answers before executing (the operation limits) has it from neither.
+ */
+function asAnswered(result: ExecutionResult, requestId: string | undefined): ExecutionResult {
   if (!result.errors?.length) return result;
   return {
     ...result,
     errors: result.errors.map((error) => {
       const { http: _http, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
+      if (requestId !== undefined && extensions.requestId === undefined) {
+        extensions.requestId = requestId;
+      }
       return new GraphQLError(error.message, {
         nodes: error.nodes,
         source: error.source,

@@ -6,6 +6,7 @@ import { anonymousCaller } from "../../src/domain/access.js";
 import { createInProcessEvents } from "../../src/events.js";
 import { createGraphQL } from "../../src/http/graphql.js";
 import { serveJsonFast } from "../../src/http/graphql-fast-path.js";
+import { createMetrics } from "../../src/metrics.js";
 import { createServices } from "../../src/services/index.js";
 import { createMemoryLeaseStore } from "../../src/stores/lease.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
@@ -103,6 +104,7 @@ describe("JSON fast path selection", () => {
         leases: createMemoryLeaseStore(),
       }),
       log: pino({ level: "silent" }),
+      metrics: createMetrics("fast-path-test"),
       graphiql: false,
       introspection: true,
       stopping: new AbortController().signal,
