@@ -14,7 +14,7 @@ import { createRestRoutes } from "./http/rest.js";
 import { createRequestListener, listen } from "./http/server.js";
 import { createUpgradeRouter } from "./http/websockets.js";
 import { type Clock, systemClock } from "./lib/clock.js";
-import { createMetrics } from "./metrics.js";
+import { countedEvents, createMetrics, telemetryOf } from "./metrics.js";
 import { createServices, type Services } from "./services/index.js";
 import { createMemoryLeaseStore, type LeaseStore } from "./stores/lease.js";
 import type { RateLimitStore } from "./stores/rate-limit.js";
@@ -96,12 +96,18 @@ export type App = {
 
 /** The whole gateway on one port, without owning its backends (main.ts does). */
 export function createApp(deps: AppDeps): App {
-  const { config, store, database, events, log } = deps;
+  const { config, store, database, log } = deps;
   const clock = deps.clock ?? systemClock;
   // Before the services, so composition results are counted from the first.
   const metrics = createMetrics(config.serviceName, {
     circuitBreakers: () => services.breakers.list(),
+    services: () => store.find({}),
+    webSockets: () => [
+      { endpoint: "graphql", ...webSockets.stats() },
+      { endpoint: "federation", ...federatedWebSockets.stats() },
+    ],
   });
+  const events = countedEvents(deps.events, metrics);
   // Built after the services it plans over; compositions before then have nothing to swap.
   let federated: FederatedGraph | null = null;
   const services = createServices({
@@ -110,6 +116,7 @@ export function createApp(deps: AppDeps): App {
     events,
     log,
     clock,
+    telemetry: telemetryOf(metrics),
     maxPageSize: config.maxPageSize,
     allowedServiceHosts: config.allowedServiceHosts,
     restoreCheckIntervalMs: deps.restoreCheckIntervalMs,
@@ -140,6 +147,7 @@ export function createApp(deps: AppDeps): App {
     graphiql: config.graphiql,
     introspection: config.access.introspection,
     stopping: stopping.signal,
+    metrics,
   });
   federated = createFederatedGraph({
     supergraph: services.supergraph,
@@ -211,6 +219,11 @@ export function createApp(deps: AppDeps): App {
       return { url: `http://${host}:${port}`, port };
     },
     async stop() {
+      services.readiness.leave();
+      // Workflow executions are handed over at once, while the connections drain: their
+      // steps in flight finish and are recorded, and another replica resumes them from
+      // the next step instead of waiting for this one to let go.
+      const workflowsHandedOver = services.workflows.stop();
       const drained = connections.drain({
         timeoutMs: config.shutdownTimeoutSeconds * 1000,
         idleGraceMs: deps.idleConnectionGraceMs,
@@ -225,6 +238,7 @@ export function createApp(deps: AppDeps): App {
       else log.info(drain, "connections drained");
       upgrades.close();
       await federated?.dispose();
+      await workflowsHandedOver;
       await services.stop();
     },
   };

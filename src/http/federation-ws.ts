@@ -10,6 +10,7 @@ import { FEDERATION_FORBIDDEN, forwardedHeaders } from "./federation-request.js"
 import { type AdmissionLimits, admissionErrors, closable, refuseRevoked } from "./graphql-ws.js";
 import { newRequestId } from "./request-id.js";
 import { createSocketCallers } from "./socket-callers.js";
+import { createSocketStats } from "./socket-stats.js";
 import type { UpgradeRouter } from "./websockets.js";
 
 export type FederatedWebSocketOptions = AdmissionLimits & {
@@ -35,6 +36,7 @@ export function attachFederatedWebSocket(
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
   upgrades.route(options.path, wss);
   const callers = createSocketCallers(access);
+  const stats = createSocketStats();
   const runtime = getGraphQLWSOptions<FederationContext, Extra>(graph.runtime, (ctx) => {
     const request = ctx.extra.request;
     return {
@@ -49,9 +51,15 @@ export function attachFederatedWebSocket(
     {
       ...runtime,
       connectionInitWaitTimeout: options.connectionInitTimeoutMs,
-      onConnect: (ctx) =>
-        callers.connect(ctx.extra.socket, ctx.extra.request, ctx.connectionParams),
-      onClose: (ctx) => callers.disconnect(ctx.extra.socket),
+      onConnect: (ctx) => {
+        const accepted = callers.connect(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
+        if (accepted) stats.opened(ctx);
+        return accepted;
+      },
+      onClose: (ctx) => {
+        stats.closed(ctx);
+        callers.disconnect(ctx.extra.socket);
+      },
       onSubscribe: async (ctx, id, payload) => {
         const caller = callers.callerOf(ctx.extra.socket);
         if (!caller) return refuseRevoked(ctx.extra.socket);
@@ -67,7 +75,7 @@ export function attachFederatedWebSocket(
     },
     wss,
   );
-  return closable(wss, log, disposable, callers);
+  return closable(wss, log, disposable, callers, stats);
 }
 
 function forbidden(): GraphQLError {

@@ -12,6 +12,7 @@ import { operationCostErrors } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 import { createSubscriptionSharing } from "./shared-subscriptions.js";
 import { createSocketCallers } from "./socket-callers.js";
+import { createSocketStats, type SocketStats } from "./socket-stats.js";
 import type { UpgradeRouter } from "./websockets.js";
 
 type EnvelopedRoot = {
@@ -68,13 +69,20 @@ export function attachGraphQLWebSocket(
     log[logLevelOf(error)]({ err: error }, "shared subscription stream failed"),
   );
   const callers = createSocketCallers(access);
+  const stats = createSocketStats();
   const disposable = useServer(
     {
       connectionInitWaitTimeout: connectionInitTimeoutMs,
       // A missing or bad token closes the socket with 4403 before any operation runs.
-      onConnect: (ctx) =>
-        callers.connect(ctx.extra.socket, ctx.extra.request, ctx.connectionParams),
-      onClose: (ctx) => callers.disconnect(ctx.extra.socket),
+      onConnect: (ctx) => {
+        const accepted = callers.connect(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
+        if (accepted) stats.opened(ctx);
+        return accepted;
+      },
+      onClose: (ctx) => {
+        stats.closed(ctx);
+        callers.disconnect(ctx.extra.socket);
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) =>
         sharing.subscribe(args.document, args.operationName, args.variableValues, () =>
@@ -113,7 +121,7 @@ export function attachGraphQLWebSocket(
     },
     wss,
   );
-  return closable(wss, log, disposable, callers);
+  return closable(wss, log, disposable, callers, stats);
 }
 
 /**
@@ -125,9 +133,12 @@ export function closable(
   log: Logger,
   graphqlWs: { dispose(): void | Promise<void> },
   callers: { stop(): void },
+  stats: SocketStats,
 ) {
   logSocketErrors(wss, log);
   return {
+    /** Open connections and their streaming operations, for the metrics. */
+    stats: () => ({ connections: stats.connections(), subscriptions: stats.subscriptions() }),
     async close() {
       callers.stop();
       await graphqlWs.dispose();

@@ -3,12 +3,14 @@ import { NoSchemaIntrospectionCustomRule } from "graphql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { Caller } from "../domain/access.js";
+import type { Metrics } from "../metrics.js";
 import type { GatewayContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
 import type { Services } from "../services/index.js";
 import { useEndOnStop } from "./end-on-stop.js";
 import { useAuditTrail } from "./graphql-audit.js";
 import { maskError, useGatewayErrors, yogaLogger } from "./graphql-errors.js";
+import { useOperationMetrics } from "./graphql-metrics.js";
 import { useOperationLimits } from "./operation-limits.js";
 import { newRequestId } from "./request-id.js";
 
@@ -31,6 +33,8 @@ export type GraphQLOptions = {
   introspection: boolean;
   /** Aborted when the gateway begins to stop: open subscriptions complete. */
   stopping: AbortSignal;
+  /** Where operations are counted. */
+  metrics: Metrics;
 };
 
 export function createGraphQL({
@@ -39,6 +43,7 @@ export function createGraphQL({
   graphiql,
   introspection,
   stopping,
+  metrics,
 }: GraphQLOptions): Gateway {
   return createYoga<ServerContext, GatewayContext>({
     schema,
@@ -76,6 +81,7 @@ export function createGraphQL({
       useOperationLimits(),
       ...(introspection ? [] : [useNoIntrospection()]),
       useGatewayErrors(),
+      useOperationMetrics(metrics),
       useEndOnStop(stopping),
     ],
   });

@@ -382,6 +382,12 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
       metrics.httpRequests.inc({ route: family, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route: family }, (performance.now() - started) / 1000);
     });
+    if ((family === "graphql" || family === "federation") && acceptsEventStream(req)) {
+      // Open while the response is: an SSE subscription, until either side ends it.
+      const stream = { endpoint: family, transport: "sse" };
+      metrics.subscriptions.inc(stream);
+      res.once("close", () => metrics.subscriptions.dec(stream));
+    }
     route(req, res, requestId, url, family).catch((error: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -577,4 +583,8 @@ function withMessage(body: unknown): unknown {
 function refusalCodeOf(answer: RestResponse): string {
   const body = answer.body as { code?: unknown } | undefined;
   return typeof body?.code === "string" ? body.code : `HTTP_${answer.status}`;
+}
+
+function acceptsEventStream(req: IncomingMessage): boolean {
+  return req.headers.accept?.includes("text/event-stream") ?? false;
 }

@@ -4,10 +4,11 @@ import type { CallOutcome, ServiceClient } from "../clients/service-client.js";
 import { HOP_BY_HOP_HEADERS } from "../clients/service-client.js";
 import { type Caller, gatewayCaller, permits } from "../domain/access.js";
 import type { CircuitState } from "../domain/breaker.js";
-import { GatewayError, notFound } from "../domain/errors.js";
+import { GatewayError, isGatewayError, notFound } from "../domain/errors.js";
 import type { JsonValue } from "../domain/json.js";
 import type { ServiceRecord } from "../domain/service.js";
-import { httpMethods } from "../domain/service.js";
+import { httpMethods, normalizeServiceType } from "../domain/service.js";
+import { noTelemetry, type Telemetry } from "../domain/telemetry.js";
 import type { StepRequest, StepResponse } from "../domain/workflow.js";
 import { exceededJsonLimit, type JsonLimits } from "../lib/json-bounds.js";
 import { childTraceparent } from "../lib/traceparent.js";
@@ -152,11 +153,14 @@ export function createCalls({
   discovery,
   client,
   breakerStateOf,
+  telemetry = noTelemetry,
 }: {
   discovery: Pick<Discovery, "get" | "pick">;
   client: Pick<ServiceClient, "call">;
   /** The state of an instance's breaker after a call, as the result reports it. */
   breakerStateOf: (serviceId: string) => CircuitState;
+  /** Counts each call by service type and outcome, with its time. None when omitted. */
+  telemetry?: Pick<Telemetry, "call">;
 }) {
   async function byId(serviceId: string): Promise<ServiceRecord> {
     const service = await discovery.get(serviceId);
@@ -279,10 +283,27 @@ export function createCalls({
     // Bounded before anything reads it: JSON.stringify overflows the stack on deep values.
     if (raw.body != null) assertJsonWithin(raw.body, "input.body", BODY_LIMITS);
     const input = parseInput(inputSchema, raw, "input");
-    if (input.serviceType != null) return callByType(input, caller, trace);
-    // By id, the caller chose the instance: it never fails over, and keeps its retries.
-    const service = await byId(input.serviceId as string);
-    return send(input, service, caller, trace, isIdempotent(input));
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    // Counted by type once the type is known: a call to an id nobody registered has none.
+    let type = input.serviceType == null ? null : normalizeServiceType(input.serviceType);
+    try {
+      let result: ServiceCallResult;
+      if (input.serviceType != null) {
+        result = await callByType(input, caller, trace);
+      } else {
+        // By id, the caller chose the instance: it never fails over, and keeps its retries.
+        const service = await byId(input.serviceId as string);
+        type = service.type;
+        result = await send(input, service, caller, trace, isIdempotent(input));
+      }
+      telemetry.call(type as string, `${Math.floor(result.status / 100)}xx`, seconds());
+      return result;
+    } catch (error) {
+      if (type !== null)
+        telemetry.call(type, isGatewayError(error) ? error.code : "ERROR", seconds());
+      throw error;
+    }
   }
 
   return {

@@ -13,8 +13,10 @@ import { createWorkflowRepository } from "../db/workflows.js";
 import type { ConfiguredToken } from "../domain/access.js";
 import { type BreakerSettings, defaultBreakerSettings } from "../domain/breaker.js";
 import { type CallPolicySettings, defaultCallPolicy } from "../domain/call-policy.js";
+import { noTelemetry, type Telemetry } from "../domain/telemetry.js";
 import type { Events } from "../events.js";
 import { type Clock, systemClock } from "../lib/clock.js";
+import { timed } from "../lib/timed.js";
 import type { LeaseStore } from "../stores/lease.js";
 import { createMemoryRateLimitStore, type RateLimitStore } from "../stores/rate-limit.js";
 import type { RegistryStore } from "../stores/registry.js";
@@ -78,6 +80,8 @@ export type ServicesDeps = {
   auditRetentionDays?: number;
   /** How often the audit log is written through an outage. Default 1,000 ms. */
   auditRetryIntervalMs?: number;
+  /** Where heartbeats, probes, calls, steps and round trips are counted. None when omitted. */
+  telemetry?: Telemetry;
   /** The federated graph's composition; defaults when omitted. */
   federation?: {
     /** FEDERATION_DROP_AFTER_SECONDS, in ms. */
@@ -97,9 +101,17 @@ export function createServices(deps: ServicesDeps) {
   const now = () => new Date(clock.now());
   // One policy for registration, probes and calls, so none of them reaches further.
   const addressPolicy = createAddressPolicy({ allowedHosts: deps.allowedServiceHosts });
-  const repository = createRegistryRepository(deps.database.db);
+  const telemetry = deps.telemetry ?? noTelemetry;
+  /** A repository whose every round trip is timed, under its name. */
+  const measured = <T extends object>(name: string, repository: T): T =>
+    timed(repository, (operation, seconds, failed) =>
+      telemetry.databaseOperation(name, operation, seconds, failed),
+    );
+  const repository = measured("registry", createRegistryRepository(deps.database.db));
   const liveStore = createLiveStore({
-    store: deps.store,
+    store: timed(deps.store, (operation, seconds, failed) =>
+      telemetry.storeOperation(operation, seconds, failed),
+    ),
     repository,
     log: deps.log,
     checkIntervalMs: deps.restoreCheckIntervalMs ?? RESTORE_CHECK_INTERVAL_MS,
@@ -109,13 +121,13 @@ export function createServices(deps: ServicesDeps) {
   const heartbeats = createHeartbeatRecorder({ repository, log: deps.log });
   const access = createAccess({
     configured: deps.tokens ?? [],
-    repository: createApiTokenRepository(deps.database.db),
+    repository: measured("apiTokens", createApiTokenRepository(deps.database.db)),
     clock,
     log: deps.log,
     refreshIntervalMs: deps.tokenRefreshIntervalMs,
   });
   const audit = createAuditTrail({
-    repository: createAuditRepository(deps.database.db),
+    repository: measured("audit", createAuditRepository(deps.database.db)),
     leases: deps.leases,
     clock,
     log: deps.log,
@@ -128,6 +140,7 @@ export function createServices(deps: ServicesDeps) {
     repository,
     heartbeats,
     events: deps.events,
+    telemetry,
     maxPageSize: deps.maxPageSize,
     addressPolicy,
     now,
@@ -146,6 +159,7 @@ export function createServices(deps: ServicesDeps) {
     probe: createHealthProbe({ addressPolicy, timeoutMs: deps.probes?.timeoutMs }),
     leases: deps.leases,
     log: deps.log,
+    telemetry,
     intervalMs: deps.probes?.intervalMs,
     concurrency: deps.probes?.concurrency,
     fallAfter: deps.probes?.fallAfter,
@@ -157,7 +171,7 @@ export function createServices(deps: ServicesDeps) {
     settings: { ...defaultBreakerSettings, ...deps.breakers },
     events: deps.events,
     leases: deps.leases,
-    repository: createBreakerRepository(deps.database.db),
+    repository: measured("breakers", createBreakerRepository(deps.database.db)),
     log: deps.log,
     now: () => clock.now(),
     // Long enough for the trial calls to finish, retries included.
@@ -201,9 +215,10 @@ export function createServices(deps: ServicesDeps) {
     discovery,
     client,
     breakerStateOf: (serviceId) => breakers.forService(serviceId).state,
+    telemetry,
   });
   const integrations = createIntegrations({
-    repository: createIntegrationRepository(deps.database.db),
+    repository: measured("integrations", createIntegrationRepository(deps.database.db)),
     discovery,
     call: calls.call,
     now,
@@ -229,7 +244,7 @@ export function createServices(deps: ServicesDeps) {
     strategyOf: supergraph.strategyOf,
   });
   const workflows = createWorkflows({
-    repository: createWorkflowRepository(deps.database.db, clock),
+    repository: measured("workflows", createWorkflowRepository(deps.database.db, clock)),
     events: deps.events,
     log: deps.log,
     call: (request) =>
@@ -237,6 +252,7 @@ export function createServices(deps: ServicesDeps) {
     maxPageSize: deps.maxPageSize,
     ...deps.workflows,
     clock,
+    telemetry,
   });
   /** Writes what is pending; the caller closes the backends afterwards. */
   async function stop(): Promise<void> {

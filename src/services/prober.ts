@@ -4,6 +4,7 @@ import type { HealthProbe } from "../clients/health-probe.js";
 import { notFound } from "../domain/errors.js";
 import type { HealthCheck, ServiceRecord } from "../domain/service.js";
 import { PROBED_STATUSES } from "../domain/status.js";
+import type { Telemetry } from "../domain/telemetry.js";
 import { systemClock } from "../lib/clock.js";
 import { every } from "../lib/interval-loop.js";
 import type { LeaseStore } from "../stores/lease.js";
@@ -17,6 +18,8 @@ export type ProberOptions = {
   probe: HealthProbe;
   leases: LeaseStore;
   log: Logger;
+  /** Counts each probe by outcome, with its latency. */
+  telemetry: Pick<Telemetry, "probe">;
   /** Default probe period when a service sets none. Default 15,000 ms. */
   intervalMs?: number;
   /** Probes in flight at once, whatever the number of services. Default 50. */
@@ -43,6 +46,7 @@ export function createProber({
   probe,
   leases,
   log,
+  telemetry,
   intervalMs = 15_000,
   concurrency = 50,
   fallAfter = 3,
@@ -63,7 +67,12 @@ export function createProber({
 
   async function probeOne(service: ServiceRecord): Promise<HealthCheck | null> {
     probedAt.set(service.id, now());
+    const started = performance.now();
     const result = await probe.probe(service.healthCheckUrl);
+    telemetry.probe(
+      result.reachable ? result.verdict : "unreachable",
+      (performance.now() - started) / 1000,
+    );
     return registry.applyProbe(service.id, result, { fallAfter, riseAfter });
   }
 

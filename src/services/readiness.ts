@@ -15,14 +15,31 @@ const CHECK_TIMEOUT_MS = 2000;
 const checkTimeout = timeout(CHECK_TIMEOUT_MS, TimeoutStrategy.Aggressive);
 
 export function createReadiness(dependencies: DependencyCheck[]) {
+  let leaving = false;
   return {
-    /** Checks every dependency concurrently. */
+    /** Checks every dependency concurrently; not ready at all once the gateway is leaving. */
     async check(): Promise<{ ready: boolean; dependencies: DependencyStatus[] }> {
       const results = await Promise.all(dependencies.map(checkOne));
+      if (leaving) results.push(LEAVING);
       return { ready: results.every((result) => result.ok), dependencies: results };
+    },
+
+    /**
+     * From the shutdown signal on: a load balancer polling readiness over a connection it
+     * keeps open hears 503 at once, and sends nothing more while requests drain.
+     */
+    leave(): void {
+      leaving = true;
     },
   };
 }
+
+const LEAVING: DependencyStatus = {
+  name: "gateway",
+  ok: false,
+  latencyMs: 0,
+  error: "shutting down: finishing the requests in flight",
+};
 
 async function checkOne({ name, check }: DependencyCheck): Promise<DependencyStatus> {
   const started = performance.now();

@@ -23,6 +23,7 @@ import {
   statusAfterProbe,
   statusOnRegistration,
 } from "../domain/status.js";
+import type { Telemetry } from "../domain/telemetry.js";
 import type { Events } from "../events.js";
 import { createBatcher } from "../lib/batcher.js";
 import { systemClock } from "../lib/clock.js";
@@ -38,6 +39,8 @@ export type RegistryDeps = {
   repository: RegistryRepository;
   heartbeats: HeartbeatRecorder;
   events: Events;
+  /** Counts the heartbeats answered. */
+  telemetry: Pick<Telemetry, "heartbeat">;
   maxPageSize: number;
   /** The hosts registrations may name, as far as is known before DNS. */
   addressPolicy: Pick<AddressPolicy, "forbiddenHost">;
@@ -62,6 +65,7 @@ export function createRegistry({
   repository,
   heartbeats,
   events,
+  telemetry,
   maxPageSize,
   addressPolicy,
   now = () => new Date(systemClock.now()),
@@ -218,6 +222,7 @@ export function createRegistry({
         callerIsAdmin: permits(caller, "overrideOwnership"),
         unownedIsOpen: caller.mode === "open",
       });
+      telemetry.heartbeat(result.outcome);
       if (result.outcome === "not_found") throw notFound(`Service ${id} is not registered.`);
       if (result.outcome === "forbidden") throw notOwner(id);
       heartbeats.recordBeat(id, at);

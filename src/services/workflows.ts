@@ -7,6 +7,7 @@ import type { ExecutionListQuery, WorkflowRepository } from "../db/workflows.js"
 import { badInput, notFound } from "../domain/errors.js";
 import type { JsonObject, JsonValue } from "../domain/json.js";
 import { normalizeServiceType } from "../domain/service.js";
+import type { Telemetry } from "../domain/telemetry.js";
 import type { StepRequest, StepResponse } from "../domain/workflow.js";
 import {
   TERMINAL,
@@ -47,6 +48,8 @@ export type WorkflowDefinitionView = {
 };
 
 export type WorkflowsDeps = {
+  /** Counts the steps that ended. None when omitted. */
+  telemetry?: Pick<Telemetry, "workflowStep">;
   repository: WorkflowRepository;
   events: Events;
   log: Logger;
@@ -114,6 +117,7 @@ export function createWorkflows({
   claimIntervalMs,
   definitionsDir = null,
   clock = systemClock,
+  telemetry,
 }: WorkflowsDeps) {
   const compiled = new Map<string, CompiledDefinition>();
 
@@ -160,6 +164,7 @@ export function createWorkflows({
     definitionOf,
     call,
     changed: (execution) => events.publish("workflow.updated", execution),
+    telemetry,
     log,
     maxConcurrent,
     leaseMs,

@@ -3,7 +3,8 @@ import { ExponentialBackoff, handleWhen, noJitterGenerator, retry } from "cockat
 import type { Logger } from "pino";
 import type { WorkflowRepository } from "../db/workflows.js";
 import { isGatewayError } from "../domain/errors.js";
-import type { WorkflowExecution, WorkflowStepState } from "../domain/workflow.js";
+import { noTelemetry, type Telemetry } from "../domain/telemetry.js";
+import { TERMINAL, type WorkflowExecution, type WorkflowStepState } from "../domain/workflow.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { every } from "../lib/interval-loop.js";
 import type { CompiledDefinition } from "./definition.js";
@@ -17,6 +18,8 @@ export type RunnerDeps = {
   call: EngineDeps["call"];
   /** Told of every change of an execution or one of its steps. */
   changed(execution: WorkflowExecution): void;
+  /** Counts each step that ended, by status, once its state is written. None when omitted. */
+  telemetry?: Pick<Telemetry, "workflowStep">;
   log: Logger;
   /** Executions this replica drives at once; more wait in the table. Default 10. */
   maxConcurrent?: number;
@@ -50,6 +53,7 @@ export function createWorkflowRunner({
   definitionOf,
   call,
   changed,
+  telemetry = noTelemetry,
   log,
   maxConcurrent = 10,
   leaseMs = 30_000,
@@ -63,6 +67,7 @@ export function createWorkflowRunner({
   let claiming: Promise<void> | null = null;
   let again = false;
   let stopped = true;
+  let stopping: Promise<void> | null = null;
   let failing = false;
 
   async function claim(): Promise<void> {
@@ -143,6 +148,10 @@ export function createWorkflowRunner({
           controller.abort(new Stopped("lease lost"));
           throw controller.signal.reason;
         }
+        if (TERMINAL.has(step.status)) {
+          const seconds = step.durationMs === null ? null : step.durationMs / 1000;
+          telemetry.workflowStep(execution.workflowType, step.status, seconds);
+        }
         changed({ ...started, updatedAt: new Date(clock.now()).toISOString() });
       };
       const end = await runExecution(
@@ -210,6 +219,38 @@ export function createWorkflowRunner({
   const claimLoop = every(claimIntervalMs, async () => kick(), { log, name: "workflow claims" });
   const renewLoop = every(leaseMs / 3, renew, { log, name: "workflow lease renewal" });
 
+  /**
+   * Lets go of every execution: they stop where they are and their leases are given
+   * back, so another replica (or this one, restarted) resumes them at once.
+   */
+  async function handOver(): Promise<void> {
+    stopped = true;
+    await claimLoop.stop();
+    await claiming;
+    for (const { controller } of active.values()) controller.abort(new Stopped("shutdown"));
+    // Runs stop at their next wait; a call in flight is let finish so that what it did
+    // is written. The leases are still renewed meanwhile, so nobody else starts the
+    // same call; past the grace, this replica goes, and its leases lapse by themselves.
+    const settled = Promise.all([...active.values()].map(({ done }) => done));
+    let grace: NodeJS.Timeout | undefined;
+    const outlasted = await Promise.race([
+      settled.then(() => false),
+      new Promise<boolean>((resolve) => {
+        grace = setTimeout(() => resolve(true), Math.min(leaseMs / 2, SHUTDOWN_GRACE_MS));
+      }),
+    ]);
+    clearTimeout(grace);
+    await renewLoop.stop();
+    if (outlasted) {
+      log.warn(
+        { running: active.size },
+        "workflow runs still in flight at shutdown; leases left to lapse",
+      );
+      return;
+    }
+    await repository.release(owner, [...released]).catch(() => {});
+  }
+
   return {
     kick,
 
@@ -220,6 +261,7 @@ export function createWorkflowRunner({
 
     start(): void {
       stopped = false;
+      stopping = null;
       claimLoop.start();
       renewLoop.start();
       kick();
@@ -229,32 +271,11 @@ export function createWorkflowRunner({
      * Lets go of every execution: they stop where they are and their leases are given
      * back, so another replica (or this one, restarted) resumes them at once.
      */
-    async stop(): Promise<void> {
-      stopped = true;
-      await claimLoop.stop();
-      await claiming;
-      for (const { controller } of active.values()) controller.abort(new Stopped("shutdown"));
-      // Runs stop at their next wait; a call in flight is let finish so that what it did
-      // is written. The leases are still renewed meanwhile, so nobody else starts the
-      // same call; past the grace, this replica goes, and its leases lapse by themselves.
-      const settled = Promise.all([...active.values()].map(({ done }) => done));
-      let grace: NodeJS.Timeout | undefined;
-      const outlasted = await Promise.race([
-        settled.then(() => false),
-        new Promise<boolean>((resolve) => {
-          grace = setTimeout(() => resolve(true), Math.min(leaseMs / 2, SHUTDOWN_GRACE_MS));
-        }),
-      ]);
-      clearTimeout(grace);
-      await renewLoop.stop();
-      if (outlasted) {
-        log.warn(
-          { running: active.size },
-          "workflow runs still in flight at shutdown; leases left to lapse",
-        );
-        return;
-      }
-      await repository.release(owner, [...released]).catch(() => {});
+    stop(): Promise<void> {
+      // Once: the gateway begins handing executions over at the signal, and stops the
+      // rest of its services (this among them) after the connections drained.
+      stopping ??= handOver();
+      return stopping;
     },
   };
 }
