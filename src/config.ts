@@ -284,6 +284,9 @@ const environmentSchema = z
     }
   });
 
+/** Every variable the gateway reads; the deployment files are checked against it. */
+export const environmentVariables: readonly string[] = Object.keys(environmentSchema.shape);
+
 /** Headers FEDERATION_FORWARD_HEADERS may not name. */
 const NEVER_FORWARDED = new Set([
   "authorization",
