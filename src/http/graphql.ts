@@ -8,6 +8,7 @@ import type { GatewayContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
 import type { Services } from "../services/index.js";
 import { useEndOnStop } from "./end-on-stop.js";
+import { starterQuery } from "./graphiql-starter.js";
 import { useAuditTrail } from "./graphql-audit.js";
 import { maskError, useGatewayErrors, yogaLogger } from "./graphql-errors.js";
 import { useOperationMetrics } from "./graphql-metrics.js";
@@ -57,7 +58,7 @@ export function createGraphQL({
       ? {
           title: "Service Integration Gateway",
           subscriptionsProtocol: "WS",
-          defaultQuery: services.access.mode === "open" ? OPEN_MODE_QUERY : TOKENS_MODE_QUERY,
+          defaultQuery: starterQuery(services.access.mode),
         }
       : false,
     renderGraphiQL,
@@ -95,25 +96,3 @@ function useNoIntrospection(): Plugin {
     },
   };
 }
-
-const OPEN_MODE_QUERY = `# This gateway is in OPEN MODE: no token is configured, so every caller may do
-# everything (only an id registered with a bearer token stays that token's).
-# Configure ADMIN_TOKEN or AUTH_TOKENS before it leaves a developer's machine.
-
-query Health {
-  systemHealth {
-    status
-    warnings
-  }
-}
-`;
-
-const TOKENS_MODE_QUERY = `# Every request needs a bearer token: add {"Authorization": "Bearer <token>"}
-# under Headers below.
-
-query Health {
-  systemHealth {
-    status
-  }
-}
-`;
