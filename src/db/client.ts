@@ -20,6 +20,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import type { Logger } from "pino";
+import { openPgliteThread, type PgliteThread } from "./pglite-thread.js";
 import * as schema from "./schema.js";
 
 /** The same drizzle API over node-postgres or PGlite. */
@@ -55,21 +56,24 @@ export async function openDatabase(options: DatabaseOptions, log?: Logger): Prom
   const expected = journalSize();
   if ("url" in options) return openPostgres(options.url, expected, log);
   if ("pglite" in options) return wrapPglite(options.pglite, expected);
-  return wrapPglite(await openPgliteDirectory(options.dataDir), expected);
+  if (options.dataDir.startsWith("memory://")) {
+    return wrapPglite(await PGlite.create(options.dataDir), expected);
+  }
+  return wrapPglite(await openPgliteDirectory(options.dataDir, log), expected);
 }
 
 /**
- * Opens PGlite on a directory, creating the cluster the first time. Creating it grows
- * the WebAssembly heap to ~850 MB, which is not handed back while the process lives, so
- * a fresh cluster is created in a short-lived child process: the gateway then opens an
- * existing one, at ~0.5 s and ~390 MB, on its first start as on every later one.
+ * Opens PGlite on a directory, on a thread of its own (pglite-thread.ts), creating the
+ * cluster the first time. Creating it grows the WebAssembly heap to ~850 MB, which is
+ * not handed back while the process lives, so a fresh cluster is created in a
+ * short-lived child process: the gateway then opens an existing one, at ~0.5 s and
+ * ~390 MB, on its first start as on every later one.
  */
-async function openPgliteDirectory(dataDir: string): Promise<PGlite> {
-  if (dataDir.startsWith("memory://")) return PGlite.create(dataDir);
+async function openPgliteDirectory(dataDir: string, log: Logger | undefined) {
   if (!existsSync(join(dataDir, "PG_VERSION"))) await createPgliteCluster(dataDir);
   // PostgreSQL's default 128 MB of shared buffers is most of PGlite's footprint; the
   // embedded registry is small, and the OS still caches its files. 281 → 166 MB RSS.
-  return PGlite.create(dataDir, { postgresqlconf: "shared_buffers = 16MB" });
+  return openPgliteThread({ dataDir, postgresqlconf: "shared_buffers = 16MB" }, log);
 }
 
 /**
@@ -144,13 +148,16 @@ async function openPostgres(
   };
 }
 
-function wrapPglite(client: PGlite, expectedMigrations: number): Database {
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+function wrapPglite(client: PGlite | PgliteThread, expectedMigrations: number): Database {
+  // Drizzle's PGlite driver calls query and transaction only, which the thread's client
+  // answers as PGlite does; its type is PGlite's class, hence the cast.
+  const pglite = client as PGlite;
+  const db = drizzlePglite(pglite, { schema }) as unknown as Db;
   return {
     db,
     kind: "pglite",
     // PGlite belongs to one process, so there is no other replica to wait for.
-    migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
+    migrate: () => migratePglite(drizzlePglite(pglite), { migrationsFolder }),
     isMigrated: () => migrationsApplied(db, expectedMigrations),
     async ping() {
       await client.query("SELECT 1");
