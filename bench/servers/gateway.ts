@@ -1,8 +1,15 @@
 /**
- * The gateway on the store named by argv[2]: `memory` (with embedded PGlite, as
- * `npm start` runs) or `redis` (with PostgreSQL, as replicas run), seeded with 1,000
- * services: 50 types of 20 instances each.
+ * The gateway on the store named by argv[2], seeded with 1,000 services (50 types of 20
+ * instances each):
+ * - `memory`: the embedded default, as `npm start` runs it: the memory store and PGlite
+ *   in a data directory, on PGlite's own thread;
+ * - `memory-inprocess`: the same with PGlite on the gateway's thread (in memory), as the
+ *   embedded default ran before it had a thread, for comparison;
+ * - `redis`: Redis and PostgreSQL, as replicas run.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
@@ -41,13 +48,17 @@ const redis =
 if (redis) await redis.connect();
 const store = redis ? createRedisRegistryStore({ redis, keyPrefix }) : createMemoryRegistryStore();
 
-// The durable record: embedded PGlite (in memory here) beside the memory store, as
-// `npm start` runs; a scratch PostgreSQL database beside Redis, as replicas run.
+// The durable record: a scratch PostgreSQL database beside Redis; embedded PGlite beside
+// the memory store, in a temporary data directory (removed at exit) or in memory.
 const scratchDatabase = redis ? `sig_bench_${process.pid}` : null;
 const postgresUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 if (scratchDatabase) await adminQuery(`CREATE DATABASE ${scratchDatabase}`);
+const dataDir = backend === "memory" ? mkdtempSync(join(tmpdir(), "sig-bench-data-")) : null;
+if (dataDir) process.once("exit", () => rmSync(dataDir, { recursive: true, force: true }));
 const database = await openDatabase(
-  scratchDatabase ? { url: withDatabase(postgresUrl, scratchDatabase) } : { dataDir: "memory://" },
+  scratchDatabase
+    ? { url: withDatabase(postgresUrl, scratchDatabase) }
+    : { dataDir: dataDir ? join(dataDir, "pglite") : "memory://" },
 );
 await database.migrate();
 const app = createApp({ config, store, database, events: createInProcessEvents(), log });
