@@ -1,0 +1,148 @@
+import { useEffect, useState } from "preact/hooks";
+import type { Api, ConnectionState } from "./api.js";
+import { applyEvent, describeEvent } from "./logic.js";
+import { operations } from "./operations.js";
+import type {
+  BreakerRow,
+  CircuitState,
+  FeedEntry,
+  LiveEvent,
+  RegistryChange,
+  ServiceRow,
+  ServiceStatus,
+} from "./types.js";
+
+export type Live = {
+  services: ReadonlyMap<string, ServiceRow>;
+  feed: FeedEntry[];
+  connection: ConnectionState;
+  /** False while the first load (or the reload after a reconnect) runs. */
+  loaded: boolean;
+  /** Bumped on every change, for views that refetch what they show. */
+  version: number;
+};
+
+const FEED_LENGTH = 50;
+
+type Page = {
+  services: { nodes: ServiceRow[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+};
+
+/** Every service, page by page. */
+async function loadAll(api: Api): Promise<Map<string, ServiceRow>> {
+  const all = new Map<string, ServiceRow>();
+  let after: string | null = null;
+  for (;;) {
+    const page: Page = await api.query<Page>(operations.services, { after });
+    for (const service of page.services.nodes) all.set(service.id, service);
+    if (!page.services.pageInfo.hasNextPage) return all;
+    after = page.services.pageInfo.endCursor;
+  }
+}
+
+/**
+ * The registry as the page shows it: loaded once connected, then kept by the three
+ * subscriptions. After a reconnect it is loaded again (status and breaker changes are
+ * not in registryChanges' log), and until then the page says it may be stale. Events
+ * that arrive during a load are applied again on top of it, so none is lost to it.
+ */
+export function useLive(api: Api): Live {
+  const [live, setLive] = useState<Live>({
+    services: new Map(),
+    feed: [],
+    connection: "connecting",
+    loaded: false,
+    version: 0,
+  });
+
+  useEffect(() => {
+    let loading = false;
+    let pending: LiveEvent[] = [];
+    let key = 0;
+    let stopped = false;
+    let loadedOnce = false;
+
+    const onEvent = (event: LiveEvent) => {
+      (window as DashboardWindow).__dashboardEvents?.push({ at: event.at, seen: Date.now() });
+      if (loading) pending.push(event);
+      const { serviceId, text } = describeEvent(event);
+      key += 1;
+      const entry = { key, at: event.at, serviceId, text };
+      setLive((current) => ({
+        ...current,
+        services: applyEvent(current.services, event),
+        feed: [entry, ...current.feed].slice(0, FEED_LENGTH),
+        version: current.version + 1,
+      }));
+    };
+
+    const reload = async () => {
+      loading = true;
+      pending = [];
+      setLive((current) => ({ ...current, loaded: false }));
+      try {
+        let services: ReadonlyMap<string, ServiceRow> = await loadAll(api);
+        for (const event of pending) services = applyEvent(services, event);
+        if (stopped) return;
+        setLive((current) => ({
+          ...current,
+          services,
+          loaded: true,
+          version: current.version + 1,
+        }));
+      } catch {
+        // The connection state says what is wrong; the next reconnect loads again.
+      } finally {
+        loading = false;
+        pending = [];
+      }
+    };
+
+    const stops = [
+      api.subscribe<{
+        registryChanged: { change: RegistryChange; at: string; service: ServiceRow };
+      }>(operations.registryChanged, ({ registryChanged: e }) =>
+        onEvent({ kind: "registry", change: e.change, service: e.service, at: e.at }),
+      ),
+      api.subscribe<{
+        serviceStatusChanged: {
+          previousStatus: ServiceStatus | null;
+          status: ServiceStatus;
+          reason: string;
+          at: string;
+          service: ServiceRow;
+        };
+      }>(operations.serviceStatusChanged, ({ serviceStatusChanged: e }) =>
+        onEvent({ kind: "status", ...e }),
+      ),
+      api.subscribe<{
+        circuitBreakerChanged: {
+          serviceId: string;
+          state: CircuitState;
+          at: string;
+          breaker: BreakerRow;
+        };
+      }>(operations.circuitBreakerChanged, ({ circuitBreakerChanged: e }) =>
+        onEvent({ kind: "breaker", ...e }),
+      ),
+      api.onState((connection, reconnected) => {
+        setLive((current) => ({ ...current, connection }));
+        if (connection === "live" && (reconnected || !loadedOnce)) {
+          loadedOnce = true;
+          void reload();
+        }
+      }),
+    ];
+    return () => {
+      stopped = true;
+      for (const stop of stops) stop();
+    };
+  }, [api]);
+
+  return live;
+}
+
+/** What the browser tests and the benchmark read: when each event reached the page. */
+type DashboardWindow = Window & {
+  __dashboardEvents?: { at: string; seen: number }[];
+};
