@@ -15,7 +15,11 @@ export type ConnectionState = "connecting" | "live" | "reconnecting";
 export type Api = {
   query<T>(document: string, variables?: Record<string, unknown>): Promise<T>;
   /** Runs `onData` for each event until the returned function is called. */
-  subscribe<T>(document: string, onData: (data: T) => void): () => void;
+  subscribe<T>(
+    document: string,
+    onData: (data: T) => void,
+    variables?: Record<string, unknown>,
+  ): () => void;
   /** Calls `listener` on every change of the WebSocket's state; `reconnected` after a drop. */
   onState(listener: (state: ConnectionState, reconnected: boolean) => void): () => void;
   dispose(): void;
@@ -78,9 +82,9 @@ export function createApi(token: string | null): Api {
         throw new ApiError(`The gateway answered ${response.status} without data.`, null);
       return body.data;
     },
-    subscribe<T>(document: string, onData: (data: T) => void) {
+    subscribe<T>(document: string, onData: (data: T) => void, variables = {}) {
       return ws.subscribe<T>(
-        { query: document },
+        { query: document, variables },
         {
           next: (result) => {
             if (result.data) onData(result.data as T);

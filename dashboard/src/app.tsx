@@ -3,9 +3,11 @@ import { type Api, ApiError, createApi } from "./api.js";
 import { useLive } from "./live.js";
 import { operations } from "./operations.js";
 import type { Viewer } from "./types.js";
+import { FederationPage } from "./views/federation.js";
 import { Overview } from "./views/overview.js";
 import { ServicePage } from "./views/service.js";
 import { ServicesList } from "./views/services.js";
+import { WorkflowPage, WorkflowsList } from "./views/workflows.js";
 
 const TOKEN_KEY = "sig.dashboard.token";
 
@@ -126,14 +128,26 @@ function TokenForm({ error, onToken }: { error: string | null; onToken: (token: 
   );
 }
 
-type Route = { view: "overview" } | { view: "services" } | { view: "service"; id: string };
+type Route =
+  | { view: "overview" }
+  | { view: "services" }
+  | { view: "service"; id: string }
+  | { view: "workflows" }
+  | { view: "workflow"; id: string }
+  | { view: "federation" };
 
 function parseRoute(hash: string): Route {
   const [, view, id] = hash.replace(/^#/, "").split("/");
-  if (view === "services") return { view: "services" };
-  if (view === "service" && id) return { view: "service", id: decodeURIComponent(id) };
+  if (view === "services" || view === "workflows" || view === "federation") return { view };
+  if ((view === "service" || view === "workflow") && id) {
+    return { view, id: decodeURIComponent(id) };
+  }
   return { view: "overview" };
 }
+
+/** The nav entry a route belongs to. */
+const section = (route: Route) =>
+  route.view === "service" ? "services" : route.view === "workflow" ? "workflows" : route.view;
 
 function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
@@ -154,6 +168,13 @@ function useNow(): number {
   }, []);
   return now;
 }
+
+const NAV = [
+  ["#/", "Overview", "overview"],
+  ["#/services", "Services", "services"],
+  ["#/workflows", "Workflows", "workflows"],
+  ["#/federation", "Federation", "federation"],
+] as const;
 
 function Dashboard({
   viewer,
@@ -179,12 +200,11 @@ function Dashboard({
       <header class="top">
         <strong>Service Integration Gateway</strong>
         <nav aria-label="Views">
-          <a href="#/" aria-current={route.view === "overview" ? "page" : undefined}>
-            Overview
-          </a>
-          <a href="#/services" aria-current={route.view !== "overview" ? "page" : undefined}>
-            Services
-          </a>
+          {NAV.map(([href, name, key]) => (
+            <a key={key} href={href} aria-current={section(route) === key ? "page" : undefined}>
+              {name}
+            </a>
+          ))}
         </nav>
         <span class="who" data-testid="who">
           {viewer.mode === "OPEN" ? "open mode" : `${viewer.tokenName ?? "token"} · ${viewer.role}`}
@@ -220,6 +240,9 @@ function Dashboard({
         {route.view === "service" && (
           <ServicePage api={api} id={route.id} live={live} now={now} may={may} />
         )}
+        {route.view === "workflows" && <WorkflowsList api={api} now={now} />}
+        {route.view === "workflow" && <WorkflowPage api={api} id={route.id} now={now} may={may} />}
+        {route.view === "federation" && <FederationPage api={api} now={now} />}
       </main>
     </>
   );

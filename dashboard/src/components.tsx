@@ -1,5 +1,5 @@
-import { BREAKER_ICON, exactTime, formatAge, STATUS_ICON } from "./logic.js";
-import type { CircuitState, ServiceStatus } from "./types.js";
+import { BREAKER_ICON, exactTime, formatAge, STATUS_ICON, WORKFLOW_ICON } from "./logic.js";
+import type { CircuitState, ServiceStatus, WorkflowStatus } from "./types.js";
 
 /** A status as icon, word and colour: the colour is never the only signal. */
 export function StatusBadge({ status }: { status: ServiceStatus }) {
@@ -25,5 +25,13 @@ export function Age({ at, now }: { at: string | null | undefined; now: number })
     <time dateTime={at} title={exactTime(at)}>
       {formatAge(at, now)}
     </time>
+  );
+}
+
+export function WorkflowBadge({ status }: { status: WorkflowStatus }) {
+  return (
+    <span class={`badge workflow-${status.toLowerCase()}`} data-workflow-status={status}>
+      <span aria-hidden="true">{WORKFLOW_ICON[status]}</span> {status}
+    </span>
   );
 }

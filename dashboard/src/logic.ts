@@ -1,5 +1,11 @@
 // The dashboard's rules, free of the DOM: test/dashboard/logic.test.ts runs them in Node.
-import type { CircuitState, LiveEvent, ServiceRow, ServiceStatus } from "./types.js";
+import type {
+  CircuitState,
+  LiveEvent,
+  ServiceRow,
+  ServiceStatus,
+  WorkflowStatus,
+} from "./types.js";
 
 /** "12 s ago", "5 min ago", "3 h ago", "2 d ago"; "in 4 s" for a time ahead (clock skew). */
 export function formatAge(iso: string, now: number): string {
@@ -40,6 +46,70 @@ export const BREAKER_ICON: Record<CircuitState, string> = {
   OPEN: "●",
   ISOLATED: "■",
 };
+
+export const WORKFLOW_ICON: Record<WorkflowStatus, string> = {
+  PENDING: "…",
+  RUNNING: "▶",
+  COMPLETED: "✔",
+  FAILED: "✖",
+  CANCELLED: "⊘",
+  COMPENSATED: "↺",
+};
+
+/** An execution or step that will change no more. */
+export function isTerminal(status: WorkflowStatus): boolean {
+  return status !== "PENDING" && status !== "RUNNING";
+}
+
+/**
+ * Each step's `dependsOn`, read from a definition's JSON (`{ steps: [{ id, dependsOn }] }`);
+ * an empty map for anything else.
+ */
+export function dependenciesOf(definition: unknown): Map<string, string[]> {
+  const deps = new Map<string, string[]>();
+  const steps = (definition as { steps?: unknown } | null)?.steps;
+  if (!Array.isArray(steps)) return deps;
+  for (const step of steps as { id?: unknown; dependsOn?: unknown }[]) {
+    if (typeof step?.id !== "string") continue;
+    const on = Array.isArray(step.dependsOn)
+      ? step.dependsOn.filter((id): id is string => typeof id === "string")
+      : [];
+    deps.set(step.id, on);
+  }
+  return deps;
+}
+
+/**
+ * The DAG's columns: a step sits one column right of its deepest dependency; steps
+ * without known dependencies (or in a cycle, which a valid definition never has) in the
+ * first. Within a column, steps keep the execution's order.
+ */
+export function dagLayers(
+  stepIds: readonly string[],
+  dependsOn: ReadonlyMap<string, readonly string[]>,
+): string[][] {
+  const known = new Set(stepIds);
+  const depth = new Map<string, number>();
+  const visiting = new Set<string>();
+  const depthOf = (id: string): number => {
+    const cached = depth.get(id);
+    if (cached !== undefined) return cached;
+    if (visiting.has(id)) return 0;
+    visiting.add(id);
+    const parents = (dependsOn.get(id) ?? []).filter((parent) => known.has(parent));
+    const value = parents.length === 0 ? 0 : 1 + Math.max(...parents.map(depthOf));
+    visiting.delete(id);
+    depth.set(id, value);
+    return value;
+  };
+  const layers: string[][] = [];
+  for (const id of stepIds) {
+    const d = depthOf(id);
+    while (layers.length <= d) layers.push([]);
+    layers[d]?.push(id);
+  }
+  return layers;
+}
 
 export type ServiceFilter = { text: string; statuses: ReadonlySet<ServiceStatus> };
 

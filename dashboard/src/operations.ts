@@ -5,6 +5,13 @@ const SERVICE_ROW = `id name type version status lastHeartbeat
   health { latencyMs checkedAt }
   circuitBreaker { serviceId state consecutiveFailures lastStateChangeAt }`;
 
+const EXECUTION = `id workflowType definitionVersion status startedAt finishedAt executionTimeMs
+  errors result
+  steps { id name serviceType serviceId status attempt startedAt finishedAt durationMs output error }`;
+
+const SUPERGRAPH = `status composedAt errors warnings sdl
+  subgraphs { type kind version instances callable }`;
+
 export const operations = {
   viewer: "query Viewer { viewer { mode role tokenName permissions } }",
   services: `query Services($after: String) {
@@ -45,4 +52,21 @@ export const operations = {
   isolateBreaker: `mutation IsolateBreaker($id: ID!) {
     isolateCircuitBreaker(serviceId: $id) { state }
   }`,
+  executions: `query Executions {
+    workflowExecutions(first: 50) {
+      id workflowType status startedAt finishedAt executionTimeMs steps { id status }
+    }
+  }`,
+  execution: `query Execution($id: ID!) {
+    workflowExecution(id: $id) { ${EXECUTION} }
+    workflowDefinitions { type version definition }
+  }`,
+  executionUpdated: `subscription ExecutionUpdated($id: ID!) {
+    workflowExecutionUpdated(id: $id) { ${EXECUTION} }
+  }`,
+  cancelWorkflow: `mutation CancelWorkflow($id: ID!) { cancelWorkflow(id: $id) { id status } }`,
+  supergraph: `query Supergraph { supergraph { ${SUPERGRAPH} } }`,
+  supergraphChanged: `subscription SupergraphChanged { supergraphChanged {
+    at supergraph { ${SUPERGRAPH} }
+  } }`,
 } as const;

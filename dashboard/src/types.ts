@@ -81,3 +81,59 @@ export type LiveEvent =
       at: string;
     }
   | { kind: "breaker"; serviceId: string; state: CircuitState; breaker: BreakerRow; at: string };
+
+export type WorkflowStatus =
+  | "PENDING"
+  | "RUNNING"
+  | "COMPLETED"
+  | "FAILED"
+  | "CANCELLED"
+  | "COMPENSATED";
+
+export type ExecutionSummary = {
+  id: string;
+  workflowType: string;
+  status: WorkflowStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  executionTimeMs: number | null;
+  steps: { id: string; status: WorkflowStatus }[];
+};
+
+type WorkflowStep = {
+  id: string;
+  name: string;
+  serviceType: string | null;
+  serviceId: string | null;
+  status: WorkflowStatus;
+  attempt: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  output: unknown;
+  error: string | null;
+};
+
+export type Execution = Omit<ExecutionSummary, "steps"> & {
+  definitionVersion: number;
+  errors: string[];
+  result: unknown;
+  steps: WorkflowStep[];
+};
+
+export type WorkflowDefinition = { type: string; version: number; definition: unknown };
+
+export type Supergraph = {
+  status: string;
+  composedAt: string | null;
+  errors: string[];
+  warnings: string[];
+  sdl: string | null;
+  subgraphs: {
+    type: string;
+    kind: string;
+    version: string;
+    instances: number;
+    callable: number;
+  }[];
+};

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,8 @@ const WAIT = { timeout: 20_000 };
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) { status } }`;
+const DEFINE = `mutation($definition: JSON!) { registerWorkflowDefinition(definition: $definition) { type } }`;
+const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }`;
 
 describe("the dashboard in a real browser", () => {
   let dir: string;
@@ -38,7 +41,9 @@ describe("the dashboard in a real browser", () => {
       tokens: [{ secret: READER_TOKEN, role: "reader", name: "watcher", serviceTypes: null }],
       dashboardDir: dir,
       breakers: { failureThreshold: 2 },
-      calls: { maxAttempts: 1 },
+      // One attempt, so two failing calls open the breaker; a deadline above the slow
+      // workflow steps' 1.5 s.
+      calls: { maxAttempts: 1, timeoutMs: 10_000 },
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   });
@@ -151,6 +156,67 @@ describe("the dashboard in a real browser", () => {
     await page.waitForSelector('[data-testid=service-breaker] [data-breaker="CLOSED"]', WAIT);
     await page.goto(`${gateway.url}/#/`);
     await page.waitForSelector("[data-testid=system-health]", WAIT);
+  });
+
+  it("shows a workflow run's steps progressing to COMPLETED, pushed live", async () => {
+    await register({ id: "dash-worker", name: "worker", type: "dash_worker" });
+    dataOf(
+      await gateway.graphql(DEFINE, {
+        definition: {
+          type: "dash_two_steps",
+          steps: [
+            { id: "first", serviceType: "dash_worker", method: "GET", path: "/first" },
+            {
+              id: "second",
+              serviceType: "dash_worker",
+              method: "GET",
+              path: "/second",
+              dependsOn: ["first"],
+            },
+          ],
+        },
+      }),
+    );
+    // The page watches the id before the execution exists: every update is pushed to it.
+    const id = randomUUID();
+    const page = await signedIn(ADMIN_TOKEN, `#/workflow/${id}`);
+    await page.waitForSelector(`h2:has-text("No execution")`, WAIT);
+    // Each call takes a while, so the steps are seen in turn.
+    upstream.answer({ status: 200, body: { ok: true } });
+    upstream.queue(
+      { status: 200, body: { step: 1 }, delayMs: 1500 },
+      { status: 200, body: { step: 2 }, delayMs: 1500 },
+    );
+    dataOf(
+      await gateway.graphql(EXECUTE, {
+        input: { id, workflowType: "dash_two_steps", data: {}, options: { wait: false } },
+      }),
+    );
+    const step = (stepId: string, status: string) =>
+      `[data-step-id="${stepId}"] [data-workflow-status="${status}"]`;
+    await page.waitForSelector(step("first", "RUNNING"), WAIT);
+    await page.waitForSelector(step("first", "COMPLETED"), WAIT);
+    expect(await page.locator(step("second", "COMPLETED")).count()).toBe(0);
+    await page.waitForSelector(step("second", "COMPLETED"), WAIT);
+    await page.waitForSelector(
+      '[data-testid=workflow-status] [data-workflow-status="COMPLETED"]',
+      WAIT,
+    );
+    // Two columns: second depends on first.
+    expect(await page.locator(".dag-layer").count()).toBe(2);
+    await shot(page, "workflow");
+    await page.goto(`${gateway.url}/#/workflows`);
+    await page.waitForSelector(
+      `[data-execution-id="${id}"] [data-workflow-status="COMPLETED"]`,
+      WAIT,
+    );
+    await shot(page, "workflows");
+  });
+
+  it("shows the supergraph's status and subgraphs", async () => {
+    const page = await signedIn(ADMIN_TOKEN, "#/federation");
+    await page.waitForSelector("[data-testid=supergraph-status]", WAIT);
+    await shot(page, "federation");
   });
 
   it("shows a reader no action buttons", async () => {

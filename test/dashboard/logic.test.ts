@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   applyEvent,
   countByStatus,
+  dagLayers,
+  dependenciesOf,
   exactTime,
   formatAge,
   groupRows,
@@ -129,5 +131,30 @@ describe("the dashboard's rules", () => {
       MAINTENANCE: 0,
       OFFLINE: 0,
     });
+  });
+
+  it("lays a workflow's steps out by dependency depth", () => {
+    const deps = dependenciesOf({
+      steps: [
+        { id: "project" },
+        { id: "strategic", dependsOn: ["project"] },
+        { id: "tactical", dependsOn: ["strategic"] },
+        { id: "risks", dependsOn: ["project", "tactical"] },
+        { id: "notes", dependsOn: ["gone"] },
+      ],
+    });
+    expect(dagLayers(["project", "strategic", "tactical", "risks", "notes"], deps)).toEqual([
+      ["project", "notes"],
+      ["strategic"],
+      ["tactical"],
+      ["risks"],
+    ]);
+    // A cycle (no valid definition has one) does not hang the page.
+    const cycle = new Map([
+      ["a", ["b"]],
+      ["b", ["a"]],
+    ]);
+    expect(dagLayers(["a", "b"], cycle).flat().sort()).toEqual(["a", "b"]);
+    expect(dependenciesOf(null).size).toBe(0);
   });
 });
