@@ -3,7 +3,13 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+  type WebSocketRoute,
+} from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDashboard } from "../../scripts/build-dashboard.mjs";
 import { startUpstreamService, type UpstreamService } from "../fixtures/upstream-service.js";
@@ -217,6 +223,38 @@ describe("the dashboard in a real browser", () => {
     const page = await signedIn(ADMIN_TOKEN, "#/federation");
     await page.waitForSelector("[data-testid=supergraph-status]", WAIT);
     await shot(page, "federation");
+  });
+
+  it("says it may be stale while disconnected, and reloads what it missed once back", async () => {
+    const page = await newPage();
+    // Every graphql-ws connection goes through this route, so the test can drop it and
+    // refuse new ones for a while, as a restarting gateway does (1012 and 1013: codes
+    // graphql-ws retries after; a 1011 would end its retries).
+    let refusing = false;
+    let open: WebSocketRoute | null = null;
+    await page.routeWebSocket(/\/graphql$/, (ws) => {
+      if (refusing) return ws.close({ code: 1013, reason: "test: gateway unreachable" });
+      open = ws;
+      ws.connectToServer();
+    });
+    await page.goto(`${gateway.url}/#/services`);
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+    refusing = true;
+    await (open as WebSocketRoute | null)?.close({
+      code: 1012,
+      reason: "test: the gateway restarts",
+    });
+    await page.waitForSelector('[data-testid=stale]:has-text("stale")', WAIT);
+    const id = await register({ id: "dash-missed", name: "missed", type: "orders_api" });
+    await shot(page, "services-reconnecting");
+    expect(await page.locator(`[data-service-id="${id}"]`).count()).toBe(0);
+    refusing = false;
+    // Its registration's event went nowhere: the reload after the reconnect brings it.
+    await page.waitForSelector(`[data-service-id="${id}"]`, WAIT);
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+    expect(await page.locator("[data-testid=stale]").count()).toBe(0);
   });
 
   it("shows a reader no action buttons", async () => {
