@@ -5,6 +5,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The dashboard: bundled by esbuild into dist/dashboard, which the gateway serves at /.
+COPY dashboard ./dashboard
+COPY scripts/build-dashboard.mjs ./scripts/build-dashboard.mjs
 RUN npm run build
 
 # Runtime stage: production dependencies and the compiled gateway only.

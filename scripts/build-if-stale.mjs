@@ -1,13 +1,14 @@
 // `npm start`'s prestart: compiles (`npm run build`) only when dist/ is older than what it
 // is built from. Plain Node ESM with no dependencies, so it runs wherever `npm start` does.
 import { spawnSync } from "node:child_process";
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The newest of what a build reads: every file and folder in src/ (a folder's time moves
- * when a file in it is deleted or renamed), tsconfig*.json and package.json.
+ * The newest of what a build reads: every file and folder in src/ and dashboard/ (a
+ * folder's time moves when a file in it is deleted or renamed), the dashboard's build
+ * script, tsconfig*.json and package.json.
  */
 function newestInput(dir) {
   const newest = { path: "", mtimeMs: 0 };
@@ -17,6 +18,9 @@ function newestInput(dir) {
     if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
   };
   visit(join(dir, "src"));
+  for (const path of [join(dir, "dashboard"), join(dir, "scripts", "build-dashboard.mjs")]) {
+    if (existsSync(path)) visit(path);
+  }
   for (const name of readdirSync(dir)) {
     if (name === "package.json" || /^tsconfig.*\.json$/.test(name)) visit(join(dir, name));
   }

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import type { Events } from "./events.js";
+import { createDashboardAssets } from "./http/dashboard-assets.js";
 import { type ConnectionDrain, trackConnections } from "./http/drain.js";
 import { createFederatedGraph, type FederatedGraph } from "./http/federation.js";
 import { attachFederatedWebSocket } from "./http/federation-ws.js";
@@ -59,6 +60,8 @@ export type AppDeps = {
   breakerResyncIntervalMs?: number;
   /** How often API tokens changed on other replicas are read. Default 500 ms. */
   tokenRefreshIntervalMs?: number;
+  /** The built dashboard's folder; dist/dashboard when omitted (tests build their own). */
+  dashboardDir?: string;
   /** How often the workflow runner looks for work; tests shorten it. */
   workflowRunner?: { claimIntervalMs?: number };
   /**
@@ -180,6 +183,7 @@ export function createApp(deps: AppDeps): App {
     version: PACKAGE_VERSION,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
     graphiql: config.graphiql,
+    dashboard: createDashboardAssets(deps.dashboardDir),
   });
   const connections = deps.listening?.connections ?? trackConnections(server);
   const upgrades = createUpgradeRouter(server);

@@ -92,6 +92,11 @@ export function permits(caller: Caller, permission: Permission): boolean {
   );
 }
 
+/** Every permission the caller holds, in the order of `permissions`. */
+export function permissionsOf(caller: Caller): Permission[] {
+  return permissions.filter((permission) => permits(caller, permission));
+}
+
 /** Whether a service token limited to some types may register one of `type`. */
 export function mayRegisterType(caller: Caller, type: string): boolean {
   return caller.serviceTypes === null || caller.serviceTypes.includes(type);

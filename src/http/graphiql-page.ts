@@ -128,7 +128,7 @@ export function preferredEncoding(header: string | string[] | undefined): Encodi
 }
 
 /** If-None-Match, compared weakly as RFC 9110 §13.1.2 says: `*` or any listed tag. */
-function matches(header: string | undefined, etag: string): boolean {
+export function matches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === "*") return true;
   return header

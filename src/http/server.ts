@@ -16,6 +16,7 @@ import type { Services } from "../services/index.js";
 import type { RateLimited } from "../services/rate-limit.js";
 import { createApiDocs } from "./api-docs.js";
 import { PayloadTooLargeError, readBody } from "./body.js";
+import type { DashboardAssets } from "./dashboard-assets.js";
 import type { FederatedGraph } from "./federation.js";
 import {
   FEDERATION_FORBIDDEN,
@@ -48,6 +49,8 @@ export type HttpServerOptions = {
   maxRequestBodyBytes: number;
   /** GRAPHIQL: the page is served (compressed, with an ETag) on GET /graphql and the federation path. */
   graphiql: boolean;
+  /** The live dashboard at `/` and `/dashboard`, public as GraphiQL's page is. */
+  dashboard: DashboardAssets;
 };
 
 /**
@@ -103,6 +106,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
       }
     : null;
 
+  const { dashboard } = options;
   const routeFamily = (path: string) =>
     path === GRAPHQL_PATH
       ? "graphql"
@@ -127,6 +131,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
   ) {
     const open =
       needsNoToken(req, url, federation.path) ||
+      dashboard.owns(req, url.pathname) ||
       family === "docs" ||
       (family === "rest" && rest.isPublic(req.method ?? "GET", url.pathname));
     const caller = open ? null : authenticate(req);
@@ -207,6 +212,10 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         return sendJson(res, 404, notFoundBody(req, url));
       }
       default:
+        // The page itself needs no token: it asks for one and sends it with its requests.
+        if (dashboard.owns(req, url.pathname) && (await dashboard.answer(req, res, url.pathname))) {
+          return;
+        }
         if (url.pathname === "/" && req.method === "GET") {
           return sendJson(res, 200, {
             service: options.serviceName,
@@ -214,6 +223,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
             graphql: GRAPHQL_PATH,
             federation: federation.path,
             documentation: "/docs",
+            dashboard: "/dashboard",
           });
         }
         return sendJson(res, 404, notFoundBody(req, url));

@@ -1,5 +1,5 @@
 import { roles } from "../domain/access.js";
-import type { ApiToken } from "../services/access.js";
+import type { ApiToken, Viewer } from "../services/access.js";
 import { builder } from "./builder.js";
 
 const RoleEnum = builder.enumType("Role", {
@@ -40,7 +40,34 @@ const CreatedApiTokenRef = builder
     }),
   });
 
+const AccessModeEnum = builder.enumType("AccessMode", {
+  description: "open: no token is configured, everyone may do everything. tokens: a role decides.",
+  values: { OPEN: { value: "open" }, TOKENS: { value: "tokens" } } as const,
+});
+
+const ViewerRef = builder.objectRef<Viewer>("Viewer").implement({
+  description: "The caller of this request, so a client shows only what it may do.",
+  fields: (t) => ({
+    mode: t.expose("mode", { type: AccessModeEnum }),
+    role: t.expose("role", {
+      type: RoleEnum,
+      nullable: true,
+      description: "Null for an anonymous caller in open mode.",
+    }),
+    tokenName: t.exposeString("tokenName", { nullable: true }),
+    permissions: t.exposeStringList("permissions", {
+      description:
+        "The permissions the caller holds: `read`, `operateBreakers`, `changeAnyStatus`, …",
+    }),
+  }),
+});
+
 builder.queryFields((t) => ({
+  viewer: t.field({
+    type: ViewerRef,
+    description: "Who is asking and what it may do (the dashboard shows only those actions).",
+    resolve: (_root, _args, ctx) => ctx.services.access.viewer(ctx.caller),
+  }),
   apiTokens: t.field({
     type: [ApiTokenRef],
     authScopes: { manageTokens: true },

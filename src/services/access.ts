@@ -6,6 +6,8 @@ import {
   anonymousCaller,
   type Caller,
   type ConfiguredToken,
+  type Permission,
+  permissionsOf,
   type Role,
   roles,
 } from "../domain/access.js";
@@ -16,6 +18,14 @@ import { every } from "../lib/interval-loop.js";
 
 /** A token as the API shows it: never the secret. */
 export type ApiToken = Omit<StoredApiToken, "secretHash"> & { source: "api" | "config" };
+
+/** Who the caller is and what it may do, as the `viewer` query answers. */
+export type Viewer = {
+  mode: AccessMode;
+  role: Role | null;
+  tokenName: string | null;
+  permissions: Permission[];
+};
 
 export type AccessDeps = {
   configured: readonly ConfiguredToken[];
@@ -152,6 +162,16 @@ export function createAccess({
         ownerKey,
         serviceTypes: token.serviceTypes,
         address,
+      };
+    },
+
+    /** What a caller may do, for a client (the dashboard) to show only its actions. */
+    viewer(caller: Caller): Viewer {
+      return {
+        mode,
+        role: caller.role,
+        tokenName: caller.tokenName,
+        permissions: permissionsOf(caller),
       };
     },
 

@@ -75,6 +75,8 @@ export async function startGateway(
     auditRetentionDays?: number;
     /** FEDERATION_PATH, FEDERATION_DROP_AFTER_SECONDS (ms), FEDERATION_FORWARD_HEADERS. */
     federation?: Partial<Config["federation"]>;
+    /** The built dashboard's folder (test/dashboard builds one); dist/dashboard when omitted. */
+    dashboardDir?: string;
   } = {},
 ) {
   const adminToken =
@@ -154,6 +156,7 @@ export async function startGateway(
     rateLimitStore: options.rateLimitStore,
     breakerResyncIntervalMs: options.breakerResyncIntervalMs,
     workflowRunner: { claimIntervalMs: 100, ...options.workflowRunner },
+    dashboardDir: options.dashboardDir,
     // Waiting out the keep-alive timeout of fetch's idle connections would add seconds
     // to every test's stop.
     idleConnectionGraceMs: options.idleConnectionGraceMs ?? 0,

@@ -1,0 +1,290 @@
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+  type WebSocketRoute,
+} from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDashboard } from "../../scripts/build-dashboard.mjs";
+import { startUpstreamService, type UpstreamService } from "../fixtures/upstream-service.js";
+import { dataOf, startGateway, type TestGateway, tokensMode } from "../helpers/gateway.js";
+
+// Debian's chromium, driven by playwright-core: no browser download (.ci/run installs it).
+const CHROMIUM = "/usr/bin/chromium";
+const ADMIN_TOKEN = "admin-token-for-dashboard-browser-tests";
+const READER_TOKEN = "reader-token-for-dashboard-browser-tests";
+const ARTIFACTS = new URL("../../test-artifacts/dashboard/", import.meta.url).pathname;
+// Generous: the machine running the suite is busy; a condition met sooner ends the wait.
+const WAIT = { timeout: 20_000 };
+
+const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
+const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) { status } }`;
+const DEFINE = `mutation($definition: JSON!) { registerWorkflowDefinition(definition: $definition) { type } }`;
+const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }`;
+
+describe("the dashboard in a real browser", () => {
+  let dir: string;
+  let gateway: TestGateway;
+  let upstream: UpstreamService;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+    }
+    dir = await mkdtemp(join(tmpdir(), "sig-dashboard-"));
+    await Promise.all([buildDashboard(dir), mkdir(ARTIFACTS, { recursive: true })]);
+    upstream = await startUpstreamService();
+    gateway = await startGateway({
+      adminToken: ADMIN_TOKEN,
+      tokens: [{ secret: READER_TOKEN, role: "reader", name: "watcher", serviceTypes: null }],
+      dashboardDir: dir,
+      breakers: { failureThreshold: 2 },
+      // One attempt, so two failing calls open the breaker; a deadline above the slow
+      // workflow steps' 1.5 s.
+      calls: { maxAttempts: 1, timeoutMs: 10_000 },
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  });
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => {});
+    await browser?.close();
+    await gateway?.stop();
+    await upstream?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function newPage(options: Parameters<Browser["newContext"]>[0] = {}): Promise<Page> {
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      ...options,
+    });
+    contexts.push(context);
+    return context.newPage();
+  }
+
+  /** A page signed in with the token, the registry loaded and live. */
+  async function signedIn(token: string, hash = "#/", options = {}): Promise<Page> {
+    const page = await newPage(options);
+    await page.goto(`${gateway.url}/${hash}`);
+    await page.fill("input[name=token]", token);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('main[data-loaded="true"]', WAIT);
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+    return page;
+  }
+
+  const register = async (input: Record<string, unknown>) =>
+    dataOf(
+      await gateway.graphql<{ registerService: { id: string } }>(REGISTER, {
+        input: { version: "1.0.0", baseUrl: upstream.url, ...input },
+      }),
+    ).registerService.id;
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  it("asks for a token in tokens mode, refuses a wrong one, then shows the overview", async () => {
+    const page = await newPage();
+    await page.goto(`${gateway.url}/`);
+    await page.waitForSelector("input[name=token]", WAIT);
+    await shot(page, "token-prompt");
+    await page.fill("input[name=token]", "not-a-token");
+    await page.click("button[type=submit]");
+    await page.waitForSelector('.error:has-text("not valid")', WAIT);
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('[data-testid=who]:has-text("ADMIN")', WAIT);
+    await page.waitForSelector("[data-testid=system-health]", WAIT);
+    expect(await page.locator("[data-testid=open-mode]").count()).toBe(0);
+    // The token is this tab's: kept in session storage, never in local storage.
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    await shot(page, "overview");
+  });
+
+  it("shows a service registered over the API within a second, without a reload", async () => {
+    const page = await signedIn(ADMIN_TOKEN, "#/services");
+    const started = Date.now();
+    const id = await register({ id: "dash-orders-1", name: "orders-1", type: "orders_api" });
+    await page.waitForSelector(`[data-service-id="${id}"]`, WAIT);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await page.waitForSelector('.group h3:has-text("ORDERS_API")', WAIT);
+    await shot(page, "services");
+    await page.setViewportSize({ width: 390, height: 844 });
+    // Phone width: nothing wider than the screen, so nothing to scroll sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      390,
+    );
+    await shot(page, "services-phone");
+  });
+
+  it("turns a service whose heartbeats stopped OFFLINE on screen", async () => {
+    const page = await signedIn(ADMIN_TOKEN, "#/services");
+    const id = await register({
+      id: "dash-expiring",
+      name: "expiring",
+      type: "ephemeral",
+      heartbeatIntervalSeconds: 1,
+      ttlSeconds: 2,
+    });
+    // ONLINE from its registration's event, then OFFLINE from the sweeper's (every 5 s in
+    // tests): both pushed, the page is never reloaded.
+    const row = `[data-service-id="${id}"]`;
+    await page.waitForSelector(`${row} [data-status="ONLINE"]`, WAIT);
+    await page.waitForSelector(`${row} [data-status="OFFLINE"]`, { timeout: 30_000 });
+    await page.click(row);
+    await page.waitForSelector('[data-testid=service-status] [data-status="OFFLINE"]', WAIT);
+    await shot(page, "service-offline");
+  });
+
+  it("shows a breaker opened by failing calls as OPEN, and the page's reset closes it", async () => {
+    const id = await register({
+      id: "dash-flaky",
+      name: "flaky",
+      type: "flaky_api",
+      endpoints: [{ path: "/work", method: "GET" }],
+    });
+    const page = await signedIn(ADMIN_TOKEN, `#/service/${id}`);
+    upstream.answer({ status: 500, body: { error: "down" } });
+    for (let i = 0; i < 2; i++)
+      await gateway.graphql(CALL, { input: { serviceId: id, path: "/work" } });
+    await page.waitForSelector('[data-testid=service-breaker] [data-breaker="OPEN"]', WAIT);
+    await shot(page, "service-breaker-open");
+    upstream.answer({ status: 200, body: { ok: true } });
+    await page.click('button:has-text("Reset breaker")');
+    await page.waitForSelector('[data-testid=service-breaker] [data-breaker="CLOSED"]', WAIT);
+    await page.goto(`${gateway.url}/#/`);
+    await page.waitForSelector("[data-testid=system-health]", WAIT);
+  });
+
+  it("shows a workflow run's steps progressing to COMPLETED, pushed live", async () => {
+    await register({ id: "dash-worker", name: "worker", type: "dash_worker" });
+    dataOf(
+      await gateway.graphql(DEFINE, {
+        definition: {
+          type: "dash_two_steps",
+          steps: [
+            { id: "first", serviceType: "dash_worker", method: "GET", path: "/first" },
+            {
+              id: "second",
+              serviceType: "dash_worker",
+              method: "GET",
+              path: "/second",
+              dependsOn: ["first"],
+            },
+          ],
+        },
+      }),
+    );
+    // The page watches the id before the execution exists: every update is pushed to it.
+    const id = randomUUID();
+    const page = await signedIn(ADMIN_TOKEN, `#/workflow/${id}`);
+    await page.waitForSelector(`h2:has-text("No execution")`, WAIT);
+    // Each call takes a while, so the steps are seen in turn.
+    upstream.answer({ status: 200, body: { ok: true } });
+    upstream.queue(
+      { status: 200, body: { step: 1 }, delayMs: 1500 },
+      { status: 200, body: { step: 2 }, delayMs: 1500 },
+    );
+    dataOf(
+      await gateway.graphql(EXECUTE, {
+        input: { id, workflowType: "dash_two_steps", data: {}, options: { wait: false } },
+      }),
+    );
+    const step = (stepId: string, status: string) =>
+      `[data-step-id="${stepId}"] [data-workflow-status="${status}"]`;
+    await page.waitForSelector(step("first", "RUNNING"), WAIT);
+    await page.waitForSelector(step("first", "COMPLETED"), WAIT);
+    expect(await page.locator(step("second", "COMPLETED")).count()).toBe(0);
+    await page.waitForSelector(step("second", "COMPLETED"), WAIT);
+    await page.waitForSelector(
+      '[data-testid=workflow-status] [data-workflow-status="COMPLETED"]',
+      WAIT,
+    );
+    // Two columns: second depends on first.
+    expect(await page.locator(".dag-layer").count()).toBe(2);
+    await shot(page, "workflow");
+    await page.goto(`${gateway.url}/#/workflows`);
+    await page.waitForSelector(
+      `[data-execution-id="${id}"] [data-workflow-status="COMPLETED"]`,
+      WAIT,
+    );
+    await shot(page, "workflows");
+  });
+
+  it("shows the supergraph's status and subgraphs", async () => {
+    const page = await signedIn(ADMIN_TOKEN, "#/federation");
+    await page.waitForSelector("[data-testid=supergraph-status]", WAIT);
+    await shot(page, "federation");
+  });
+
+  it("says it may be stale while disconnected, and reloads what it missed once back", async () => {
+    const page = await newPage();
+    // Every graphql-ws connection goes through this route, so the test can drop it and
+    // refuse new ones for a while, as a restarting gateway does (1012 and 1013: codes
+    // graphql-ws retries after; a 1011 would end its retries).
+    let refusing = false;
+    let open: WebSocketRoute | null = null;
+    await page.routeWebSocket(/\/graphql$/, (ws) => {
+      if (refusing) return ws.close({ code: 1013, reason: "test: gateway unreachable" });
+      open = ws;
+      ws.connectToServer();
+    });
+    await page.goto(`${gateway.url}/#/services`);
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+    refusing = true;
+    await (open as WebSocketRoute | null)?.close({
+      code: 1012,
+      reason: "test: the gateway restarts",
+    });
+    await page.waitForSelector('[data-testid=stale]:has-text("stale")', WAIT);
+    const id = await register({ id: "dash-missed", name: "missed", type: "orders_api" });
+    await shot(page, "services-reconnecting");
+    expect(await page.locator(`[data-service-id="${id}"]`).count()).toBe(0);
+    refusing = false;
+    // Its registration's event went nowhere: the reload after the reconnect brings it.
+    await page.waitForSelector(`[data-service-id="${id}"]`, WAIT);
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+    expect(await page.locator("[data-testid=stale]").count()).toBe(0);
+  });
+
+  it("shows a reader no action buttons", async () => {
+    const id = await register({ id: "dash-readonly", name: "readonly", type: "orders_api" });
+    const page = await signedIn(READER_TOKEN, `#/service/${id}`);
+    await page.waitForSelector('[data-testid=who]:has-text("READER")', WAIT);
+    await page.waitForSelector("[data-testid=service-status]", WAIT);
+    expect(await page.locator("[data-testid=actions]").count()).toBe(0);
+    expect(await page.locator("main button").count()).toBe(0);
+    await shot(page, "service-reader");
+  });
+
+  it("is readable in dark mode", async () => {
+    const page = await signedIn(ADMIN_TOKEN, "#/", { colorScheme: "dark" });
+    await page.waitForSelector("[data-testid=system-health]", WAIT);
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).toBe("rgb(13, 17, 23)");
+    await shot(page, "overview-dark");
+  });
+
+  it.skipIf(tokensMode)("warns in open mode, with no token asked", async () => {
+    const open = await startGateway({ dashboardDir: dir });
+    try {
+      const page = await newPage();
+      await page.goto(`${open.url}/dashboard`);
+      await page.waitForSelector("[data-testid=open-mode]", WAIT);
+      expect(await page.locator("input[name=token]").count()).toBe(0);
+      await shot(page, "open-mode");
+    } finally {
+      await open.stop();
+    }
+  });
+});
