@@ -172,6 +172,13 @@ async function checkAccess(port, token) {
     throw new Error(`the anonymous query was not refused: ${JSON.stringify(anonymous)}`);
   }
   step(`a token's query answers, an anonymous one is refused (${anonymous.status} ${code})`);
+  // The dashboard is part of the build the image copies (dist/dashboard).
+  const page = await fetch(`http://127.0.0.1:${port}/`, { headers: { accept: "text/html" } });
+  const html = await page.text();
+  if (page.status !== 200 || !page.headers.get("content-type")?.startsWith("text/html")) {
+    throw new Error(`the dashboard is not served at /: ${page.status} ${html.slice(0, 200)}`);
+  }
+  step("the dashboard's page is served at /");
 }
 
 async function main() {
