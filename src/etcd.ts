@@ -46,6 +46,11 @@ export function createEtcdClient(config: EtcdConnectionConfig): Etcd3 {
         }
       : {}),
     dialTimeout: CALL_DEADLINE_MS,
+    // gRPC's own reconnect backoff grows to two minutes; a second at most here.
+    grpcOptions: {
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
+    },
     defaultCallOptions: (context) =>
       context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS },
     faultHandling: {
