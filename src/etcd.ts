@@ -8,16 +8,7 @@ import {
   retry,
 } from "cockatiel";
 import { Etcd3, isRecoverableError } from "etcd3";
-
-/** How to reach etcd: ETCD_ENDPOINTS, and the TLS and auth options beside it. */
-export type EtcdConnectionConfig = {
-  endpoints: string[];
-  username: string | null;
-  password: string | null;
-  caFile: string | null;
-  certFile: string | null;
-  keyFile: string | null;
-};
+import type { EtcdConfig } from "./config.js";
 
 /** Every unary call gets this long; a hung etcd answers SERVICE_UNAVAILABLE, not a hang. */
 const CALL_DEADLINE_MS = 2000;
@@ -29,7 +20,7 @@ const CALL_DEADLINE_MS = 2000;
  * a five-second breaker per host, watch backoff up to thirty seconds) would hold a
  * request and a recovery far longer than the Redis connection does.
  */
-export function createEtcdClient(config: EtcdConnectionConfig): Etcd3 {
+export function createEtcdClient(config: Omit<EtcdConfig, "keyPrefix">): Etcd3 {
   const ca = config.caFile ? readFileSync(config.caFile) : null;
   return new Etcd3({
     hosts: config.endpoints,
