@@ -49,6 +49,25 @@ describe.runIf(available)("etcd registry store", () => {
     }
   });
 
+  it("writes a registration at the input limits (100 tags, 100 capabilities) in one transaction", async () => {
+    // About 200 keys: etcd runs with --max-txn-ops 512 for it (its default is 128).
+    const client = newEtcd();
+    const keyPrefix = isolatedEtcdPrefix();
+    const store = createEtcdRegistryStore({ client, keyPrefix });
+    try {
+      const many = (kind: string) => Array.from({ length: 100 }, (_, i) => `${kind}-${i}`);
+      const record = serviceRecord({ tags: many("tag"), capabilities: many("cap") });
+      expect(await store.put(record, null)).toMatchObject({ ok: true });
+      const renamed = { ...record, tags: many("other"), capabilities: many("cap2") };
+      expect(await store.put(renamed, 1)).toMatchObject({ ok: true });
+      expect(await store.find({ tags: ["other-99"], capability: "cap2-0" })).toHaveLength(1);
+      expect(await store.find({ tags: ["tag-0"] })).toEqual([]);
+    } finally {
+      await deleteEtcdPrefix(client, keyPrefix);
+      client.close();
+    }
+  });
+
   it("answers SERVICE_UNAVAILABLE, not a crash, when etcd is unreachable", async () => {
     const dead = newEtcd(["http://127.0.0.1:1"]);
     const store = createEtcdRegistryStore({ client: dead, keyPrefix: isolatedEtcdPrefix() });
