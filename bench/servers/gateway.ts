@@ -1,7 +1,8 @@
 /**
  * The gateway on the store named by argv[2]: `memory` (with embedded PGlite, as
- * `npm start` runs) or `redis` (with PostgreSQL, as replicas run), seeded with 1,000
- * services: 50 types of 20 instances each.
+ * `npm start` runs), `redis` or `etcd` (with PostgreSQL, as replicas run; etcd at
+ * ETCD_ENDPOINTS or 127.0.0.1:2379), seeded with 1,000 services: 50 types of 20
+ * instances each.
  */
 import pg from "pg";
 import { pino } from "pino";
@@ -9,8 +10,10 @@ import { createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { openDatabase } from "../../src/db/client.js";
 import { anonymousCaller } from "../../src/domain/access.js";
+import { createEtcdClient } from "../../src/etcd.js";
 import { createInProcessEvents } from "../../src/events.js";
 import { createRedisConnection } from "../../src/redis.js";
+import { createEtcdRegistryStore } from "../../src/stores/etcd-registry.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
 import { BENCH_TOKEN } from "../token.js";
@@ -39,11 +42,27 @@ const redis =
     ? createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", log, "bench")
     : null;
 if (redis) await redis.connect();
-const store = redis ? createRedisRegistryStore({ redis, keyPrefix }) : createMemoryRegistryStore();
+const etcd =
+  backend === "etcd"
+    ? createEtcdClient({
+        endpoints: (process.env.ETCD_ENDPOINTS ?? "http://127.0.0.1:2379").split(","),
+        username: null,
+        password: null,
+        caFile: null,
+        certFile: null,
+        keyFile: null,
+      })
+    : null;
+const etcdPrefix = `/sig/bench/${process.pid}/`;
+const store = redis
+  ? createRedisRegistryStore({ redis, keyPrefix })
+  : etcd
+    ? createEtcdRegistryStore({ client: etcd, keyPrefix: etcdPrefix })
+    : createMemoryRegistryStore();
 
 // The durable record: embedded PGlite (in memory here) beside the memory store, as
-// `npm start` runs; a scratch PostgreSQL database beside Redis, as replicas run.
-const scratchDatabase = redis ? `sig_bench_${process.pid}` : null;
+// `npm start` runs; a scratch PostgreSQL database beside Redis or etcd, as replicas run.
+const scratchDatabase = redis || etcd ? `sig_bench_${process.pid}` : null;
 const postgresUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 if (scratchDatabase) await adminQuery(`CREATE DATABASE ${scratchDatabase}`);
 const database = await openDatabase(
@@ -99,6 +118,10 @@ async function cleanUp() {
       cursor = next;
     } while (cursor !== "0");
     redis.disconnect();
+  }
+  if (etcd) {
+    await etcd.delete().prefix(etcdPrefix);
+    etcd.close();
   }
   process.exit(0);
 }

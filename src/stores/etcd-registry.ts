@@ -30,7 +30,8 @@ import {
  * Layout under the key prefix (default `/sig/v1/`), docs/adr/0017-etcd-key-layout.md:
  *   service/<id>                   the whole record (JSON); its etcd `version` is the
  *                                  store's version, its mod revision what writes compare
- *   idx/<kind>/<value>/<id>        empty; kind: type, status, tag, cap
+ *   idx/<kind>/<value>/<id>        empty; kind: status, tag, cap
+ *   idx/type/<type>/<id>           a copy of the record: discovery by type is one range
  *   revision                       empty; its etcd `version` is the registry revision
  *   restored                       set once the store was filled from the durable record
  *   changes/<revision, 16 digits>  recent registry changes (JSON)
@@ -100,18 +101,25 @@ export function createEtcdRegistryStore({
     return reply.succeeded ? reply.responses : null;
   }
 
-  /** Puts the service and moves only the index keys that changed. */
+  /**
+   * Puts the service and moves only the index keys that changed. The type index entry
+   * holds a copy of the record, rewritten with it, so that discovery by type (the hot
+   * read) is one range: the copy costs a key per write, a second round trip is dearer.
+   */
   function writeOps(record: ServiceRecord, previous: ServiceRecord | null): IRequestOp[] {
+    const json = Buffer.from(JSON.stringify(record));
     const before = new Set(previous ? indexesOf(previous) : []);
     const after = new Set(indexesOf(record));
+    const typeIndex = `type:${record.type}`;
     const ops: IRequestOp[] = [
-      { request_put: { key: serviceKey(record.id), value: Buffer.from(JSON.stringify(record)) } },
+      { request_put: { key: serviceKey(record.id), value: json } },
+      { request_put: { key: indexKey(typeIndex, record.id), value: json } },
     ];
     for (const name of before) {
       if (!after.has(name)) ops.push({ request_delete_range: { key: indexKey(name, record.id) } });
     }
     for (const name of after) {
-      if (!before.has(name)) {
+      if (!before.has(name) && name !== typeIndex) {
         ops.push({ request_put: { key: indexKey(name, record.id), value: Buffer.alloc(0) } });
       }
     }
@@ -171,6 +179,11 @@ export function createEtcdRegistryStore({
         // "Any of no statuses" matches nothing, as in the memory store.
         if (query.statuses?.length === 0) return [];
         const statuses = query.statuses ? new Set<string>(query.statuses) : null;
+        if (query.type !== undefined) {
+          // One range: the type index holds the records; the rest is checked on them.
+          const { kvs } = await kv.range(prefixRange(key(indexPath(`type:${query.type}`))));
+          return kvs.map(toRecord).filter((record) => matches(record, query, statuses));
+        }
         const required = indexPathsFor(query);
         if (required.length === 0 && !statuses) {
           const { kvs } = await kv.range(prefixRange(key("service/")));
@@ -386,6 +399,15 @@ export function createEtcdRegistryStore({
   };
 }
 
+/** Whether a record meets the capability, tag and status criteria (the type is the range's). */
+function matches(record: ServiceRecord, query: IndexQuery, statuses: Set<string> | null): boolean {
+  return (
+    (statuses === null || statuses.has(record.status)) &&
+    (query.capability === undefined || record.capabilities.includes(query.capability)) &&
+    (query.tags ?? []).every((tag) => record.tags.includes(tag))
+  );
+}
+
 /** The index keys of a service, status included, as `<kind>:<value>`. */
 function indexesOf(record: ServiceRecord): string[] {
   return [...indexNamesOf(record), `status:${record.status}`];
@@ -399,7 +421,6 @@ function indexPath(name: string): string {
 
 function indexPathsFor(query: IndexQuery): string[] {
   const names: string[] = [];
-  if (query.type !== undefined) names.push(`type:${query.type}`);
   if (query.capability !== undefined) names.push(`cap:${query.capability}`);
   for (const tag of query.tags ?? []) names.push(`tag:${tag}`);
   return names.map(indexPath);
