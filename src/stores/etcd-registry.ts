@@ -5,6 +5,7 @@ import {
   type IKeyValue,
   type IRequestOp,
   type IResponseOp,
+  type Watcher,
 } from "etcd3";
 import { GatewayError } from "../domain/errors.js";
 import {
@@ -373,27 +374,30 @@ export function createEtcdRegistryStore({
     onConnectionChange(listener) {
       // The watch stream is the client's one long-lived connection: it says when it is
       // cut and when it is back. A watch on the mark also sees it go with the data.
-      let watcher: Awaited<ReturnType<ReturnType<Etcd3["watch"]>["create"]>> | null = null;
-      let cancelled = false;
-      void client
-        .watch()
-        .key(key("restored"))
-        .create()
-        .then((created) => {
-          watcher = created;
-          if (cancelled) void created.cancel();
-          created.on("disconnected", () => listener(false));
-          created.on("connected", () => listener(true));
-          created.on("delete", () => {
-            listener(false);
-            listener(true);
-          });
-          created.on("error", () => {});
-        })
-        .catch(() => {});
+      let watcher: Watcher | null = null;
+      let ended = false;
+      const lostAndBack = () => {
+        listener(false);
+        listener(true);
+      };
+      const watch = () => {
+        const created = client.watch().key(key("restored")).watcher();
+        watcher = created;
+        created.on("disconnected", () => listener(false));
+        created.on("connected", () => listener(true));
+        created.on("delete", lostAndBack);
+        // Cancelled by etcd (the revision to resume from was compacted): what happened
+        // meanwhile is unknown, so the store is checked again, and watched anew.
+        created.on("error", () => {
+          if (ended) return;
+          watch();
+          lostAndBack();
+        });
+      };
+      watch();
       return () => {
-        cancelled = true;
-        void watcher?.cancel();
+        ended = true;
+        void (watcher as Watcher | null)?.cancel().catch(() => {});
       };
     },
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createEtcdRegistryStore } from "../../src/stores/etcd-registry.js";
 import { deleteEtcdPrefix, etcdIsAvailable, isolatedEtcdPrefix, newEtcd } from "../helpers/etcd.js";
+import { deferred } from "../helpers/wait.js";
 import { registryStoreContract, serviceRecord } from "./registry-contract.js";
 
 const available = await etcdIsAvailable();
@@ -64,6 +65,32 @@ describe.runIf(available)("etcd registry store", () => {
       expect(await store.find({ tags: ["tag-0"] })).toEqual([]);
     } finally {
       await deleteEtcdPrefix(client, keyPrefix);
+      client.close();
+    }
+  });
+
+  it("says when its data goes (the restored mark deleted with it), so a rebuild starts at once", async () => {
+    const client = newEtcd();
+    const keyPrefix = isolatedEtcdPrefix();
+    const store = createEtcdRegistryStore({ client, keyPrefix });
+    const heard: boolean[] = [];
+    const connected = deferred();
+    const lost = deferred();
+    const unsubscribe = store.onConnectionChange?.((up) => {
+      heard.push(up);
+      if (up) connected.resolve();
+      else lost.resolve();
+    });
+    try {
+      await store.markRestored();
+      // The watch is up once it reports its connection.
+      await connected.promise;
+      await client.delete().prefix(keyPrefix);
+      await lost.promise;
+      expect(heard.slice(-2)).toEqual([false, true]);
+      expect(await store.isRestored()).toBe(false);
+    } finally {
+      unsubscribe?.();
       client.close();
     }
   });
