@@ -155,3 +155,61 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   await pg.start();
   return pg;
 }
+
+export type PrivateEtcd = {
+  endpoint: string;
+  /** Starts the server (again), on the data it had unless `empty`: then on a new directory. */
+  start(options?: { empty?: boolean }): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void>;
+  /** Kills it if it runs and removes its data; for afterAll. */
+  dispose(): Promise<void>;
+};
+
+/** A single-member etcd (`etcd` from the etcd-server package) on ports of its own. */
+export async function startPrivateEtcd(): Promise<PrivateEtcd> {
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const root = mkdtempSync(join(tmpdir(), "sig-etcd-"));
+  let generation = 0;
+  let child: ChildProcess | null = null;
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const etcd: PrivateEtcd = {
+    endpoint: client,
+    async start({ empty = false } = {}) {
+      if (empty) generation += 1;
+      child = spawn(
+        "etcd",
+        [
+          ...["--name", "faults", "--data-dir", join(root, `data-${generation}`)],
+          ...["--listen-client-urls", client, "--advertise-client-urls", client],
+          ...["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer],
+          ...["--initial-cluster", `faults=${peer}`, "--max-txn-ops", "512"],
+          ...["--log-level", "error"],
+        ],
+        { stdio: "ignore" },
+      );
+      await until(`private etcd on ${clientPort}`, async () => {
+        try {
+          const response = await fetch(`${client}/health`);
+          return response.ok && ((await response.json()) as { health?: string }).health === "true";
+        } catch {
+          return false;
+        }
+      });
+    },
+    async kill() {
+      const running = child;
+      child = null;
+      if (!running) return;
+      running.kill("SIGKILL");
+      await exited(running);
+    },
+    async dispose() {
+      await etcd.kill();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  await etcd.start();
+  return etcd;
+}
