@@ -10,6 +10,7 @@ import {
 import { manualClock } from "../helpers/clock.js";
 import { deleteEtcdPrefix, etcdIsAvailable, isolatedEtcdPrefix, newEtcd } from "../helpers/etcd.js";
 import { deleteKeys, isolatedPrefix, newRedis, redisIsAvailable } from "../helpers/redis.js";
+import { eventually } from "../helpers/wait.js";
 
 /** A store, and how the test lets time pass on the clock its leases run out by. */
 type LeaseFixture = { leases: LeaseStore; pass(ms: number): Promise<void> };
@@ -96,8 +97,14 @@ describe.runIf(etcdAvailable)("etcd leases", () => {
     return {
       leases: createEtcdLeaseStore({ client: client as Etcd3, keyPrefix }),
       // etcd expires leases on its own clock, in whole seconds, at least its minimum TTL
-      // (2 s with default timings), checked every 500 ms: only real time passes there.
-      pass: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(ms, 2000) + 1200)),
+      // (2 s with default timings): only real time passes there, until etcd has ended
+      // every lease given before (their keys go with them).
+      pass: async (ms) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        await eventually(async () =>
+          expect(await (client as Etcd3).getAll().prefix(`${keyPrefix}lease/`).keys()).toEqual([]),
+        );
+      },
     };
   });
 
@@ -118,8 +125,9 @@ describe.runIf(etcdAvailable)("etcd leases", () => {
       }
       expect(await b.acquire("sweeper", "replica-b", 1000)).toBe(false);
       // replica-a is cut off and renews no more: etcd ends its lease, and b takes over.
-      await new Promise((resolve) => setTimeout(resolve, 3200));
-      expect(await b.acquire("sweeper", "replica-b", 1000)).toBe(true);
+      await eventually(async () =>
+        expect(await b.acquire("sweeper", "replica-b", 1000)).toBe(true),
+      );
       expect(await a.acquire("sweeper", "replica-a", 1000)).toBe(false);
     } finally {
       other.close();
