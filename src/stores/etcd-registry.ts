@@ -1,7 +1,11 @@
 import {
   ClientRuntimeError,
   type Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
+  EtcdPermissionDeniedError,
   GRPCInvalidArgumentError,
+  GRPCUnauthenticatedError,
   type IKeyValue,
   type IRequestOp,
   type IResponseOp,
@@ -473,14 +477,23 @@ function tooBusy(id: string): GatewayError {
 }
 
 /**
- * Connection failures become SERVICE_UNAVAILABLE, so callers get a clear, retryable error.
- * A request etcd refused as malformed (or a client bug) is rethrown as it is, to be logged
- * and masked like any other.
+ * Connection failures become SERVICE_UNAVAILABLE, so callers get a clear, retryable error;
+ * so do refused credentials (an operator's to fix, and readiness says so). A request etcd
+ * refused as malformed (or a client bug) is rethrown as it is, to be logged and masked
+ * like any other.
  */
 async function guarded<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
+    if (isAuthRefusal(error)) {
+      throw new GatewayError(
+        "SERVICE_UNAVAILABLE",
+        "etcd refused the gateway's credentials (ETCD_USERNAME, ETCD_PASSWORD).",
+        { dependency: "etcd" },
+        { cause: error },
+      );
+    }
     if (
       error instanceof GatewayError ||
       error instanceof GRPCInvalidArgumentError ||
@@ -495,4 +508,15 @@ async function guarded<T>(operation: () => Promise<T>): Promise<T> {
       { cause: error },
     );
   }
+}
+
+function isAuthRefusal(error: unknown): boolean {
+  return (
+    error instanceof EtcdPermissionDeniedError ||
+    error instanceof EtcdAuthenticationFailedError ||
+    error instanceof EtcdInvalidAuthTokenError ||
+    error instanceof GRPCUnauthenticatedError ||
+    // etcd's answer to a request without a user once auth is on.
+    (error instanceof GRPCInvalidArgumentError && /user name is empty/.test(error.message))
+  );
 }

@@ -1,11 +1,13 @@
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
+import { createEtcdClient } from "../../src/etcd.js";
 import { createEtcdEvents } from "../../src/events.js";
 import { createEtcdRegistryStore } from "../../src/stores/etcd-registry.js";
 import { createEtcdLeaseStore } from "../../src/stores/lease.js";
 import { newEtcd } from "../helpers/etcd.js";
 import { errorCodeOf, startGateway } from "../helpers/gateway.js";
 import { eventually } from "../helpers/wait.js";
+import { serviceRecord } from "../stores/registry-contract.js";
 import { type PrivateEtcd, startPrivateEtcd } from "./backends.js";
 
 const SERVICE = `{ service(id: "etcd-worker") { id status } }`;
@@ -72,6 +74,47 @@ describe("etcd killed and restarted", () => {
       console.log(
         `etcd restarted ${empty ? "empty" : "on its data"}: the registry answered again ${Math.round(performance.now() - back)} ms after etcd did`,
       );
+    }
+  });
+});
+
+describe("etcd with auth enabled", () => {
+  it("works with ETCD_USERNAME/ETCD_PASSWORD, and refuses clearly without them", async () => {
+    const etcd = await startPrivateEtcd();
+    const admin = newEtcd([etcd.endpoint]);
+    try {
+      await admin.role("root").create();
+      await admin.user("root").create("root-password");
+      await admin.user("root").addRole("root");
+      await admin.auth.authEnable();
+      const keyPrefix = "/sig/auth/v1/";
+      const authed = createEtcdClient({
+        endpoints: [etcd.endpoint],
+        username: "root",
+        password: "root-password",
+        caFile: null,
+        certFile: null,
+        keyFile: null,
+      });
+      const anonymous = newEtcd([etcd.endpoint]);
+      try {
+        const store = createEtcdRegistryStore({ client: authed, keyPrefix });
+        expect(await store.put(serviceRecord({ type: "AUTHED" }), null)).toMatchObject({
+          ok: true,
+        });
+        expect(await store.find({ type: "AUTHED" })).toHaveLength(1);
+        const refused = createEtcdRegistryStore({ client: anonymous, keyPrefix });
+        await expect(refused.find({ type: "AUTHED" })).rejects.toMatchObject({
+          code: "SERVICE_UNAVAILABLE",
+          details: { dependency: "etcd" },
+        });
+      } finally {
+        authed.close();
+        anonymous.close();
+      }
+    } finally {
+      admin.close();
+      await etcd.dispose();
     }
   });
 });
