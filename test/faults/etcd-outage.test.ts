@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { createEtcdClient } from "../../src/etcd.js";
@@ -8,7 +11,7 @@ import { newEtcd } from "../helpers/etcd.js";
 import { errorCodeOf, startGateway } from "../helpers/gateway.js";
 import { eventually } from "../helpers/wait.js";
 import { serviceRecord } from "../stores/registry-contract.js";
-import { type PrivateEtcd, startPrivateEtcd } from "./backends.js";
+import { etcdTlsFiles, type PrivateEtcd, startPrivateEtcd } from "./backends.js";
 
 const SERVICE = `{ service(id: "etcd-worker") { id status } }`;
 
@@ -115,6 +118,31 @@ describe("etcd with auth enabled", () => {
     } finally {
       admin.close();
       await etcd.dispose();
+    }
+  });
+});
+
+describe("etcd over TLS", () => {
+  it("works with ETCD_CA_FILE, ETCD_CERT_FILE and ETCD_KEY_FILE", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sig-etcd-tls-"));
+    const tls = etcdTlsFiles(dir);
+    const etcd = await startPrivateEtcd(tls);
+    const client = createEtcdClient({
+      endpoints: [etcd.endpoint],
+      username: null,
+      password: null,
+      ...tls,
+    });
+    try {
+      const store = createEtcdRegistryStore({ client, keyPrefix: "/sig/tls/v1/" });
+      expect(await store.put(serviceRecord({ type: "OVER_TLS" }), null)).toMatchObject({
+        ok: true,
+      });
+      expect(await store.find({ type: "OVER_TLS" })).toHaveLength(1);
+    } finally {
+      client.close();
+      await etcd.dispose();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
