@@ -7,9 +7,10 @@
  *
  *   BENCH_DURATION  seconds per measured run (default 10)
  *   BENCH_RUNS      runs per scenario, the median is reported (default 3)
- *   BENCH_STORES    comma list of gateway stores to measure (default memory,redis;
+ *   BENCH_STORES    comma list of gateway stores to measure (default memory,redis,etcd;
  *                   memory-inprocess: embedded PGlite on the gateway's thread, as before)
  */
+import { Etcd3 } from "etcd3";
 import { Redis } from "ioredis";
 import type { LoadResult } from "./load.js";
 import { pinning, type RunningServer, runJson, startServer, stopServer } from "./processes.js";
@@ -17,7 +18,7 @@ import { BENCH_TOKEN } from "./token.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const STORES = (process.env.BENCH_STORES ?? "memory,redis").split(",");
+const STORES = (process.env.BENCH_STORES ?? "memory,redis,etcd").split(",");
 const CONNECTIONS = 50;
 const WARM_UP_SECONDS = 3;
 /**
@@ -136,6 +137,24 @@ async function redisAvailable(): Promise<boolean> {
   }
 }
 
+async function etcdAvailable(): Promise<boolean> {
+  const etcd = new Etcd3({
+    hosts: (process.env.ETCD_ENDPOINTS ?? "http://127.0.0.1:2379").split(","),
+    dialTimeout: 1000,
+  });
+  try {
+    await etcd
+      .get("probe")
+      .options({ deadline: Date.now() + 1000 })
+      .string();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    etcd.close();
+  }
+}
+
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
 
 async function main() {
@@ -155,6 +174,10 @@ async function main() {
   for (const store of STORES) {
     if (store === "redis" && !(await redisAvailable())) {
       console.log("gateway on redis: skipped, no Redis at REDIS_URL or 127.0.0.1:6379");
+      continue;
+    }
+    if (store === "etcd" && !(await etcdAvailable())) {
+      console.log("gateway on etcd: skipped, no etcd at ETCD_ENDPOINTS or 127.0.0.1:2379");
       continue;
     }
     const gateway = await startServer("./servers/gateway.ts", [store]);

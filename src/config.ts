@@ -129,8 +129,33 @@ const environmentSchema = z
     REDIS_PASSWORD: z.string().optional(),
     /** Prefix of every Redis key; versioned so a layout change never reads old data. */
     REDIS_KEY_PREFIX: z.string().min(1).default("sig:v1:"),
-    /** `memory` or `redis`; default `redis` when a Redis host or URL is set, else `memory`. */
-    DISCOVERY_BACKEND: z.enum(["memory", "redis"]).optional(),
+    /**
+     * `memory`, `redis` or `etcd`; default `redis` when a Redis host or URL is set, else
+     * `memory`. etcd is never implied: it is chosen by name, with ETCD_ENDPOINTS.
+     */
+    DISCOVERY_BACKEND: z.enum(["memory", "redis", "etcd"]).optional(),
+    /** Comma-separated etcd client URLs (`http://` or `https://`), for DISCOVERY_BACKEND=etcd. */
+    ETCD_ENDPOINTS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(",")
+          .map((endpoint) => endpoint.trim())
+          .filter((endpoint) => endpoint !== ""),
+      )
+      .pipe(
+        z.array(z.url({ protocol: /^https?$/, error: "must be http:// or https:// URLs" })).min(1),
+      )
+      .optional(),
+    /** etcd user and password, when etcd has auth enabled. */
+    ETCD_USERNAME: z.string().min(1).optional(),
+    ETCD_PASSWORD: z.string().optional(),
+    /** CA certificate (PEM) for TLS to etcd; with it, the client certificate and key if etcd asks for one. */
+    ETCD_CA_FILE: z.string().min(1).optional(),
+    ETCD_CERT_FILE: z.string().min(1).optional(),
+    ETCD_KEY_FILE: z.string().min(1).optional(),
+    /** Prefix of every etcd key; versioned so a layout change never reads old data. */
+    ETCD_KEY_PREFIX: z.string().min(1).default("/sig/v1/"),
     DATABASE_URL: z
       .url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" })
       .optional(),
@@ -282,6 +307,20 @@ const environmentSchema = z
         message: "is redis but neither REDIS_URL nor REDIS_HOST is set",
       });
     }
+    if (env.DISCOVERY_BACKEND === "etcd" && !env.ETCD_ENDPOINTS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DISCOVERY_BACKEND"],
+        message: "is etcd but ETCD_ENDPOINTS is not set",
+      });
+    }
+    if ((env.ETCD_CERT_FILE || env.ETCD_KEY_FILE) && !env.ETCD_CA_FILE) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ETCD_CA_FILE"],
+        message: "is needed with ETCD_CERT_FILE and ETCD_KEY_FILE (TLS to etcd)",
+      });
+    }
   });
 
 /** Every variable the gateway reads; the deployment files are checked against it. */
@@ -308,6 +347,16 @@ const NEVER_FORWARDED = new Set([
 ]);
 
 type RedisConfig = { url: string; keyPrefix: string };
+/** How to reach etcd: ETCD_ENDPOINTS, and the TLS and auth options beside it. */
+export type EtcdConfig = {
+  endpoints: string[];
+  username: string | null;
+  password: string | null;
+  caFile: string | null;
+  certFile: string | null;
+  keyFile: string | null;
+  keyPrefix: string;
+};
 
 export type Config = {
   serviceName: string;
@@ -317,8 +366,10 @@ export type Config = {
   logLevel: (typeof logLevels)[number];
   /** LOG_FORMAT, or its default for where stdout goes. */
   logFormat: (typeof logFormats)[number];
-  discoveryBackend: "memory" | "redis";
+  discoveryBackend: "memory" | "redis" | "etcd";
   redis: RedisConfig | null;
+  /** Set when DISCOVERY_BACKEND is etcd. */
+  etcd: EtcdConfig | null;
   /** PostgreSQL when configured, else embedded PGlite in `dataDir`. */
   database: { url: string } | { dataDir: string };
   maxRequestBodyBytes: number;
@@ -403,6 +454,18 @@ export function loadConfig(
     logFormat: e.LOG_FORMAT ?? (stdoutIsTTY && !production ? "pretty" : "json"),
     discoveryBackend: e.DISCOVERY_BACKEND ?? (redis ? "redis" : "memory"),
     redis: redis ? { url: redis, keyPrefix: e.REDIS_KEY_PREFIX } : null,
+    etcd:
+      e.DISCOVERY_BACKEND === "etcd" && e.ETCD_ENDPOINTS
+        ? {
+            endpoints: e.ETCD_ENDPOINTS,
+            username: e.ETCD_USERNAME ?? null,
+            password: e.ETCD_PASSWORD ?? null,
+            caFile: e.ETCD_CA_FILE ?? null,
+            certFile: e.ETCD_CERT_FILE ?? null,
+            keyFile: e.ETCD_KEY_FILE ?? null,
+            keyPrefix: e.ETCD_KEY_PREFIX,
+          }
+        : null,
     database: postgresUrl(e) ?? { dataDir: e.DATA_DIR },
     maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
     graphiql: e.GRAPHIQL ?? !production,

@@ -1,7 +1,9 @@
+import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import { Repeater, SlidingBuffer } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { EventTopics } from "./domain/events.js";
+import type { RegistryChangeEvent } from "./domain/service.js";
 
 type EventTopic = keyof EventTopics;
 
@@ -123,6 +125,157 @@ export function createRedisEvents({
     subscribe: (topic, wanted) => local.subscribe(topic, wanted),
     async close() {
       await subscriber.quit().catch(() => subscriber.disconnect());
+    },
+  };
+}
+
+export type EtcdEventsOptions = {
+  client: Etcd3;
+  /** Key prefix, so gateways on different prefixes do not hear each other. */
+  keyPrefix: string;
+  /**
+   * The kept registry changes after a revision (the store's changesSince): what a
+   * subscriber is given again when the watch cannot resume where it stopped.
+   */
+  changesSince(
+    revision: number,
+    limit: number,
+  ): Promise<{ events: RegistryChangeEvent[]; oldestKept: number | null }>;
+  log: Logger;
+};
+
+/** Registry changes replayed at most after a resync (the registry keeps 10,000). */
+const RESYNC_LIMIT = 10_000;
+
+/**
+ * Events through one etcd watch, so a subscriber on any replica sees a change made on
+ * any other. Publishing is a put of `<prefix>events/<topic>` (one key per topic,
+ * overwritten: the watch sees every revision of it, and etcd's compaction bounds what
+ * is kept), holding the events queued since the last put, in order. Unlike Redis pub/sub, a watch cut by a disconnect resumes from the last
+ * revision it saw, so nothing published meanwhile is missed. When that revision was
+ * compacted away, etcd cancels the watch: it starts again from now, and registry
+ * changes are resynced from the kept change log (`changes/`, current keys that
+ * compaction leaves alone); a subscriber whose gap reaches past that log hears nothing
+ * more, and registryChanges tells such a client to resync. Status, breaker and workflow
+ * events of a compacted gap are lost, as with Redis, and the gateway says so.
+ */
+export function createEtcdEvents({
+  client,
+  keyPrefix,
+  changesSince,
+  log,
+}: EtcdEventsOptions): Events & { watching: Promise<void> } {
+  const local = createLocalFanOut();
+  const prefix = `${keyPrefix}events/`;
+  const topicSet = new Set<string>(topics);
+  let lastRegistryRevision = 0;
+  // Revisions a resync delivered, so the same changes arriving live are not heard twice.
+  let replayed = new Set<number>();
+  let watcher: Watcher | null = null;
+  let closed = false;
+
+  const deliverOne = (topic: EventTopic, payload: EventTopics[EventTopic][0]) => {
+    if (topic === "registry.changed") {
+      const { revision } = payload as RegistryChangeEvent;
+      if (replayed.has(revision)) return;
+      lastRegistryRevision = Math.max(lastRegistryRevision, revision);
+    }
+    local.publish(topic, payload);
+  };
+
+  const deliver = (found: IKeyValue) => {
+    const topic = found.key.toString().slice(prefix.length);
+    if (!topicSet.has(topic)) return;
+    try {
+      const batch = JSON.parse(found.value.toString()) as EventTopics[EventTopic][0][];
+      for (const payload of batch) deliverOne(topic as EventTopic, payload);
+    } catch (error) {
+      log.error({ err: error, topic }, "unreadable event from etcd");
+    }
+  };
+
+  // Publishing: one transaction at a time, each putting every event queued meanwhile
+  // (per topic, a list in publish order), so one replica's events are heard in the
+  // order it published them, and a burst costs one round trip, not one each.
+  let queued = new Map<EventTopic, unknown[]>();
+  let flushing = false;
+  async function flush(): Promise<void> {
+    flushing = true;
+    while (queued.size > 0) {
+      const batch = queued;
+      queued = new Map();
+      await client.kv
+        .txn({
+          compare: [],
+          success: [...batch].map(([topic, payloads]) => ({
+            request_put: {
+              key: Buffer.from(prefix + topic),
+              value: Buffer.from(JSON.stringify(payloads)),
+            },
+          })),
+          failure: [],
+        })
+        .catch((error: unknown) => {
+          log.warn(
+            { err: error, topics: [...batch.keys()] },
+            "events not published: etcd unavailable",
+          );
+        });
+    }
+    flushing = false;
+  }
+
+  async function resync(): Promise<void> {
+    const since = lastRegistryRevision;
+    const kept = await changesSince(since, RESYNC_LIMIT);
+    if (since > 0 && (kept.oldestKept === null || kept.oldestKept > since + 1)) {
+      log.warn(
+        { since, oldestKept: kept.oldestKept },
+        "registry changes compacted beyond the kept log: subscribers must resync (registryChanges says so)",
+      );
+    }
+    replayed = new Set(kept.events.map((event) => event.revision));
+    for (const event of kept.events) {
+      lastRegistryRevision = Math.max(lastRegistryRevision, event.revision);
+      local.publish("registry.changed", event);
+    }
+  }
+
+  function watch(): void {
+    // Not awaited: an etcd that is down at start must not hold the gateway back; the
+    // watcher connects, and reconnects, by itself.
+    const created = client.watch().prefix(prefix).watcher();
+    watcher = created;
+    created.on("put", deliver);
+    created.on("error", (error: Error) => {
+      // etcd cancelled the watch: the revision it was to resume from is compacted.
+      if (closed) return;
+      log.warn(
+        { err: error, lastRegistryRevision },
+        "event watch cancelled by etcd (history compacted); resyncing registry changes",
+      );
+      watch();
+      resync().catch((failure: unknown) =>
+        log.error({ err: failure }, "registry changes not resynced after compaction"),
+      );
+    });
+  }
+  watch();
+  const watching = new Promise<void>((resolve) => watcher?.once("connected", () => resolve()));
+
+  return {
+    /** Resolves once the watch first reaches etcd: events published after it are heard. */
+    watching,
+    publish(topic, ...payload) {
+      const list = queued.get(topic);
+      if (list) list.push(payload[0]);
+      else queued.set(topic, [payload[0]]);
+      if (!flushing) void flush();
+    },
+    subscribe: (topic, wanted) => local.subscribe(topic, wanted),
+    async close() {
+      closed = true;
+      await watcher?.cancel().catch(() => {});
     },
   };
 }

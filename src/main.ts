@@ -5,7 +5,8 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { type Database, openDatabase } from "./db/client.js";
 import { DataDirLockedError, lockDataDir } from "./db/data-dir-lock.js";
 import { migrateWhenReachable } from "./db/migrate-when-reachable.js";
-import { createInProcessEvents, createRedisEvents } from "./events.js";
+import { createEtcdClient } from "./etcd.js";
+import { createEtcdEvents, createInProcessEvents, createRedisEvents } from "./events.js";
 import { trackConnections } from "./http/drain.js";
 import { listen } from "./http/server.js";
 import { answerWhileStarting, type StartingState } from "./http/starting.js";
@@ -13,7 +14,12 @@ import { type Clock, systemClock } from "./lib/clock.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
 import { OPEN_MODE_WARNING } from "./services/index.js";
-import { createMemoryLeaseStore, createRedisLeaseStore } from "./stores/lease.js";
+import { createEtcdRegistryStore } from "./stores/etcd-registry.js";
+import {
+  createEtcdLeaseStore,
+  createMemoryLeaseStore,
+  createRedisLeaseStore,
+} from "./stores/lease.js";
 import { createMemoryRegistryStore } from "./stores/memory-registry.js";
 import { createRedisRateLimitStore, type RateLimitStore } from "./stores/rate-limit.js";
 import { createRedisRegistryStore } from "./stores/redis-registry.js";
@@ -114,6 +120,23 @@ async function main() {
     leases = createRedisLeaseStore({ redis, keyPrefix });
     rateLimitStore = createRedisRateLimitStore({ redis, keyPrefix });
     events = createRedisEvents({ publisher: redis, subscriber, channelPrefix: keyPrefix, log });
+  } else if (config.discoveryBackend === "etcd" && config.etcd) {
+    // The client connects on first use and reconnects by itself: an etcd that is down at
+    // start shows in readiness, and the live store is restored once it answers. Rate
+    // limits stay per replica on etcd (a counter a request would be a write to the Raft
+    // log each): README, Rate limits.
+    const { keyPrefix } = config.etcd;
+    const etcd = createEtcdClient(config.etcd);
+    closers.push(async () => etcd.close());
+    const etcdStore = createEtcdRegistryStore({ client: etcd, keyPrefix, clock });
+    store = etcdStore;
+    leases = createEtcdLeaseStore({ client: etcd, keyPrefix });
+    events = createEtcdEvents({
+      client: etcd,
+      keyPrefix,
+      changesSince: (since, limit) => etcdStore.changesSince(since, limit),
+      log,
+    });
   }
   closers.push(() => events.close());
 

@@ -130,6 +130,46 @@ describe("configuration", () => {
     expect(() => loadConfig({ DISCOVERY_BACKEND: "redis" })).toThrow(/DISCOVERY_BACKEND/);
   });
 
+  it("runs on etcd when named, with ETCD_ENDPOINTS and its TLS and auth options", () => {
+    expect(() => loadConfig({ DISCOVERY_BACKEND: "etcd" })).toThrow(/ETCD_ENDPOINTS/);
+    expect(() => loadConfig({ DISCOVERY_BACKEND: "etcd", ETCD_ENDPOINTS: "etcd-1:2379" })).toThrow(
+      /ETCD_ENDPOINTS/,
+    );
+    expect(() =>
+      loadConfig({
+        DISCOVERY_BACKEND: "etcd",
+        ETCD_ENDPOINTS: "https://etcd-1:2379",
+        ETCD_CERT_FILE: "/tls/client.crt",
+      }),
+    ).toThrow(/ETCD_CA_FILE/);
+    const config = loadConfig({
+      DISCOVERY_BACKEND: "etcd",
+      ETCD_ENDPOINTS: "https://etcd-1:2379, https://etcd-2:2379",
+      ETCD_USERNAME: "gateway",
+      ETCD_PASSWORD: "secret",
+      ETCD_CA_FILE: "/tls/ca.crt",
+      ETCD_CERT_FILE: "/tls/client.crt",
+      ETCD_KEY_FILE: "/tls/client.key",
+      // Redis set as well: the backend named wins.
+      REDIS_HOST: "redis",
+    });
+    expect(config.discoveryBackend).toBe("etcd");
+    expect(config.etcd).toEqual({
+      endpoints: ["https://etcd-1:2379", "https://etcd-2:2379"],
+      username: "gateway",
+      password: "secret",
+      caFile: "/tls/ca.crt",
+      certFile: "/tls/client.crt",
+      keyFile: "/tls/client.key",
+      keyPrefix: "/sig/v1/",
+    });
+    // etcd is never implied by ETCD_ENDPOINTS alone.
+    expect(loadConfig({ ETCD_ENDPOINTS: "http://etcd:2379" })).toMatchObject({
+      discoveryBackend: "memory",
+      etcd: null,
+    });
+  });
+
   it("reads ALLOWED_SERVICE_HOSTS as a list of entries, empty (any host) unless set", () => {
     expect(loadConfig({}).allowedServiceHosts).toEqual([]);
     expect(loadConfig({ ALLOWED_SERVICE_HOSTS: " , " }).allowedServiceHosts).toEqual([]);

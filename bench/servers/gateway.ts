@@ -5,7 +5,8 @@
  *   in a data directory, on PGlite's own thread;
  * - `memory-inprocess`: the same with PGlite on the gateway's thread (in memory), as the
  *   embedded default ran before it had a thread, for comparison;
- * - `redis`: Redis and PostgreSQL, as replicas run.
+ * - `redis` or `etcd` (at ETCD_ENDPOINTS or 127.0.0.1:2379): with PostgreSQL, as
+ *   replicas run.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,8 +17,10 @@ import { createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { openDatabase } from "../../src/db/client.js";
 import { anonymousCaller } from "../../src/domain/access.js";
+import { createEtcdClient } from "../../src/etcd.js";
 import { createInProcessEvents } from "../../src/events.js";
 import { createRedisConnection } from "../../src/redis.js";
+import { createEtcdRegistryStore } from "../../src/stores/etcd-registry.js";
 import { createMemoryRegistryStore } from "../../src/stores/memory-registry.js";
 import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
 import { BENCH_TOKEN } from "../token.js";
@@ -46,11 +49,27 @@ const redis =
     ? createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", log, "bench")
     : null;
 if (redis) await redis.connect();
-const store = redis ? createRedisRegistryStore({ redis, keyPrefix }) : createMemoryRegistryStore();
+const etcd =
+  backend === "etcd"
+    ? createEtcdClient({
+        endpoints: (process.env.ETCD_ENDPOINTS ?? "http://127.0.0.1:2379").split(","),
+        username: null,
+        password: null,
+        caFile: null,
+        certFile: null,
+        keyFile: null,
+      })
+    : null;
+const etcdPrefix = `/sig/bench/${process.pid}/`;
+const store = redis
+  ? createRedisRegistryStore({ redis, keyPrefix })
+  : etcd
+    ? createEtcdRegistryStore({ client: etcd, keyPrefix: etcdPrefix })
+    : createMemoryRegistryStore();
 
-// The durable record: a scratch PostgreSQL database beside Redis; embedded PGlite beside
-// the memory store, in a temporary data directory (removed at exit) or in memory.
-const scratchDatabase = redis ? `sig_bench_${process.pid}` : null;
+// The durable record: a scratch PostgreSQL database beside Redis or etcd; embedded PGlite
+// beside the memory store, in a temporary data directory (removed at exit) or in memory.
+const scratchDatabase = redis || etcd ? `sig_bench_${process.pid}` : null;
 const postgresUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 if (scratchDatabase) await adminQuery(`CREATE DATABASE ${scratchDatabase}`);
 const dataDir = backend === "memory" ? mkdtempSync(join(tmpdir(), "sig-bench-data-")) : null;
@@ -110,6 +129,10 @@ async function cleanUp() {
       cursor = next;
     } while (cursor !== "0");
     redis.disconnect();
+  }
+  if (etcd) {
+    await etcd.delete().prefix(etcdPrefix);
+    etcd.close();
   }
   process.exit(0);
 }

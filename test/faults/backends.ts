@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -154,4 +154,100 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   };
   await pg.start();
   return pg;
+}
+
+export type PrivateEtcd = {
+  endpoint: string;
+  /** Starts the server (again), on the data it had unless `empty`: then on a new directory. */
+  start(options?: { empty?: boolean }): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void>;
+  /** Kills it if it runs and removes its data; for afterAll. */
+  dispose(): Promise<void>;
+};
+
+/** Files of a server certificate for 127.0.0.1, its key and the CA that signed both. */
+export type EtcdTls = { caFile: string; certFile: string; keyFile: string };
+
+/**
+ * A single-member etcd (`etcd` from the etcd-server package) on ports of its own; with
+ * `tls`, its client port speaks TLS and asks clients for a certificate from the same CA.
+ */
+export async function startPrivateEtcd(tls?: EtcdTls): Promise<PrivateEtcd> {
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const root = mkdtempSync(join(tmpdir(), "sig-etcd-"));
+  let generation = 0;
+  let child: ChildProcess | null = null;
+  const client = `${tls ? "https" : "http"}://127.0.0.1:${clientPort}`;
+  const tlsArgs = tls
+    ? [
+        ...["--cert-file", tls.certFile, "--key-file", tls.keyFile],
+        ...["--trusted-ca-file", tls.caFile, "--client-cert-auth"],
+      ]
+    : [];
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const etcd: PrivateEtcd = {
+    endpoint: client,
+    async start({ empty = false } = {}) {
+      if (empty) generation += 1;
+      child = spawn(
+        "etcd",
+        [
+          ...["--name", "faults", "--data-dir", join(root, `data-${generation}`)],
+          ...["--listen-client-urls", client, "--advertise-client-urls", client],
+          ...["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer],
+          ...["--initial-cluster", `faults=${peer}`, "--max-txn-ops", "512"],
+          ...["--log-level", "error"],
+          ...tlsArgs,
+        ],
+        { stdio: "ignore" },
+      );
+      // Over TLS the health URL needs a client certificate: that the port answers is enough.
+      await until(`private etcd on ${clientPort}`, async () => {
+        if (tls) return portAnswers(clientPort);
+        try {
+          const response = await fetch(`${client}/health`);
+          return response.ok && ((await response.json()) as { health?: string }).health === "true";
+        } catch {
+          return false;
+        }
+      });
+    },
+    async kill() {
+      const running = child;
+      child = null;
+      if (!running) return;
+      running.kill("SIGKILL");
+      await exited(running);
+    },
+    async dispose() {
+      await etcd.kill();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  await etcd.start();
+  return etcd;
+}
+
+/** A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl), in `dir`. */
+export function etcdTlsFiles(dir: string): EtcdTls {
+  const file = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+  openssl(
+    ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"],
+    ...["-subj", "/CN=sig-test-ca", "-keyout", file("ca.key"), "-out", file("ca.crt")],
+  );
+  openssl(
+    ...["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"],
+    ...["-keyout", file("node.key"), "-out", file("node.csr")],
+  );
+  writeFileSync(
+    file("ext.cnf"),
+    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+  );
+  openssl(
+    ...["x509", "-req", "-in", file("node.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key")],
+    ...["-CAcreateserial", "-days", "1", "-extfile", file("ext.cnf"), "-out", file("node.crt")],
+  );
+  return { caFile: file("ca.crt"), certFile: file("node.crt"), keyFile: file("node.key") };
 }

@@ -1,10 +1,13 @@
+import type { Etcd3 } from "etcd3";
 import { createClient } from "graphql-ws";
 import type { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createRedisEvents } from "../../src/events.js";
+import { createEtcdEvents, createRedisEvents } from "../../src/events.js";
+import { createEtcdRegistryStore } from "../../src/stores/etcd-registry.js";
 import { createRedisRegistryStore } from "../../src/stores/redis-registry.js";
+import { deleteEtcdPrefix, etcdIsAvailable, isolatedEtcdPrefix, newEtcd } from "../helpers/etcd.js";
 import {
   authHeaders,
   dataOf,
@@ -223,6 +226,90 @@ describe.runIf(redisAvailable)("subscriptions across replicas on one Redis", () 
       expect(subscribers).toBe(2);
       for (const iterator of more) await iterator.return?.();
       await Promise.allSettled(pending);
+    } finally {
+      await events.return?.();
+      await client.dispose();
+    }
+  });
+});
+
+const etcdAvailable = await etcdIsAvailable();
+
+describe.runIf(etcdAvailable)("subscriptions across replicas on one etcd", () => {
+  const keyPrefix = isolatedEtcdPrefix();
+  const clients: Etcd3[] = [];
+  let a: TestGateway;
+  let b: TestGateway;
+
+  async function replica(): Promise<TestGateway> {
+    const client = newEtcd();
+    clients.push(client);
+    const store = createEtcdRegistryStore({ client, keyPrefix });
+    const events = createEtcdEvents({
+      client,
+      keyPrefix,
+      changesSince: (since, limit) => store.changesSince(since, limit),
+      log: pino({ level: "silent" }),
+    });
+    await events.watching;
+    return startGateway({ store, events });
+  }
+
+  beforeAll(async () => {
+    a = await replica();
+    b = await replica();
+  });
+  afterAll(async () => {
+    await a.stop();
+    await b.stop();
+    await deleteEtcdPrefix(clients[0] as Etcd3, keyPrefix);
+    for (const client of clients) client.close();
+  });
+
+  it("shows a subscriber on replica A a change made on replica B, once", async () => {
+    dataOf(await register(b, "shared-etcd"));
+    const client = wsClient(a);
+    const events = client.iterate<StatusEvent>({
+      query: STATUS_SUBSCRIPTION,
+      variables: { serviceId: "shared-etcd" },
+    });
+    try {
+      const event = await firstEventOf(events, toggle(b, "shared-etcd"));
+      expect(event.serviceStatusChanged.service.id).toBe("shared-etcd");
+      const second = events.next();
+      const previous = event.serviceStatusChanged.status;
+      await toggle(b, "shared-etcd")(previous === "MAINTENANCE" ? 1 : 0);
+      const next = await second;
+      expect(next.done).toBe(false);
+      expect(next.value?.data?.serviceStatusChanged.previousStatus).toBe(previous);
+    } finally {
+      await events.return?.();
+      await client.dispose();
+    }
+  });
+
+  it("gives registryChanged events on A with the revisions registryChanges reports on B", async () => {
+    const client = wsClient(a);
+    const events = client.iterate<{ registryChanged: { change: string; revision: number } }>({
+      query: `subscription { registryChanged(type: "AGENT_ORCHESTRATOR") { change revision } }`,
+    });
+    try {
+      let round = 0;
+      const first = await firstEventOf(events, () =>
+        register(b, `registry-etcd-${round++}`, "agent_orchestrator"),
+      );
+      const { revision } = first.registryChanged;
+      const changes = dataOf(
+        await b.graphql<{
+          registryChanges: { events: { revision: number }[]; resyncRequired: boolean };
+        }>(
+          `query($since: Int!) { registryChanges(sinceRevision: $since) {
+              events { revision } resyncRequired } }`,
+          { since: revision - 1 },
+        ),
+      );
+      expect(changes.registryChanges.resyncRequired).toBe(false);
+      expect(changes.registryChanges.events[0]?.revision).toBe(revision);
     } finally {
       await events.return?.();
       await client.dispose();
