@@ -11,8 +11,9 @@ import { createFederatedGraph, type FederatedGraph } from "./http/federation.js"
 import { attachFederatedWebSocket } from "./http/federation-ws.js";
 import { createGraphQL } from "./http/graphql.js";
 import { attachGraphQLWebSocket } from "./http/graphql-ws.js";
+import { listen } from "./http/listen.js";
 import { createRestRoutes } from "./http/rest.js";
-import { createRequestListener, listen } from "./http/server.js";
+import { createRequestListener } from "./http/server.js";
 import { createUpgradeRouter } from "./http/websockets.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { countedEvents, createMetrics, telemetryOf } from "./metrics.js";

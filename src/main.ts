@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createApp } from "./app.js";
+import type { App } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { type Database, openDatabase } from "./db/client.js";
 import { DataDirLockedError, lockDataDir } from "./db/data-dir-lock.js";
@@ -8,12 +8,11 @@ import { migrateWhenReachable } from "./db/migrate-when-reachable.js";
 import { createEtcdClient } from "./etcd.js";
 import { createEtcdEvents, createInProcessEvents, createRedisEvents } from "./events.js";
 import { trackConnections } from "./http/drain.js";
-import { listen } from "./http/server.js";
+import { listen } from "./http/listen.js";
 import { answerWhileStarting, type StartingState } from "./http/starting.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
-import { OPEN_MODE_WARNING } from "./services/index.js";
 import { createEtcdRegistryStore } from "./stores/etcd-registry.js";
 import {
   createEtcdLeaseStore,
@@ -32,6 +31,10 @@ import { createRedisRegistryStore } from "./stores/redis-registry.js";
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config);
+  // The gateway's modules (yoga, Pothos, the federation runtime: most of a start's time
+  // on a fast database) load while the database opens, on PGlite's own thread or over the
+  // network, instead of before the port is even bound.
+  const gateway = loadGateway();
   // The one clock of the process, handed to everything that reads the time of day.
   const clock = systemClock;
   const closers: (() => Promise<unknown>)[] = [];
@@ -58,7 +61,7 @@ async function main() {
   // Stopped while still starting: the gateway's own stop drains it otherwise (once).
   closers.push(() => connections.drain({ timeoutMs: config.shutdownTimeoutSeconds * 1000 }));
 
-  let app: ReturnType<typeof createApp> | null = null;
+  let app: App | null = null;
   let stopping = false;
   const aborted = new AbortController();
   const shutdown = async (signal: string) => {
@@ -141,6 +144,7 @@ async function main() {
   closers.push(() => events.close());
 
   if (stopping) return;
+  const { createApp, OPEN_MODE_WARNING } = await gateway;
   app = createApp({
     config,
     store,
@@ -171,6 +175,15 @@ async function main() {
     "service integration gateway listening",
   );
   if (app.services.access.mode === "open") log.warn(OPEN_MODE_WARNING);
+}
+
+/** The app and what main says of it, loading; a failure is raised where it is awaited. */
+function loadGateway() {
+  const loading = Promise.all([import("./app.js"), import("./services/index.js")]).then(
+    ([{ createApp }, { OPEN_MODE_WARNING }]) => ({ createApp, OPEN_MODE_WARNING }),
+  );
+  loading.catch(() => {});
+  return loading;
 }
 
 function loadConfigOrExit(): Config {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { type Caller, permits } from "../domain/access.js";
 import {
@@ -57,16 +57,6 @@ export type HttpServerOptions = {
  * Listens on port (0: any free one); rejects on a port in use (EADDRINUSE) or one it may
  * not bind (EACCES), without leaving the server half-started.
  */
-export function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (error: Error) => reject(error);
-    server.once("error", fail);
-    server.listen(port, host, () => {
-      server.off("error", fail);
-      resolve();
-    });
-  });
-}
 
 /**
  * One request listener for everything on the port: probes and metrics answered here,
