@@ -5,7 +5,6 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { type Database, openDatabase } from "./db/client.js";
 import { DataDirLockedError, lockDataDir } from "./db/data-dir-lock.js";
 import { migrateWhenReachable } from "./db/migrate-when-reachable.js";
-import { createEtcdClient } from "./etcd.js";
 import { createEtcdEvents, createInProcessEvents, createRedisEvents } from "./events.js";
 import { trackConnections } from "./http/drain.js";
 import { listen } from "./http/listen.js";
@@ -13,12 +12,7 @@ import { answerWhileStarting, type StartingState } from "./http/starting.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { createLogger } from "./logger.js";
 import { connectRedis, createRedisConnection } from "./redis.js";
-import { createEtcdRegistryStore } from "./stores/etcd-registry.js";
-import {
-  createEtcdLeaseStore,
-  createMemoryLeaseStore,
-  createRedisLeaseStore,
-} from "./stores/lease.js";
+import { createMemoryLeaseStore, createRedisLeaseStore } from "./stores/lease.js";
 import { createMemoryRegistryStore } from "./stores/memory-registry.js";
 import { createRedisRateLimitStore, type RateLimitStore } from "./stores/rate-limit.js";
 import { createRedisRegistryStore } from "./stores/redis-registry.js";
@@ -129,6 +123,14 @@ async function main() {
     // limits stay per replica on etcd (a counter a request would be a write to the Raft
     // log each): README, Rate limits.
     const { keyPrefix } = config.etcd;
+    // Loaded only here: etcd's client brings gRPC and protobufjs, a fifth of a start's
+    // module loading, which nobody else needs.
+    const [{ createEtcdClient }, { createEtcdRegistryStore }, { createEtcdLeaseStore }] =
+      await Promise.all([
+        import("./etcd.js"),
+        import("./stores/etcd-registry.js"),
+        import("./stores/etcd-lease.js"),
+      ]);
     const etcd = createEtcdClient(config.etcd);
     closers.push(async () => etcd.close());
     const etcdStore = createEtcdRegistryStore({ client: etcd, keyPrefix, clock });

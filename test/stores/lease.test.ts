@@ -1,8 +1,8 @@
 import type { Etcd3 } from "etcd3";
 import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { createEtcdLeaseStore } from "../../src/stores/etcd-lease.js";
 import {
-  createEtcdLeaseStore,
   createMemoryLeaseStore,
   createRedisLeaseStore,
   type LeaseStore,
