@@ -1,12 +1,12 @@
-import { getGraphQLWSOptions } from "@graphql-hive/gateway-runtime";
 import { GraphQLError } from "graphql";
-import { type Extra, useServer } from "graphql-ws/use/ws";
+import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { type Caller, permits } from "../domain/access.js";
 import type { Access } from "../services/access.js";
-import type { FederatedGraph, FederationContext } from "./federation.js";
+import type { FederatedGraph } from "./federation.js";
 import { FEDERATION_FORBIDDEN, forwardedHeaders } from "./federation-request.js";
+import type { FederatedWebSocketOperations } from "./federation-types.js";
 import { type AdmissionLimits, admissionErrors, closable, refuseRevoked } from "./graphql-ws.js";
 import { newRequestId } from "./request-id.js";
 import { createSocketCallers } from "./socket-callers.js";
@@ -37,19 +37,25 @@ export function attachFederatedWebSocket(
   upgrades.route(options.path, wss);
   const callers = createSocketCallers(access);
   const stats = createSocketStats();
-  const runtime = getGraphQLWSOptions<FederationContext, Extra>(graph.runtime, (ctx) => {
-    const request = ctx.extra.request;
-    return {
-      requestId: newRequestId(request.headers["x-request-id"] as string | undefined),
-      caller: callers.callerOf(ctx.extra.socket) as Caller,
-      traceparent: (request.headers.traceparent as string | undefined) ?? null,
-      forwarded: forwardedHeaders(request.headers, options.forwardHeaders),
-      explain: null,
-    };
-  });
+  // The runtime's operations, loaded with the runtime by the first socket that runs one.
+  let operations: Promise<FederatedWebSocketOperations> | null = null;
+  const runtime = () => {
+    operations ??= graph.webSocketOptions((ctx) => {
+      const request = ctx.extra.request;
+      return {
+        requestId: newRequestId(request.headers["x-request-id"] as string | undefined),
+        caller: callers.callerOf(ctx.extra.socket) as Caller,
+        traceparent: (request.headers.traceparent as string | undefined) ?? null,
+        forwarded: forwardedHeaders(request.headers, options.forwardHeaders),
+        explain: null,
+      };
+    });
+    return operations;
+  };
   const disposable = useServer(
     {
-      ...runtime,
+      execute: async (args) => (await runtime()).execute(args),
+      subscribe: async (args) => (await runtime()).subscribe(args),
       connectionInitWaitTimeout: options.connectionInitTimeoutMs,
       onConnect: (ctx) => {
         const accepted = callers.connect(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
@@ -70,7 +76,7 @@ export function attachFederatedWebSocket(
           options,
         );
         if (refused) return refused;
-        return runtime.onSubscribe?.(ctx, id, payload);
+        return (await runtime()).onSubscribe(ctx, id, payload);
       },
     },
     wss,

@@ -84,14 +84,18 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
             caller: services.access.anonymous(null),
           }),
         ),
-        federation: pageOf((url, init) =>
-          federation.graph.runtime.fetch(url.replace(GRAPHQL_PATH, federation.path), init, {
-            requestId: newRequestId(undefined),
-            caller: services.access.anonymous(null),
-            traceparent: null,
-            forwarded: {},
-            explain: null,
-          }),
+        federation: pageOf(async (url, init) =>
+          (await federation.graph.runtime()).fetch(
+            url.replace(GRAPHQL_PATH, federation.path),
+            init,
+            {
+              requestId: newRequestId(undefined),
+              caller: services.access.anonymous(null),
+              traceparent: null,
+              forwarded: {},
+              explain: null,
+            },
+          ),
         ),
       }
     : null;
