@@ -26,6 +26,10 @@ const WAIT = { timeout: 20_000 };
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) { status } }`;
 const DEFINE = `mutation($definition: JSON!) { registerWorkflowDefinition(definition: $definition) { type } }`;
+const CREATE_TOKEN = `mutation($name: String!) {
+  createApiToken(role: OPERATOR, name: $name) { secret token { id } }
+}`;
+const REVOKE_TOKEN = `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`;
 const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }`;
 
 describe("the dashboard in a real browser", () => {
@@ -107,6 +111,27 @@ describe("the dashboard in a real browser", () => {
     // The token is this tab's: kept in session storage, never in local storage.
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     await shot(page, "overview");
+  });
+
+  it("drops a token revoked while the page is open and asks for another", async () => {
+    const { secret, token } = dataOf(
+      await gateway.graphql<{ createApiToken: { secret: string; token: { id: string } } }>(
+        CREATE_TOKEN,
+        { name: "dash-revoked" },
+      ),
+    ).createApiToken;
+    const page = await signedIn(secret, "#/services");
+    await page.waitForSelector('[data-testid=who]:has-text("OPERATOR")', WAIT);
+    dataOf(await gateway.graphql(REVOKE_TOKEN, { id: token.id }));
+    // The gateway closes the page's WebSocket with 4403: the prompt, not "reconnecting".
+    await page.waitForSelector('.error:has-text("no longer accepts this token")', WAIT);
+    await page.waitForSelector("input[name=token]", WAIT);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await shot(page, "token-revoked");
+    // A valid token brings the page back.
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
   });
 
   it("shows a service registered over the API as it happens, without a reload", async () => {
