@@ -208,3 +208,27 @@ export function describeEvent(event: LiveEvent): { serviceId: string; text: stri
   }
   return { serviceId: event.serviceId, text: `breaker of ${event.serviceId} → ${event.state}` };
 }
+
+/**
+ * The points of a latency trend, oldest on the left, as an SVG polyline's `points`: one
+ * per check, newest last. A check without a latency (unreachable) has no point, and the
+ * scale runs from 0 to the highest latency, so a flat line is a steady service.
+ */
+export function trendPoints(
+  newestFirst: readonly { latencyMs: number | null }[],
+  width: number,
+  height: number,
+): string {
+  const oldestFirst = [...newestFirst].reverse();
+  const max = Math.max(0, ...oldestFirst.map((check) => check.latencyMs ?? 0));
+  const step = oldestFirst.length > 1 ? width / (oldestFirst.length - 1) : 0;
+  const points: string[] = [];
+  oldestFirst.forEach((check, i) => {
+    if (check.latencyMs == null) return;
+    const y = max === 0 ? height : height - (check.latencyMs / max) * height;
+    points.push(`${round1(i * step)},${round1(y)}`);
+  });
+  return points.join(" ");
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;

@@ -32,6 +32,7 @@ export const operations = {
       capabilities tags metadata
       endpoints { method path description }
       health { status reachable httpStatus latencyMs checkedAt error }
+      recentHealthChecks(first: 20) { status reachable httpStatus latencyMs checkedAt error }
     }
     serviceHistory(id: $id, first: 30) { previousStatus status reason at }
   }`,

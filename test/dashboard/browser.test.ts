@@ -30,6 +30,7 @@ const CREATE_TOKEN = `mutation($name: String!) {
   createApiToken(role: OPERATOR, name: $name) { secret token { id } }
 }`;
 const REVOKE_TOKEN = `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`;
+const CHECK = `query($id: ID!) { checkServiceHealth(id: $id) { checkedAt } }`;
 const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }`;
 
 describe("the dashboard in a real browser", () => {
@@ -196,6 +197,20 @@ describe("the dashboard in a real browser", () => {
     await page.waitForSelector('[data-testid=service-breaker] [data-breaker="CLOSED"]', WAIT);
     await page.goto(`${gateway.url}/#/`);
     await page.waitForSelector("[data-testid=system-health]", WAIT);
+  });
+
+  it("shows a service's recent health checks as a latency trend and a list", async () => {
+    upstream.answer({ status: 200, body: { status: "healthy" } });
+    const id = await register({ id: "dash-probed", name: "probed", type: "probed_api" });
+    for (let i = 0; i < 3; i++) dataOf(await gateway.graphql(CHECK, { id }));
+    const page = await signedIn(ADMIN_TOKEN, `#/service/${id}`);
+    await page.waitForSelector("[data-testid=recent-checks] svg polyline", WAIT);
+    await page.waitForSelector('.checks li:nth-child(3) [data-status="ONLINE"]', WAIT);
+    expect(await page.locator(".checks li").count()).toBe(3);
+    expect(await page.locator("[data-testid=recent-checks] figcaption").textContent()).toContain(
+      "Last 3 probes",
+    );
+    await shot(page, "service-recent-checks");
   });
 
   it("shows a workflow run's steps progressing to COMPLETED, pushed live", async () => {

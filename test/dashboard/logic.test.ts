@@ -8,6 +8,7 @@ import {
   formatAge,
   groupRows,
   matchesFilter,
+  trendPoints,
   visibleWindow,
 } from "../../dashboard/src/logic.js";
 import type { ServiceRow } from "../../dashboard/src/types.js";
@@ -156,5 +157,18 @@ describe("the dashboard's rules", () => {
     ]);
     expect(dagLayers(["a", "b"], cycle).flat().sort()).toEqual(["a", "b"]);
     expect(dependenciesOf(null).size).toBe(0);
+  });
+});
+
+describe("trendPoints", () => {
+  it("draws the oldest check on the left and scales latency from 0 to the highest", () => {
+    const newestFirst = [{ latencyMs: 10 }, { latencyMs: 20 }, { latencyMs: 5 }];
+    expect(trendPoints(newestFirst, 100, 40)).toBe("0,30 50,0 100,20");
+  });
+
+  it("leaves out unreachable checks, and draws nothing for none", () => {
+    expect(trendPoints([{ latencyMs: 8 }, { latencyMs: null }], 100, 40)).toBe("100,0");
+    expect(trendPoints([], 100, 40)).toBe("");
+    expect(trendPoints([{ latencyMs: 0 }], 100, 40)).toBe("0,40");
   });
 });
