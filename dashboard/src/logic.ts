@@ -1,6 +1,7 @@
 // The dashboard's rules, free of the DOM: test/dashboard/logic.test.ts runs them in Node.
 import type {
   CircuitState,
+  ExecutionSummary,
   LiveEvent,
   ServiceRow,
   ServiceStatus,
@@ -232,3 +233,23 @@ export function trendPoints(
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/**
+ * The executions list after `updates` (newer than what `list` holds for the same id):
+ * each replaces its row or is added, newest start first, the newest `limit` kept.
+ */
+export function upsertExecutions(
+  list: readonly ExecutionSummary[],
+  updates: readonly ExecutionSummary[],
+  limit: number,
+): ExecutionSummary[] {
+  const byId = new Map(list.map((execution) => [execution.id, execution]));
+  for (const update of updates) byId.set(update.id, update);
+  return [...byId.values()]
+    .sort(
+      (a, b) =>
+        Date.parse(b.startedAt) - Date.parse(a.startedAt) ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    )
+    .slice(0, limit);
+}

@@ -268,6 +268,49 @@ describe("the dashboard in a real browser", () => {
     await shot(page, "workflows");
   });
 
+  it("lists a run started over the API as it starts, and its end, without a reload", async () => {
+    await register({ id: "dash-list-worker", name: "list-worker", type: "dash_list_worker" });
+    dataOf(
+      await gateway.graphql(DEFINE, {
+        definition: {
+          type: "dash_listed",
+          steps: [{ id: "only", serviceType: "dash_list_worker", method: "GET", path: "/only" }],
+        },
+      }),
+    );
+    const page = await newPage();
+    // Every read of the list: pushed updates must keep it, not reading it again.
+    let listReads = 0;
+    page.on("request", (request) => {
+      if (request.postData()?.includes("query Executions")) listReads += 1;
+    });
+    await page.goto(`${gateway.url}/#/workflows`);
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+    await page.waitForSelector("#workflows-h", WAIT);
+    await page.evaluate(() => {
+      (window as unknown as { sameDocument: boolean }).sameDocument = true;
+    });
+    // Slow enough that the run is seen RUNNING before it ends; the list is never read again.
+    upstream.queue({ status: 200, body: { ok: true }, delayMs: 1500 });
+    const id = randomUUID();
+    dataOf(
+      await gateway.graphql(EXECUTE, {
+        input: { id, workflowType: "dash_listed", data: {}, options: { wait: false } },
+      }),
+    );
+    const row = `[data-execution-id="${id}"]`;
+    await page.waitForSelector(`${row} [data-workflow-status="RUNNING"]`, WAIT);
+    await page.waitForSelector(`${row} [data-workflow-status="COMPLETED"]`, WAIT);
+    expect(
+      await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument),
+    ).toBe(true);
+    // Newest first: the run just started is the first row.
+    expect(await page.locator("tbody tr").first().getAttribute("data-execution-id")).toBe(id);
+    expect(listReads).toBe(1);
+  });
+
   it("shows the supergraph's status and subgraphs", async () => {
     const page = await signedIn(ADMIN_TOKEN, "#/federation");
     await page.waitForSelector("[data-testid=supergraph-status]", WAIT);

@@ -9,9 +9,10 @@ import {
   groupRows,
   matchesFilter,
   trendPoints,
+  upsertExecutions,
   visibleWindow,
 } from "../../dashboard/src/logic.js";
-import type { ServiceRow } from "../../dashboard/src/types.js";
+import type { ExecutionSummary, ServiceRow } from "../../dashboard/src/types.js";
 
 const NOW = Date.parse("2026-12-01T12:00:00.000Z");
 
@@ -170,5 +171,30 @@ describe("trendPoints", () => {
     expect(trendPoints([{ latencyMs: 8 }, { latencyMs: null }], 100, 40)).toBe("100,0");
     expect(trendPoints([], 100, 40)).toBe("");
     expect(trendPoints([{ latencyMs: 0 }], 100, 40)).toBe("0,40");
+  });
+});
+
+describe("upsertExecutions", () => {
+  const run = (id: string, startedAt: string, status = "RUNNING"): ExecutionSummary => ({
+    id,
+    workflowType: "T",
+    status: status as ExecutionSummary["status"],
+    startedAt,
+    finishedAt: null,
+    executionTimeMs: null,
+    steps: [],
+  });
+
+  it("replaces a run's row, adds a new one on top, and keeps the newest", () => {
+    const list = [run("b", "2026-12-01T10:00:02Z"), run("a", "2026-12-01T10:00:01Z")];
+    const updated = upsertExecutions(
+      list,
+      [run("a", "2026-12-01T10:00:01Z", "COMPLETED"), run("c", "2026-12-01T10:00:03Z")],
+      2,
+    );
+    expect(updated.map((e) => `${e.id}:${e.status}`)).toEqual(["c:RUNNING", "b:RUNNING"]);
+    expect(
+      upsertExecutions(list, [run("a", list[1]?.startedAt ?? "", "FAILED")], 5)[1]?.status,
+    ).toBe("FAILED");
   });
 });
