@@ -162,9 +162,12 @@ export function visibleWindow(
 }
 
 /**
- * The registry after one live event. A registry or status event carries the whole row;
- * a breaker event only the breaker, for a service known already (one unknown is skipped:
- * its registration, or a reload, brings it). Returns the same map when nothing changed.
+ * The registry after one live event. Only registry events add and remove rows; a status
+ * event carries the whole row and a breaker event the breaker, each for a service known
+ * already. (Unregistering publishes UNREGISTERED, then OFFLINE with reason "unregistered":
+ * that status event must not bring the row back. One for a service not known yet is
+ * skipped: its registration's event, or a reload, brings it.) Returns the same map when
+ * nothing changed.
  */
 export function applyEvent(
   services: ReadonlyMap<string, ServiceRow>,
@@ -175,6 +178,7 @@ export function applyEvent(
     if (!known) return services;
     return new Map(services).set(event.serviceId, { ...known, circuitBreaker: event.breaker });
   }
+  if (event.kind === "status" && !services.has(event.service.id)) return services;
   const next = new Map(services);
   if (event.kind === "registry" && event.change === "UNREGISTERED") next.delete(event.service.id);
   else next.set(event.service.id, event.service);

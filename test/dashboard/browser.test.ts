@@ -30,6 +30,10 @@ const CREATE_TOKEN = `mutation($name: String!) {
   createApiToken(role: OPERATOR, name: $name) { secret token { id } }
 }`;
 const REVOKE_TOKEN = `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`;
+const SET_STATUS = `mutation($id: ID!, $status: ServiceStatus!) {
+  updateServiceStatus(id: $id, status: $status) { id }
+}`;
+const SERVICE = `query($id: ID!) { service(id: $id) { status circuitBreaker { state } } }`;
 const CHECK = `query($id: ID!) { checkServiceHealth(id: $id) { checkedAt } }`;
 const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }`;
 
@@ -211,6 +215,97 @@ describe("the dashboard in a real browser", () => {
       "Last 3 probes",
     );
     await shot(page, "service-recent-checks");
+  });
+
+  it("starts and ends maintenance, and isolates the breaker, from the service page", async () => {
+    const id = await register({ id: "dash-actions", name: "actions", type: "actions_api" });
+    const page = await signedIn(ADMIN_TOKEN, `#/service/${id}`);
+    const status = (value: string) => `[data-testid=service-status] [data-status="${value}"]`;
+    await page.waitForSelector(status("ONLINE"), WAIT);
+    await page.click('button:has-text("Start maintenance")');
+    await page.waitForSelector(status("MAINTENANCE"), WAIT);
+    await page.waitForSelector('[data-testid=action-message]:has-text("In maintenance")', WAIT);
+    await page.click('button:has-text("End maintenance")');
+    await page.waitForSelector(status("ONLINE"), WAIT);
+    await page.click('button:has-text("Isolate breaker")');
+    await page.waitForSelector('[data-testid=service-breaker] [data-breaker="ISOLATED"]', WAIT);
+    await shot(page, "service-isolated");
+    // The gateway holds what the page shows.
+    const held = dataOf(
+      await gateway.graphql<{ service: { status: string; circuitBreaker: { state: string } } }>(
+        SERVICE,
+        { id },
+      ),
+    ).service;
+    expect(held).toEqual({ status: "ONLINE", circuitBreaker: { state: "ISOLATED" } });
+    await page.click('button:has-text("Reset breaker")');
+    await page.waitForSelector('[data-testid=service-breaker] [data-breaker="CLOSED"]', WAIT);
+  });
+
+  it("unregisters a service from its page only once the dialog is confirmed", async () => {
+    const id = await register({ id: "dash-doomed", name: "doomed", type: "actions_api" });
+    const page = await signedIn(ADMIN_TOKEN, `#/service/${id}`);
+    await page.waitForSelector("[data-testid=service-status]", WAIT);
+    page.once("dialog", (dialog) => void dialog.dismiss());
+    await page.click('button:has-text("Unregister")');
+    // Dismissed: nothing sent, the service stays.
+    expect(await page.locator("[data-testid=action-message]").count()).toBe(0);
+    expect(
+      dataOf(await gateway.graphql<{ service: unknown }>(SERVICE, { id })).service,
+    ).not.toBeNull();
+    page.once("dialog", (dialog) => {
+      expect(dialog.message()).toContain(id);
+      void dialog.accept();
+    });
+    await page.click('button:has-text("Unregister")');
+    await page.waitForSelector(`h2:has-text("No service ${id}")`, WAIT);
+    expect(dataOf(await gateway.graphql<{ service: unknown }>(SERVICE, { id })).service).toBeNull();
+    await page.click('a:has-text("All services")');
+    await page.waitForSelector("#services-h", WAIT);
+    expect(await page.locator(`[data-service-id="${id}"]`).count()).toBe(0);
+  });
+
+  it("searches and filters the services view by status", async () => {
+    const ids = await Promise.all(
+      ["alpha", "beta", "gamma"].map((name) =>
+        register({ id: `dash-filter-${name}`, name: `filter-${name}`, type: "filter_api" }),
+      ),
+    );
+    dataOf(await gateway.graphql(SET_STATUS, { id: "dash-filter-beta", status: "MAINTENANCE" }));
+    const page = await signedIn(ADMIN_TOKEN, "#/services");
+    for (const id of ids) await page.waitForSelector(`[data-service-id="${id}"]`, WAIT);
+    const shownIds = () =>
+      page.$$eval("[data-service-id]", (rows) =>
+        rows.map((row) => row.getAttribute("data-service-id")),
+      );
+
+    await page.fill("input[type=search]", "filter-ga");
+    await page.waitForSelector('[data-service-id="dash-filter-alpha"]', {
+      ...WAIT,
+      state: "detached",
+    });
+    expect(await shownIds()).toEqual(["dash-filter-gamma"]);
+    await page.waitForSelector('[data-testid=shown-count]:has-text("1 of")', WAIT);
+
+    // By type, then narrowed to MAINTENANCE.
+    await page.fill("input[type=search]", "FILTER_API");
+    await page.waitForSelector('[data-service-id="dash-filter-alpha"]', WAIT);
+    expect((await shownIds()).sort()).toEqual(ids.sort());
+    await page.check('label.check:has-text("MAINTENANCE") input');
+    await page.waitForSelector('[data-service-id="dash-filter-alpha"]', {
+      ...WAIT,
+      state: "detached",
+    });
+    expect(await shownIds()).toEqual(["dash-filter-beta"]);
+    await shot(page, "services-filtered");
+
+    // Nothing matches: said so.
+    await page.fill("input[type=search]", "no-such-service-anywhere");
+    await page.waitForSelector('p:has-text("No service matches")', WAIT);
+    // Cleared: every instance again.
+    await page.uncheck('label.check:has-text("MAINTENANCE") input');
+    await page.fill("input[type=search]", "");
+    for (const id of ids) await page.waitForSelector(`[data-service-id="${id}"]`, WAIT);
   });
 
   it("shows a workflow run's steps progressing to COMPLETED, pushed live", async () => {

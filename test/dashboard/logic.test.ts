@@ -127,6 +127,16 @@ describe("the dashboard's rules", () => {
       at,
     });
     expect([...services.keys()]).toEqual(["b"]);
+    // Unregistering publishes OFFLINE ("unregistered") after UNREGISTERED: no row again.
+    const afterwards = applyEvent(services, {
+      kind: "status",
+      service: row("a", { status: "OFFLINE" }),
+      previousStatus: "ONLINE",
+      status: "OFFLINE",
+      reason: "unregistered",
+      at,
+    });
+    expect(afterwards).toBe(services);
     expect(countByStatus(services.values())).toEqual({
       ONLINE: 1,
       DEGRADED: 0,
