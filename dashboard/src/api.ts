@@ -26,12 +26,31 @@ export type Api = {
 };
 
 const GRAPHQL_PATH = "/graphql";
+/** What the gateway closes a graphql-ws socket with when its token is bad, revoked or expired. */
+const FORBIDDEN = 4403;
+
+export type ApiOptions = {
+  /**
+   * Called once when the gateway refuses the token (a query answers UNAUTHENTICATED, or the
+   * WebSocket is closed with 4403): it was revoked or has expired, and retrying cannot help.
+   */
+  onUnauthenticated?: (message: string) => void;
+};
+
+const isForbiddenClose = (event: unknown): event is CloseEvent =>
+  typeof event === "object" && event !== null && (event as CloseEvent).code === FORBIDDEN;
 
 /**
  * Queries and mutations over HTTP, subscriptions over graphql-ws, both with the token
  * (when there is one) as `Authorization: Bearer …`.
  */
-export function createApi(token: string | null): Api {
+export function createApi(token: string | null, options: ApiOptions = {}): Api {
+  let refused = false;
+  const unauthenticated = (message: string) => {
+    if (refused) return;
+    refused = true;
+    options.onUnauthenticated?.(message);
+  };
   const authorization: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const listeners = new Set<(state: ConnectionState, reconnected: boolean) => void>();
   let state: ConnectionState = "connecting";
@@ -46,7 +65,8 @@ export function createApi(token: string | null): Api {
     lazy: false,
     keepAlive: 10_000,
     retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: () => true,
+    // Every close but 4403: a refused token stays refused, so retrying would only spin.
+    shouldRetry: (event) => !isForbiddenClose(event),
     // Back off to 5 s at most: the page should be live again soon after the gateway is.
     retryWait: (retries) =>
       new Promise((resolve) => setTimeout(resolve, Math.min(5000, 300 * 2 ** retries))),
@@ -55,7 +75,12 @@ export function createApi(token: string | null): Api {
         connections += 1;
         setState("live", connections > 1);
       },
-      closed: () => setState(connections === 0 ? "connecting" : "reconnecting"),
+      closed: (event) => {
+        if (isForbiddenClose(event)) {
+          unauthenticated(event.reason || "The token was revoked or has expired.");
+        }
+        setState(connections === 0 ? "connecting" : "reconnecting");
+      },
     },
   });
 
@@ -77,7 +102,11 @@ export function createApi(token: string | null): Api {
         throw new ApiError(`The gateway answered ${response.status} without JSON.`, null);
       }
       const error = body.errors?.[0];
-      if (error) throw new ApiError(error.message, error.extensions?.code ?? null);
+      if (error) {
+        const code = error.extensions?.code ?? null;
+        if (code === "UNAUTHENTICATED") unauthenticated(error.message);
+        throw new ApiError(error.message, code);
+      }
       if (!body.data)
         throw new ApiError(`The gateway answered ${response.status} without data.`, null);
       return body.data;

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, ApiError, createApi } from "./api.js";
 import { useLive } from "./live.js";
 import { operations } from "./operations.js";
@@ -67,6 +67,14 @@ export function App() {
       onSignOut={() => {
         sessionStorage.removeItem(TOKEN_KEY);
         setAttempt((n) => n + 1);
+      }}
+      onRefused={(message) => {
+        // Revoked or expired while the page was open: a new token is the only way on.
+        sessionStorage.removeItem(TOKEN_KEY);
+        setSession({
+          kind: "needsToken",
+          error: `Signed out: the gateway no longer accepts this token (${message}). Enter another.`,
+        });
       }}
     />
   );
@@ -180,12 +188,21 @@ function Dashboard({
   viewer,
   token,
   onSignOut,
+  onRefused,
 }: {
   viewer: Viewer;
   token: string | null;
   onSignOut: () => void;
+  /** The gateway refused the token (revoked, expired): back to the token prompt. */
+  onRefused: (message: string) => void;
 }) {
-  const api = useMemo(() => createApi(token), [token]);
+  // The API is made once per token; the callback it calls is always the latest.
+  const refused = useRef(onRefused);
+  refused.current = onRefused;
+  const api = useMemo(
+    () => createApi(token, { onUnauthenticated: (message) => refused.current(message) }),
+    [token],
+  );
   useEffect(() => () => api.dispose(), [api]);
   const live = useLive(api);
   const route = useRoute();

@@ -1,6 +1,7 @@
 // The dashboard's rules, free of the DOM: test/dashboard/logic.test.ts runs them in Node.
 import type {
   CircuitState,
+  ExecutionSummary,
   LiveEvent,
   ServiceRow,
   ServiceStatus,
@@ -161,9 +162,12 @@ export function visibleWindow(
 }
 
 /**
- * The registry after one live event. A registry or status event carries the whole row;
- * a breaker event only the breaker, for a service known already (one unknown is skipped:
- * its registration, or a reload, brings it). Returns the same map when nothing changed.
+ * The registry after one live event. Only registry events add and remove rows; a status
+ * event carries the whole row and a breaker event the breaker, each for a service known
+ * already. (Unregistering publishes UNREGISTERED, then OFFLINE with reason "unregistered":
+ * that status event must not bring the row back. One for a service not known yet is
+ * skipped: its registration's event, or a reload, brings it.) Returns the same map when
+ * nothing changed.
  */
 export function applyEvent(
   services: ReadonlyMap<string, ServiceRow>,
@@ -174,6 +178,7 @@ export function applyEvent(
     if (!known) return services;
     return new Map(services).set(event.serviceId, { ...known, circuitBreaker: event.breaker });
   }
+  if (event.kind === "status" && !services.has(event.service.id)) return services;
   const next = new Map(services);
   if (event.kind === "registry" && event.change === "UNREGISTERED") next.delete(event.service.id);
   else next.set(event.service.id, event.service);
@@ -207,4 +212,48 @@ export function describeEvent(event: LiveEvent): { serviceId: string; text: stri
     };
   }
   return { serviceId: event.serviceId, text: `breaker of ${event.serviceId} → ${event.state}` };
+}
+
+/**
+ * The points of a latency trend, oldest on the left, as an SVG polyline's `points`: one
+ * per check, newest last. A check without a latency (unreachable) has no point, and the
+ * scale runs from 0 to the highest latency, so a flat line is a steady service.
+ */
+export function trendPoints(
+  newestFirst: readonly { latencyMs: number | null }[],
+  width: number,
+  height: number,
+): string {
+  const oldestFirst = [...newestFirst].reverse();
+  const max = Math.max(0, ...oldestFirst.map((check) => check.latencyMs ?? 0));
+  const step = oldestFirst.length > 1 ? width / (oldestFirst.length - 1) : 0;
+  const points: string[] = [];
+  oldestFirst.forEach((check, i) => {
+    if (check.latencyMs == null) return;
+    const y = max === 0 ? height : height - (check.latencyMs / max) * height;
+    points.push(`${round1(i * step)},${round1(y)}`);
+  });
+  return points.join(" ");
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/**
+ * The executions list after `updates` (newer than what `list` holds for the same id):
+ * each replaces its row or is added, newest start first, the newest `limit` kept.
+ */
+export function upsertExecutions(
+  list: readonly ExecutionSummary[],
+  updates: readonly ExecutionSummary[],
+  limit: number,
+): ExecutionSummary[] {
+  const byId = new Map(list.map((execution) => [execution.id, execution]));
+  for (const update of updates) byId.set(update.id, update);
+  return [...byId.values()]
+    .sort(
+      (a, b) =>
+        Date.parse(b.startedAt) - Date.parse(a.startedAt) ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    )
+    .slice(0, limit);
 }

@@ -9,6 +9,9 @@ const EXECUTION = `id workflowType definitionVersion status startedAt finishedAt
   errors result
   steps { id name serviceType serviceId status attempt startedAt finishedAt durationMs output error }`;
 
+const EXECUTION_SUMMARY = `id workflowType status startedAt finishedAt executionTimeMs
+  steps { id status }`;
+
 const SUPERGRAPH = `status composedAt errors warnings sdl
   subgraphs { type kind version instances callable }`;
 
@@ -32,6 +35,7 @@ export const operations = {
       capabilities tags metadata
       endpoints { method path description }
       health { status reachable httpStatus latencyMs checkedAt error }
+      recentHealthChecks(first: 20) { status reachable httpStatus latencyMs checkedAt error }
     }
     serviceHistory(id: $id, first: 30) { previousStatus status reason at }
   }`,
@@ -53,9 +57,10 @@ export const operations = {
     isolateCircuitBreaker(serviceId: $id) { state }
   }`,
   executions: `query Executions {
-    workflowExecutions(first: 50) {
-      id workflowType status startedAt finishedAt executionTimeMs steps { id status }
-    }
+    workflowExecutions(first: 50) { ${EXECUTION_SUMMARY} }
+  }`,
+  executionsChanged: `subscription ExecutionsChanged {
+    workflowExecutionsChanged { ${EXECUTION_SUMMARY} }
   }`,
   execution: `query Execution($id: ID!) {
     workflowExecution(id: $id) { ${EXECUTION} }

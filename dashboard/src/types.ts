@@ -34,6 +34,7 @@ export type ServiceDetail = ServiceRow & {
   tags: string[];
   metadata: unknown;
   endpoints: { method: string; path: string; description: string }[];
+  recentHealthChecks: RecentCheck[];
   health:
     | (ServiceRow["health"] & {
         status: ServiceStatus;
@@ -42,6 +43,16 @@ export type ServiceDetail = ServiceRow & {
         error: string | null;
       })
     | null;
+};
+
+/** One of Service.recentHealthChecks, newest first. */
+export type RecentCheck = {
+  status: ServiceStatus;
+  reachable: boolean;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  checkedAt: string;
+  error: string | null;
 };
 
 export type StatusEvent = {

@@ -33,6 +33,12 @@ export type HealthCheck = {
   consecutiveSuccesses: number;
 };
 
+/**
+ * Probe results kept per service in the live store (Service.recentHealthChecks), for a
+ * latency trend: the last probe and those before it, without a database row each.
+ */
+export const HEALTH_CHECKS_KEPT = 20;
+
 /** What a registration says about a service; the caller controls all of it. */
 type ServiceRegistration = {
   id: string;

@@ -6,7 +6,7 @@ import type {
   ServiceRecord,
   StatusChange,
 } from "../domain/service.js";
-import { serviceStatuses } from "../domain/service.js";
+import { HEALTH_CHECKS_KEPT, serviceStatuses } from "../domain/service.js";
 import { builder } from "./builder.js";
 import { perItem } from "./cost.js";
 
@@ -109,6 +109,13 @@ export const ServiceRef = builder.objectRef<ServiceRecord>("Service").implement(
       nullable: true,
       description: "The last active probe; null before the first one.",
       resolve: (s) => s.health,
+    }),
+    recentHealthChecks: t.field({
+      type: [HealthCheckRef],
+      description: `The last active probes, newest first: up to ${HEALTH_CHECKS_KEPT} kept per service in the live store, each without its body (Service.health keeps the last one's).`,
+      args: { first: t.arg.int({ defaultValue: 10 }) },
+      complexity: ({ first }) => perItem(first, 10),
+      resolve: (s, { first }, ctx) => ctx.services.registry.recentHealthChecks(s.id, first),
     }),
     circuitBreaker: t.field({
       type: CircuitBreakerRef,

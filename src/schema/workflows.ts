@@ -182,4 +182,13 @@ builder.subscriptionFields((t) => ({
     subscribe: (_root, { id }, ctx) => ctx.services.workflows.updates(String(id)),
     resolve: (execution) => execution,
   }),
+  workflowExecutionsChanged: t.field({
+    type: WorkflowExecutionRef,
+    description:
+      "Every execution after every change of it or of one of its steps, its start included, on any replica; narrowed to one workflow type.",
+    args: { workflowType: t.arg.string() },
+    subscribe: (_root, { workflowType }, ctx) =>
+      ctx.services.workflows.allUpdates({ workflowType }),
+    resolve: (execution) => execution,
+  }),
 }));

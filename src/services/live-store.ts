@@ -136,6 +136,8 @@ function guardedStore(store: RegistryStore, isWhole: () => boolean): RegistrySto
     remove: guard(store.remove.bind(store)),
     heartbeat: guard(store.heartbeat.bind(store)),
     saveHealth: guard(store.saveHealth.bind(store)),
+    appendHealthCheck: guard(store.appendHealthCheck.bind(store)),
+    recentHealthChecks: guard(store.recentHealthChecks.bind(store)),
     nextCounter: guard(store.nextCounter.bind(store)),
     revision: guard(store.revision.bind(store)),
     appendChange: guard(store.appendChange.bind(store)),

@@ -6,6 +6,7 @@ import type { DurableWrite, RegistryRepository } from "../db/registry.js";
 import { type Caller, mayRegisterType, permits } from "../domain/access.js";
 import { badInput, GatewayError, notFound } from "../domain/errors.js";
 import {
+  HEALTH_CHECKS_KEPT,
   type HealthCheck,
   parseStatus,
   type RegistryChangeEvent,
@@ -71,6 +72,10 @@ export function createRegistry({
   now = () => new Date(systemClock.now()),
 }: RegistryDeps) {
   const timestamp = () => now().toISOString();
+  // The body stays on Service.health only: a ring of bodies would cost the live store
+  // up to HEALTH_CHECKS_KEPT copies of whatever a health endpoint answers.
+  const keepInRing = (check: HealthCheck) =>
+    store.appendHealthCheck({ ...check, body: null }, HEALTH_CHECKS_KEPT);
   const parseRegistration = createRegistrationParser(addressPolicy);
   // Concurrent registrations and status changes share one transaction (group commit).
   const saveDurably = createBatcher<DurableWrite>((writes) => repository.saveMany(writes));
@@ -306,11 +311,14 @@ export function createRegistry({
           // re-registration that cleared the health) is decided again, not lost.
           const saved = await store.saveHealth(check, current.version);
           if (saved === "conflict") continue;
-          return saved === "saved" ? check : null;
+          if (saved === "missing") return null;
+          await keepInRing(check);
+          return check;
         }
         const record: ServiceRecord = { ...before, status, health: check };
         const put = await store.put(record, current.version);
         if (!put.ok) continue;
+        await keepInRing(check);
         const change = transition(record, before.status, probeReason(check));
         if (change) await heartbeats.writeTransition(change);
         await publish("UPDATED", record, put.revision, change);
@@ -356,6 +364,15 @@ export function createRegistry({
         resyncRequired,
         hasMore: kept.events.length > size,
       };
+    },
+
+    /**
+     * The service's last probe results, newest first (HEALTH_CHECKS_KEPT at most, without
+     * their bodies); none once it is unregistered.
+     */
+    async recentHealthChecks(id: string, first?: number | null): Promise<HealthCheck[]> {
+      const size = pageSize(first, { fallback: 10, min: 0, max: HEALTH_CHECKS_KEPT });
+      return store.recentHealthChecks(id, size);
     },
 
     /** Status transitions of a service, newest first; kept after it is unregistered. */

@@ -342,6 +342,18 @@ export function createWorkflows({
       return events.subscribe("workflow.updated", (execution) => execution.id === id);
     },
 
+    /**
+     * Updates of every execution, its start included (of one type when given), for
+     * workflowExecutionsChanged: a list kept live without reading it again.
+     */
+    allUpdates({ workflowType }: { workflowType?: string | null } = {}) {
+      const type = workflowType ? normalizeServiceType(workflowType) : null;
+      return events.subscribe(
+        "workflow.updated",
+        (execution) => type === null || execution.workflowType === type,
+      );
+    },
+
     /** Stores a definition as the next version of its type (checked first). */
     async registerDefinition(raw: JsonValue): Promise<WorkflowDefinitionView> {
       const { type, document } = checked(raw);

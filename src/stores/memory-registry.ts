@@ -23,6 +23,7 @@ export function createMemoryRegistryStore(): RegistryStore {
   let revision = 0;
   let restored = false;
   const changes: RegistryChangeEvent[] = [];
+  const healthChecks = new Map<string, readonly HealthCheck[]>();
 
   const indexKeys = (record: ServiceRecord): string[] => [
     ...indexNamesOf(record),
@@ -111,6 +112,7 @@ export function createMemoryRegistryStore(): RegistryStore {
       }
       removeFromIndexes(current.record);
       services.delete(id);
+      healthChecks.delete(id);
       return { ok: true, removed: current.record, revision: ++revision };
     },
 
@@ -149,6 +151,15 @@ export function createMemoryRegistryStore(): RegistryStore {
       if (expectedVersion !== undefined && current.version !== expectedVersion) return "conflict";
       write({ ...current.record, health: check }, current.version + 1);
       return "saved";
+    },
+
+    async appendHealthCheck(check, keep) {
+      const kept = healthChecks.get(check.serviceId) ?? [];
+      healthChecks.set(check.serviceId, [deepFreeze({ ...check }), ...kept].slice(0, keep));
+    },
+
+    async recentHealthChecks(id, limit) {
+      return (healthChecks.get(id) ?? []).slice(0, limit);
     },
 
     async nextCounter(name) {

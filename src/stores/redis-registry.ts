@@ -53,6 +53,9 @@ declare module "ioredis" {
   }
 }
 
+/** A day: far above any probe period, so only an abandoned ring expires. */
+const HEALTH_CHECKS_TTL_SECONDS = 86_400;
+
 type RegistrationDoc = Omit<ServiceRecord, "status" | "lastHeartbeat" | "owner" | "health">;
 
 export type RedisRegistryStoreOptions = {
@@ -78,6 +81,7 @@ export function createRedisRegistryStore({
     redis.defineCommand(name, { numberOfKeys: 0, lua });
   }
   const serviceKey = (id: string) => `${keyPrefix}service:${id}`;
+  const healthChecksKey = (id: string) => `${keyPrefix}health-checks:${id}`;
 
   return {
     kind: "redis",
@@ -154,6 +158,9 @@ export function createRedisRegistryStore({
         );
         if (reply === null) return { ok: false, reason: "not_found" };
         if (reply === -1) return { ok: false, reason: "conflict" };
+        // Outside the script: a probe landing between the two leaves a ring of one for a
+        // gone id, which the ring's own expiry (appendHealthCheck) removes.
+        await redis.del(healthChecksKey(id));
         const [revision, doc, status, lastHeartbeat, owner, health] = reply;
         return { ok: true, removed: toRecord(doc, status, lastHeartbeat, owner, health), revision };
       }),
@@ -199,6 +206,25 @@ export function createRedisRegistryStore({
           check.consecutiveFailures,
         );
         return reply === 1 ? "saved" : reply === 0 ? "missing" : "conflict";
+      }),
+
+    appendHealthCheck: (check, keep) =>
+      guarded(async () => {
+        const key = healthChecksKey(check.serviceId);
+        await redis
+          .multi()
+          .lpush(key, JSON.stringify(check))
+          .ltrim(key, 0, keep - 1)
+          // A service probed no more (gone, or probes off) does not keep its ring forever.
+          .expire(key, HEALTH_CHECKS_TTL_SECONDS)
+          .exec();
+      }),
+
+    recentHealthChecks: (id, limit) =>
+      guarded(async () => {
+        if (limit <= 0) return [];
+        const rows = await redis.lrange(healthChecksKey(id), 0, limit - 1);
+        return rows.map((json) => JSON.parse(json) as HealthCheck);
       }),
 
     nextCounter: (name) => guarded(() => redis.incr(`${keyPrefix}counter:${name}`)),

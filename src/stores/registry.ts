@@ -71,6 +71,13 @@ export interface RegistryStore {
     check: HealthCheck,
     expectedVersion?: number,
   ): Promise<"saved" | "missing" | "conflict">;
+  /**
+   * Keeps one probe's result in the service's ring of recent checks, newest first; only
+   * the newest `keep` are kept. Removing the service drops its ring.
+   */
+  appendHealthCheck(check: HealthCheck, keep: number): Promise<void>;
+  /** The service's kept checks, newest first, at most `limit`; none for an unknown id. */
+  recentHealthChecks(id: string, limit: number): Promise<HealthCheck[]>;
   /** Increments and returns a named counter (round-robin cursors). */
   nextCounter(name: string): Promise<number>;
   /** Registry revision: increments on every registration, update, status change and removal. */

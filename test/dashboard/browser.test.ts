@@ -26,6 +26,15 @@ const WAIT = { timeout: 20_000 };
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const CALL = `mutation($input: CallServiceInput!) { callService(input: $input) { status } }`;
 const DEFINE = `mutation($definition: JSON!) { registerWorkflowDefinition(definition: $definition) { type } }`;
+const CREATE_TOKEN = `mutation($name: String!) {
+  createApiToken(role: OPERATOR, name: $name) { secret token { id } }
+}`;
+const REVOKE_TOKEN = `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`;
+const SET_STATUS = `mutation($id: ID!, $status: ServiceStatus!) {
+  updateServiceStatus(id: $id, status: $status) { id }
+}`;
+const SERVICE = `query($id: ID!) { service(id: $id) { status circuitBreaker { state } } }`;
+const CHECK = `query($id: ID!) { checkServiceHealth(id: $id) { checkedAt } }`;
 const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }`;
 
 describe("the dashboard in a real browser", () => {
@@ -109,6 +118,27 @@ describe("the dashboard in a real browser", () => {
     await shot(page, "overview");
   });
 
+  it("drops a token revoked while the page is open and asks for another", async () => {
+    const { secret, token } = dataOf(
+      await gateway.graphql<{ createApiToken: { secret: string; token: { id: string } } }>(
+        CREATE_TOKEN,
+        { name: "dash-revoked" },
+      ),
+    ).createApiToken;
+    const page = await signedIn(secret, "#/services");
+    await page.waitForSelector('[data-testid=who]:has-text("OPERATOR")', WAIT);
+    dataOf(await gateway.graphql(REVOKE_TOKEN, { id: token.id }));
+    // The gateway closes the page's WebSocket with 4403: the prompt, not "reconnecting".
+    await page.waitForSelector('.error:has-text("no longer accepts this token")', WAIT);
+    await page.waitForSelector("input[name=token]", WAIT);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await shot(page, "token-revoked");
+    // A valid token brings the page back.
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+  });
+
   it("shows a service registered over the API as it happens, without a reload", async () => {
     const page = await signedIn(ADMIN_TOKEN, "#/services");
     // Gone if the page reloads: the row must come by the subscription.
@@ -173,6 +203,111 @@ describe("the dashboard in a real browser", () => {
     await page.waitForSelector("[data-testid=system-health]", WAIT);
   });
 
+  it("shows a service's recent health checks as a latency trend and a list", async () => {
+    upstream.answer({ status: 200, body: { status: "healthy" } });
+    const id = await register({ id: "dash-probed", name: "probed", type: "probed_api" });
+    for (let i = 0; i < 3; i++) dataOf(await gateway.graphql(CHECK, { id }));
+    const page = await signedIn(ADMIN_TOKEN, `#/service/${id}`);
+    await page.waitForSelector("[data-testid=recent-checks] svg polyline", WAIT);
+    await page.waitForSelector('.checks li:nth-child(3) [data-status="ONLINE"]', WAIT);
+    expect(await page.locator(".checks li").count()).toBe(3);
+    expect(await page.locator("[data-testid=recent-checks] figcaption").textContent()).toContain(
+      "Last 3 probes",
+    );
+    await shot(page, "service-recent-checks");
+  });
+
+  it("starts and ends maintenance, and isolates the breaker, from the service page", async () => {
+    const id = await register({ id: "dash-actions", name: "actions", type: "actions_api" });
+    const page = await signedIn(ADMIN_TOKEN, `#/service/${id}`);
+    const status = (value: string) => `[data-testid=service-status] [data-status="${value}"]`;
+    await page.waitForSelector(status("ONLINE"), WAIT);
+    await page.click('button:has-text("Start maintenance")');
+    await page.waitForSelector(status("MAINTENANCE"), WAIT);
+    await page.waitForSelector('[data-testid=action-message]:has-text("In maintenance")', WAIT);
+    await page.click('button:has-text("End maintenance")');
+    await page.waitForSelector(status("ONLINE"), WAIT);
+    await page.click('button:has-text("Isolate breaker")');
+    await page.waitForSelector('[data-testid=service-breaker] [data-breaker="ISOLATED"]', WAIT);
+    await shot(page, "service-isolated");
+    // The gateway holds what the page shows.
+    const held = dataOf(
+      await gateway.graphql<{ service: { status: string; circuitBreaker: { state: string } } }>(
+        SERVICE,
+        { id },
+      ),
+    ).service;
+    expect(held).toEqual({ status: "ONLINE", circuitBreaker: { state: "ISOLATED" } });
+    await page.click('button:has-text("Reset breaker")');
+    await page.waitForSelector('[data-testid=service-breaker] [data-breaker="CLOSED"]', WAIT);
+  });
+
+  it("unregisters a service from its page only once the dialog is confirmed", async () => {
+    const id = await register({ id: "dash-doomed", name: "doomed", type: "actions_api" });
+    const page = await signedIn(ADMIN_TOKEN, `#/service/${id}`);
+    await page.waitForSelector("[data-testid=service-status]", WAIT);
+    page.once("dialog", (dialog) => void dialog.dismiss());
+    await page.click('button:has-text("Unregister")');
+    // Dismissed: nothing sent, the service stays.
+    expect(await page.locator("[data-testid=action-message]").count()).toBe(0);
+    expect(
+      dataOf(await gateway.graphql<{ service: unknown }>(SERVICE, { id })).service,
+    ).not.toBeNull();
+    page.once("dialog", (dialog) => {
+      expect(dialog.message()).toContain(id);
+      void dialog.accept();
+    });
+    await page.click('button:has-text("Unregister")');
+    await page.waitForSelector(`h2:has-text("No service ${id}")`, WAIT);
+    expect(dataOf(await gateway.graphql<{ service: unknown }>(SERVICE, { id })).service).toBeNull();
+    await page.click('a:has-text("All services")');
+    await page.waitForSelector("#services-h", WAIT);
+    expect(await page.locator(`[data-service-id="${id}"]`).count()).toBe(0);
+  });
+
+  it("searches and filters the services view by status", async () => {
+    const ids = await Promise.all(
+      ["alpha", "beta", "gamma"].map((name) =>
+        register({ id: `dash-filter-${name}`, name: `filter-${name}`, type: "filter_api" }),
+      ),
+    );
+    dataOf(await gateway.graphql(SET_STATUS, { id: "dash-filter-beta", status: "MAINTENANCE" }));
+    const page = await signedIn(ADMIN_TOKEN, "#/services");
+    for (const id of ids) await page.waitForSelector(`[data-service-id="${id}"]`, WAIT);
+    const shownIds = () =>
+      page.$$eval("[data-service-id]", (rows) =>
+        rows.map((row) => row.getAttribute("data-service-id")),
+      );
+
+    await page.fill("input[type=search]", "filter-ga");
+    await page.waitForSelector('[data-service-id="dash-filter-alpha"]', {
+      ...WAIT,
+      state: "detached",
+    });
+    expect(await shownIds()).toEqual(["dash-filter-gamma"]);
+    await page.waitForSelector('[data-testid=shown-count]:has-text("1 of")', WAIT);
+
+    // By type, then narrowed to MAINTENANCE.
+    await page.fill("input[type=search]", "FILTER_API");
+    await page.waitForSelector('[data-service-id="dash-filter-alpha"]', WAIT);
+    expect((await shownIds()).sort()).toEqual(ids.sort());
+    await page.check('label.check:has-text("MAINTENANCE") input');
+    await page.waitForSelector('[data-service-id="dash-filter-alpha"]', {
+      ...WAIT,
+      state: "detached",
+    });
+    expect(await shownIds()).toEqual(["dash-filter-beta"]);
+    await shot(page, "services-filtered");
+
+    // Nothing matches: said so.
+    await page.fill("input[type=search]", "no-such-service-anywhere");
+    await page.waitForSelector('p:has-text("No service matches")', WAIT);
+    // Cleared: every instance again.
+    await page.uncheck('label.check:has-text("MAINTENANCE") input');
+    await page.fill("input[type=search]", "");
+    for (const id of ids) await page.waitForSelector(`[data-service-id="${id}"]`, WAIT);
+  });
+
   it("shows a workflow run's steps progressing to COMPLETED, pushed live", async () => {
     await register({ id: "dash-worker", name: "worker", type: "dash_worker" });
     dataOf(
@@ -226,6 +361,49 @@ describe("the dashboard in a real browser", () => {
       WAIT,
     );
     await shot(page, "workflows");
+  });
+
+  it("lists a run started over the API as it starts, and its end, without a reload", async () => {
+    await register({ id: "dash-list-worker", name: "list-worker", type: "dash_list_worker" });
+    dataOf(
+      await gateway.graphql(DEFINE, {
+        definition: {
+          type: "dash_listed",
+          steps: [{ id: "only", serviceType: "dash_list_worker", method: "GET", path: "/only" }],
+        },
+      }),
+    );
+    const page = await newPage();
+    // Every read of the list: pushed updates must keep it, not reading it again.
+    let listReads = 0;
+    page.on("request", (request) => {
+      if (request.postData()?.includes("query Executions")) listReads += 1;
+    });
+    await page.goto(`${gateway.url}/#/workflows`);
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector('[data-testid=connection]:has-text("live")', WAIT);
+    await page.waitForSelector("#workflows-h", WAIT);
+    await page.evaluate(() => {
+      (window as unknown as { sameDocument: boolean }).sameDocument = true;
+    });
+    // Slow enough that the run is seen RUNNING before it ends; the list is never read again.
+    upstream.queue({ status: 200, body: { ok: true }, delayMs: 1500 });
+    const id = randomUUID();
+    dataOf(
+      await gateway.graphql(EXECUTE, {
+        input: { id, workflowType: "dash_listed", data: {}, options: { wait: false } },
+      }),
+    );
+    const row = `[data-execution-id="${id}"]`;
+    await page.waitForSelector(`${row} [data-workflow-status="RUNNING"]`, WAIT);
+    await page.waitForSelector(`${row} [data-workflow-status="COMPLETED"]`, WAIT);
+    expect(
+      await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument),
+    ).toBe(true);
+    // Newest first: the run just started is the first row.
+    expect(await page.locator("tbody tr").first().getAttribute("data-execution-id")).toBe(id);
+    expect(listReads).toBe(1);
   });
 
   it("shows the supergraph's status and subgraphs", async () => {

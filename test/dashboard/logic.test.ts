@@ -8,9 +8,11 @@ import {
   formatAge,
   groupRows,
   matchesFilter,
+  trendPoints,
+  upsertExecutions,
   visibleWindow,
 } from "../../dashboard/src/logic.js";
-import type { ServiceRow } from "../../dashboard/src/types.js";
+import type { ExecutionSummary, ServiceRow } from "../../dashboard/src/types.js";
 
 const NOW = Date.parse("2026-12-01T12:00:00.000Z");
 
@@ -125,6 +127,16 @@ describe("the dashboard's rules", () => {
       at,
     });
     expect([...services.keys()]).toEqual(["b"]);
+    // Unregistering publishes OFFLINE ("unregistered") after UNREGISTERED: no row again.
+    const afterwards = applyEvent(services, {
+      kind: "status",
+      service: row("a", { status: "OFFLINE" }),
+      previousStatus: "ONLINE",
+      status: "OFFLINE",
+      reason: "unregistered",
+      at,
+    });
+    expect(afterwards).toBe(services);
     expect(countByStatus(services.values())).toEqual({
       ONLINE: 1,
       DEGRADED: 0,
@@ -156,5 +168,43 @@ describe("the dashboard's rules", () => {
     ]);
     expect(dagLayers(["a", "b"], cycle).flat().sort()).toEqual(["a", "b"]);
     expect(dependenciesOf(null).size).toBe(0);
+  });
+});
+
+describe("trendPoints", () => {
+  it("draws the oldest check on the left and scales latency from 0 to the highest", () => {
+    const newestFirst = [{ latencyMs: 10 }, { latencyMs: 20 }, { latencyMs: 5 }];
+    expect(trendPoints(newestFirst, 100, 40)).toBe("0,30 50,0 100,20");
+  });
+
+  it("leaves out unreachable checks, and draws nothing for none", () => {
+    expect(trendPoints([{ latencyMs: 8 }, { latencyMs: null }], 100, 40)).toBe("100,0");
+    expect(trendPoints([], 100, 40)).toBe("");
+    expect(trendPoints([{ latencyMs: 0 }], 100, 40)).toBe("0,40");
+  });
+});
+
+describe("upsertExecutions", () => {
+  const run = (id: string, startedAt: string, status = "RUNNING"): ExecutionSummary => ({
+    id,
+    workflowType: "T",
+    status: status as ExecutionSummary["status"],
+    startedAt,
+    finishedAt: null,
+    executionTimeMs: null,
+    steps: [],
+  });
+
+  it("replaces a run's row, adds a new one on top, and keeps the newest", () => {
+    const list = [run("b", "2026-12-01T10:00:02Z"), run("a", "2026-12-01T10:00:01Z")];
+    const updated = upsertExecutions(
+      list,
+      [run("a", "2026-12-01T10:00:01Z", "COMPLETED"), run("c", "2026-12-01T10:00:03Z")],
+      2,
+    );
+    expect(updated.map((e) => `${e.id}:${e.status}`)).toEqual(["c:RUNNING", "b:RUNNING"]);
+    expect(
+      upsertExecutions(list, [run("a", list[1]?.startedAt ?? "", "FAILED")], 5)[1]?.status,
+    ).toBe("FAILED");
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHealthService } from "../fixtures/health-service.js";
 import { manualClock } from "../helpers/clock.js";
-import { dataOf, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { dataOf, errorCodeOf, startGateway, type TestGateway } from "../helpers/gateway.js";
 
 const REGISTER = `mutation($input: RegisterServiceInput!) { registerService(input: $input) { id } }`;
 const CHECK = /* GraphQL */ `
@@ -16,6 +16,7 @@ type Check = {
     reachable: boolean;
     httpStatus: number | null;
     latencyMs: number | null;
+    checkedAt: string;
     error: string | null;
     body: unknown;
   };
@@ -161,6 +162,45 @@ describe("active health probes", () => {
     expect(await statusOf(id)).toBe("OFFLINE");
     dataOf(await gateway.graphql(`mutation($id: ID!) { heartbeat(id: $id) { id } }`, { id }));
     expect(await statusOf(id)).toBe("ONLINE");
+  });
+
+  it("keeps the recent checks on Service.recentHealthChecks, newest first, without bodies", async () => {
+    fixture.setMode("healthy");
+    const id = await registerOnFixture();
+    const recent = async (first?: number) =>
+      gateway.graphql<{
+        service: {
+          recentHealthChecks: {
+            status: string;
+            httpStatus: number | null;
+            latencyMs: number | null;
+            checkedAt: string;
+            body: unknown;
+          }[];
+        };
+      }>(
+        `query($id: ID!, $first: Int) {
+          service(id: $id) { recentHealthChecks(first: $first) { status httpStatus latencyMs checkedAt body } }
+        }`,
+        { id, ...(first === undefined ? {} : { first }) },
+      );
+    expect(dataOf(await recent()).service.recentHealthChecks).toEqual([]);
+    const first = await check(id);
+    fixture.setMode("unhealthy-200");
+    const second = await check(id);
+    fixture.setMode("healthy");
+    const third = await check(id);
+    // The default (10) holds all three, newest first; the body stays on Service.health.
+    const all = dataOf(await recent()).service.recentHealthChecks;
+    expect(all.map((kept) => kept.checkedAt)).toEqual(
+      [third, second, first].map((probe) => probe.checkedAt),
+    );
+    // Each as checkServiceHealth answered it: the failing one in the middle.
+    expect(all.map((kept) => kept.status)).toEqual(["ONLINE", second.status, "ONLINE"]);
+    expect(second.status).not.toBe("ONLINE");
+    expect(all.every((kept) => kept.body === null && (kept.latencyMs ?? 0) > 0)).toBe(true);
+    expect(dataOf(await recent(1)).service.recentHealthChecks).toHaveLength(1);
+    expect(errorCodeOf(await recent(21))).toBe("BAD_USER_INPUT");
   });
 
   it("answers NOT_FOUND for an unknown id", async () => {

@@ -25,6 +25,8 @@ function restartableStore() {
     remove: live("remove"),
     heartbeat: live("heartbeat"),
     saveHealth: live("saveHealth"),
+    appendHealthCheck: live("appendHealthCheck"),
+    recentHealthChecks: live("recentHealthChecks"),
     nextCounter: live("nextCounter"),
     revision: live("revision"),
     isRestored: live("isRestored"),

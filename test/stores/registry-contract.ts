@@ -320,6 +320,31 @@ export function registryStoreContract(name: string, create: () => Promise<StoreH
       expect(await store.saveHealth(check)).toBe("missing");
     });
 
+    it("keeps a ring of the newest health checks per service, dropped with the service", async () => {
+      const [record, other] = [await insert(serviceRecord()), await insert(serviceRecord())];
+      const check = (latencyMs: number): HealthCheck => ({
+        ...failingCheck(record.id, 0),
+        status: "ONLINE",
+        reachable: true,
+        httpStatus: 200,
+        latencyMs,
+        error: null,
+      });
+      for (let latency = 1; latency <= 5; latency++)
+        await store.appendHealthCheck(check(latency), 3);
+      await store.appendHealthCheck({ ...check(99), serviceId: other.id }, 3);
+      const latencies = async (id: string, limit: number) =>
+        (await store.recentHealthChecks(id, limit)).map((kept) => kept.latencyMs);
+      expect(await latencies(record.id, 10)).toEqual([5, 4, 3]);
+      expect(await latencies(record.id, 2)).toEqual([5, 4]);
+      expect(await latencies(record.id, 0)).toEqual([]);
+      expect(await store.recentHealthChecks(record.id, 1)).toEqual([check(5)]);
+      await store.remove(record.id);
+      expect(await latencies(record.id, 10)).toEqual([]);
+      expect(await latencies(other.id, 10)).toEqual([99]);
+      expect(await latencies("never-registered", 10)).toEqual([]);
+    });
+
     it("keeps the newest registry changes for catching up, oldest first", async () => {
       const record = serviceRecord();
       for (let revision = 1; revision <= 5; revision++) {

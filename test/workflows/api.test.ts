@@ -356,6 +356,54 @@ describe("workflows through GraphQL", () => {
     });
   });
 
+  it("streams every execution of a type from its start, for a list kept live", async () => {
+    const single = (type: string) => ({
+      type,
+      steps: [{ id: "only", serviceType: "echo", method: "GET", path: "/only" }],
+    });
+    for (const type of ["listed_one", "unlisted_one"]) {
+      dataOf(await gateway.graphql(DEFINE, { definition: single(type) }, admin));
+    }
+    echo.answer({ status: 200, body: { ok: true } });
+    const client = createClient({
+      url: `${gateway.url.replace("http", "ws")}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: admin,
+    });
+    const listening = observed.nextSubscriber("workflow.updated");
+    const updates = client.iterate<{
+      workflowExecutionsChanged: { id: string; workflowType: string; status: string };
+    }>({
+      query: `subscription { workflowExecutionsChanged(workflowType: "listed_one") { id workflowType status } }`,
+    });
+    const seen: string[] = [];
+    const ended = new Set<string>();
+    const collecting = (async () => {
+      for await (const update of updates) {
+        const execution = update.data?.workflowExecutionsChanged;
+        if (!execution) continue;
+        seen.push(`${execution.id}:${execution.workflowType}:${execution.status}`);
+        if (execution.status === "COMPLETED") ended.add(execution.id);
+        if (ended.size === 2) break;
+      }
+    })();
+    await listening;
+    const options = { wait: true, timeoutSeconds: 30 };
+    dataOf(await execute({ id: "unlisted-a", workflowType: "unlisted_one", data: {}, options }));
+    dataOf(await execute({ id: "listed-a", workflowType: "listed_one", data: {}, options }));
+    dataOf(await execute({ id: "listed-b", workflowType: "listed_one", data: {}, options }));
+    await collecting;
+    await client.dispose();
+    // Each from its first update (its start) to COMPLETED; the other type's not at all.
+    for (const id of ["listed-a", "listed-b"]) {
+      const own = seen.filter((entry) => entry.startsWith(`${id}:`));
+      expect(own[0]).toMatch(new RegExp(`^${id}:LISTED_ONE:(PENDING|RUNNING)$`));
+      expect(own.at(-1)).toBe(`${id}:LISTED_ONE:COMPLETED`);
+    }
+    expect(seen.some((entry) => entry.startsWith("unlisted-a:"))).toBe(false);
+  });
+
   it("streams every change of an execution, and no poll reaches the service once it is cancelled", async () => {
     // The second poll is held until the cancel has landed: then no poll is on its way
     // when it does, and every poll after it would be one too many.

@@ -2,8 +2,9 @@ import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.js";
 import { Age, BreakerBadge, StatusBadge } from "../components.js";
 import type { Live } from "../live.js";
+import { trendPoints } from "../logic.js";
 import { operations } from "../operations.js";
-import type { ServiceDetail, ServiceStatus, StatusEvent } from "../types.js";
+import type { RecentCheck, ServiceDetail, ServiceStatus, StatusEvent } from "../types.js";
 
 type Loaded = { service: ServiceDetail | null; serviceHistory: StatusEvent[] };
 
@@ -169,6 +170,8 @@ export function ServicePage({
         </p>
       )}
 
+      <RecentChecks checks={service.recentHealthChecks} now={now} />
+
       <h3>Status history</h3>
       {loaded.serviceHistory.length === 0 ? (
         <p>No transition yet.</p>
@@ -201,5 +204,53 @@ export function ServicePage({
       <h3>Metadata</h3>
       <pre>{JSON.stringify(service.metadata, null, 2)}</pre>
     </section>
+  );
+}
+
+const TREND = { width: 240, height: 40 };
+
+/** The last probes: their latency as a line, oldest on the left, then each one. */
+function RecentChecks({ checks, now }: { checks: RecentCheck[]; now: number }) {
+  if (checks.length === 0) {
+    return (
+      <>
+        <h3>Recent health checks</h3>
+        <p data-testid="recent-checks">None yet: the gateway has not probed it.</p>
+      </>
+    );
+  }
+  const latencies = checks.flatMap((check) => (check.latencyMs == null ? [] : [check.latencyMs]));
+  const summary =
+    latencies.length === 0
+      ? "no latency: every probe failed to reach it"
+      : `latency ${Math.round(Math.min(...latencies))}–${Math.round(Math.max(...latencies))} ms`;
+  return (
+    <>
+      <h3>Recent health checks</h3>
+      <figure class="trend" data-testid="recent-checks">
+        <svg
+          viewBox={`-2 -2 ${TREND.width + 4} ${TREND.height + 4}`}
+          width={TREND.width}
+          height={TREND.height}
+          role="img"
+          aria-label={`Latency of the last ${checks.length} probes, oldest first: ${summary}`}
+        >
+          <polyline points={trendPoints(checks, TREND.width, TREND.height)} />
+        </svg>
+        <figcaption>
+          Last {checks.length} probes, oldest on the left: {summary}
+        </figcaption>
+      </figure>
+      <ol class="checks">
+        {checks.map((check) => (
+          <li key={check.checkedAt} data-check-at={check.checkedAt}>
+            <Age at={check.checkedAt} now={now} /> <StatusBadge status={check.status} />{" "}
+            {check.reachable ? `HTTP ${check.httpStatus ?? "?"}` : "unreachable"}
+            {check.latencyMs != null && `, ${Math.round(check.latencyMs)} ms`}
+            {check.error && <small> — {check.error}</small>}
+          </li>
+        ))}
+      </ol>
+    </>
   );
 }

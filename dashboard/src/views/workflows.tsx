@@ -1,33 +1,53 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.js";
 import { Age, WorkflowBadge } from "../components.js";
-import { dagLayers, dependenciesOf, isTerminal } from "../logic.js";
+import { dagLayers, dependenciesOf, isTerminal, upsertExecutions } from "../logic.js";
 import { operations } from "../operations.js";
 import type { Execution, ExecutionSummary, WorkflowDefinition } from "../types.js";
 
-const LIST_REFRESH_MS = 2000;
+const LIST_LENGTH = 50;
 
 /**
- * The newest executions. The schema has no subscription over every execution, so the
- * list is read again every 2 s while it is open; one execution is pushed (below).
+ * The newest executions: read once, then kept by workflowExecutionsChanged (every
+ * execution's start and each change after it), and read again after a reconnect, as
+ * the registry is, since what happened meanwhile was pushed to no one.
  */
 export function WorkflowsList({ api, now }: { api: Api; now: number }) {
   const [executions, setExecutions] = useState<ExecutionSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     let stopped = false;
-    const load = () =>
+    // Updates that arrive while a read is under way are newer than it: applied on top.
+    let sinceRead = new Map<string, ExecutionSummary>();
+    const read = () => {
+      sinceRead = new Map();
       api
         .query<{ workflowExecutions: ExecutionSummary[] }>(operations.executions)
         .then(({ workflowExecutions }) => {
-          if (!stopped) setExecutions(workflowExecutions);
+          if (stopped) return;
+          setError(null);
+          setExecutions(upsertExecutions(workflowExecutions, [...sinceRead.values()], LIST_LENGTH));
         })
         .catch((failure: Error) => setError(failure.message));
-    void load();
-    const timer = setInterval(load, LIST_REFRESH_MS);
+    };
+    const stops = [
+      api.subscribe<{ workflowExecutionsChanged: ExecutionSummary }>(
+        operations.executionsChanged,
+        ({ workflowExecutionsChanged: update }) => {
+          sinceRead.set(update.id, update);
+          setExecutions((current) =>
+            current === null ? current : upsertExecutions(current, [update], LIST_LENGTH),
+          );
+        },
+      ),
+      api.onState((state, reconnected) => {
+        if (state === "live" && reconnected) read();
+      }),
+    ];
+    read();
     return () => {
       stopped = true;
-      clearInterval(timer);
+      for (const stop of stops) stop();
     };
   }, [api]);
 
@@ -35,7 +55,7 @@ export function WorkflowsList({ api, now }: { api: Api; now: number }) {
     <section aria-labelledby="workflows-h">
       <h2 id="workflows-h">Workflow executions</h2>
       <p>
-        <small>The newest 50, read again every 2 s; one execution's page is pushed live.</small>
+        <small>The newest 50, each run shown as it starts and changes, pushed live.</small>
       </p>
       {error && <p class="error">{error}</p>}
       {executions === null ? (
