@@ -41,6 +41,8 @@ import {
  *   restored                       set once the store was filled from the durable record
  *   changes/<revision, 16 digits>  recent registry changes (JSON)
  *   counter/<name>                 empty; its etcd `version` is the counter's value
+ *   checks/<id>                    the service's recent probe results (a JSON array,
+ *                                  newest first), removed with the service
  * Values and ids in keys are URI-encoded, so a tag `a/b` never falls under the tag `a`.
  * Every write is one transaction that compares the service key's mod revision with the
  * one just read, so the record and its index keys change together or not at all, and
@@ -70,6 +72,7 @@ export function createEtcdRegistryStore({
   const kv = client.kv;
   const key = (path: string) => Buffer.from(keyPrefix + path);
   const serviceKey = (id: string) => key(`service/${encodeURIComponent(id)}`);
+  const checksKey = (id: string) => key(`checks/${encodeURIComponent(id)}`);
   const indexKey = (name: string, id: string) => key(`${indexPath(name)}${encodeURIComponent(id)}`);
   const revisionKey = key("revision");
   const changesPrefix = key("changes/");
@@ -232,6 +235,7 @@ export function createEtcdRegistryStore({
           }
           const ops: IRequestOp[] = [
             { request_delete_range: { key: serviceKey(id) } },
+            { request_delete_range: { key: checksKey(id) } },
             ...indexesOf(current.record).map((name) => ({
               request_delete_range: { key: indexKey(name, id) },
             })),
@@ -292,6 +296,41 @@ export function createEtcdRegistryStore({
           if (expectedVersion !== undefined) return "conflict";
         }
         throw tooBusy(check.serviceId);
+      }),
+
+    appendHealthCheck: (check, keep) =>
+      guarded(async () => {
+        const ring = checksKey(check.serviceId);
+        // Read, prepend, trim, and put only if nobody wrote the ring in between.
+        for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+          const { kvs } = await kv.range({ key: ring });
+          const found = kvs[0];
+          const kept = found ? (JSON.parse(found.value.toString()) as HealthCheck[]) : [];
+          const reply = await kv.txn({
+            compare: [
+              { key: ring, target: "Mod", result: "Equal", mod_revision: found?.mod_revision ?? 0 },
+            ],
+            success: [
+              {
+                request_put: {
+                  key: ring,
+                  value: Buffer.from(JSON.stringify([check, ...kept].slice(0, keep))),
+                },
+              },
+            ],
+            failure: [],
+          });
+          if (reply.succeeded) return;
+        }
+        throw tooBusy(check.serviceId);
+      }),
+
+    recentHealthChecks: (id, limit) =>
+      guarded(async () => {
+        if (limit <= 0) return [];
+        const { kvs } = await kv.range({ key: checksKey(id) });
+        const kept = kvs[0] ? (JSON.parse(kvs[0].value.toString()) as HealthCheck[]) : [];
+        return kept.slice(0, limit);
       }),
 
     nextCounter: (name) =>
