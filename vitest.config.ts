@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 
 const require = createRequire(import.meta.url);
 
+/** The dashboard in Debian's chromium, and the demo as a user runs it. */
+export const E2E_SUITES = ["test/dashboard/browser.test.ts", "test/demo/**/*.test.ts"];
+
 export default defineConfig({
   resolve: {
     // graphql 16 ships CJS (main) and ESM (module) builds without an exports map. Node
@@ -12,8 +15,10 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    // The fault-injection suites run on their own: `npm run test:faults`.
-    exclude: ["test/faults/**"],
+    // The fault-injection suites run on their own (`npm run test:faults`), and so do the
+    // end-to-end ones that drive whole processes and a browser (`npm run test:e2e`):
+    // together they would take npm test past five minutes on two cores.
+    exclude: ["test/faults/**", ...E2E_SUITES],
     // Every file starts its own PGlite (3.5 s of WebAssembly start-up on an idle 2-core
     // machine, several times that beside other work) before its first gateway: a
     // deadline is only there to stop a test that hangs, and must not fail a slow one.
