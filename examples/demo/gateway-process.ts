@@ -20,7 +20,7 @@ const DEMO_SETTINGS: Record<string, string> = {
 };
 
 /**
- * `node dist/main.js` (built by `npm run demo`'s predemo) with the demo's settings and its
+ * `node dist/main.js` (built by `npm run demo` first, when stale) with the demo's settings and its
  * own data directory, in a process group of its own: Ctrl-C reaches the demo only, which
  * unregisters its services before it stops the gateway. Resolves once the gateway listens,
  * with its URL; the gateway's warnings and errors are shown, its other log lines are not.

@@ -70,10 +70,19 @@ export async function openDatabase(options: DatabaseOptions, log?: Logger): Prom
  * ~390 MB, on its first start as on every later one.
  */
 async function openPgliteDirectory(dataDir: string, log: Logger | undefined) {
-  if (!existsSync(join(dataDir, "PG_VERSION"))) await createPgliteCluster(dataDir);
+  await ensurePgliteCluster(dataDir);
   // PostgreSQL's default 128 MB of shared buffers is most of PGlite's footprint; the
   // embedded registry is small, and the OS still caches its files. 281 → 166 MB RSS.
   return openPgliteThread({ dataDir, postgresqlconf: "shared_buffers = 16MB" }, log);
+}
+
+/**
+ * Creates the embedded cluster in `dataDir` unless one is there. A caller that knows a
+ * gateway is about to open a new directory (the demo, while it builds) may create it
+ * beforehand: the gateway then starts as it does on every later start.
+ */
+export async function ensurePgliteCluster(dataDir: string): Promise<void> {
+  if (!existsSync(join(dataDir, "PG_VERSION"))) await createPgliteCluster(dataDir);
 }
 
 /**
