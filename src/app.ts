@@ -229,6 +229,8 @@ export function createApp(deps: AppDeps): App {
       // steps in flight finish and are recorded, and another replica resumes them from
       // the next step instead of waiting for this one to let go.
       const workflowsHandedOver = services.workflows.stop();
+      // Awaited after the drain; a failure meanwhile must not count as unhandled.
+      workflowsHandedOver.catch(() => {});
       const drained = connections.drain({
         timeoutMs: config.shutdownTimeoutSeconds * 1000,
         idleGraceMs: deps.idleConnectionGraceMs,

@@ -18,11 +18,11 @@ import {
   type ServiceRecord,
   withCurrentFields,
 } from "../domain/service.js";
-import { statusAfterHeartbeat } from "../domain/status.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import {
   type HeartbeatRequest,
   type HeartbeatResult,
+  heartbeatOutcome,
   type IndexQuery,
   indexNamesOf,
   type PutResult,
@@ -256,16 +256,10 @@ export function createEtcdRegistryStore({
           const current = await read(request.id);
           if (!current) return { outcome: "not_found" };
           const { record } = current;
-          const mayChange =
-            request.callerIsAdmin ||
-            (record.owner === null ? request.unownedIsOpen : record.owner === request.callerOwner);
-          if (!mayChange) return { outcome: "forbidden" };
-          const status = statusAfterHeartbeat(
-            record.status,
-            request.status,
-            record.health?.consecutiveFailures ?? 0,
-          );
-          const updated = { ...record, status, lastHeartbeat: request.at };
+          const outcome = heartbeatOutcome(record, request);
+          if (!outcome) return { outcome: "forbidden" };
+          const { status } = outcome;
+          const updated = { ...record, ...outcome };
           const changed = status !== record.status;
           const ops = writeOps(updated, record);
           if (changed) ops.push(countRevision);

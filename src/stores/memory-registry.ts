@@ -1,8 +1,8 @@
 import type { HealthCheck, RegistryChangeEvent, ServiceRecord } from "../domain/service.js";
-import { statusAfterHeartbeat } from "../domain/status.js";
 import {
   type HeartbeatRequest,
   type HeartbeatResult,
+  heartbeatOutcome,
   type IndexQuery,
   indexNamesOf,
   type PutResult,
@@ -120,18 +120,12 @@ export function createMemoryRegistryStore(): RegistryStore {
       const current = services.get(request.id);
       if (!current) return { outcome: "not_found" };
       const { record } = current;
-      const mayChange =
-        request.callerIsAdmin ||
-        (record.owner === null ? request.unownedIsOpen : record.owner === request.callerOwner);
-      if (!mayChange) return { outcome: "forbidden" };
-      const status = statusAfterHeartbeat(
-        record.status,
-        request.status,
-        record.health?.consecutiveFailures ?? 0,
-      );
+      const outcome = heartbeatOutcome(record, request);
+      if (!outcome) return { outcome: "forbidden" };
+      const { status } = outcome;
       // The hot path: only the status index can change, and every nested value is
       // already frozen, so the new record needs a shallow freeze only.
-      const updated = Object.freeze({ ...record, status, lastHeartbeat: request.at });
+      const updated = Object.freeze({ ...record, ...outcome });
       services.set(record.id, { record: updated, version: current.version + 1 });
       if (status !== record.status) {
         removeFromIndex(`status:${record.status}`, record.id);

@@ -4,6 +4,7 @@ import type {
   ServiceRecord,
   ServiceStatus,
 } from "../domain/service.js";
+import { statusAfterHeartbeat } from "../domain/status.js";
 
 /** Index lookups a store answers directly; every given criterion must hold. */
 export type IndexQuery = {
@@ -109,6 +110,28 @@ export interface RegistryStore {
  * The index entries of a service besides its status, as `<kind>:<value>`; both stores key
  * their indexes by these names.
  */
+/**
+ * What a heartbeat does to a stored record, for the stores that decide it in TypeScript
+ * (Redis decides the same in lua/registry-heartbeat.lua): null when the caller may not
+ * heartbeat it (another owner's, or an unowned one outside open mode), else its new
+ * status and heartbeat time.
+ */
+export function heartbeatOutcome(
+  record: ServiceRecord,
+  request: HeartbeatRequest,
+): { status: ServiceStatus; lastHeartbeat: string } | null {
+  const mayChange =
+    request.callerIsAdmin ||
+    (record.owner === null ? request.unownedIsOpen : record.owner === request.callerOwner);
+  if (!mayChange) return null;
+  const status = statusAfterHeartbeat(
+    record.status,
+    request.status,
+    record.health?.consecutiveFailures ?? 0,
+  );
+  return { status, lastHeartbeat: request.at };
+}
+
 export function indexNamesOf(record: ServiceRecord): string[] {
   return [
     `type:${record.type}`,
